@@ -1,0 +1,173 @@
+//! Microscope frames: 8- or 16-bit grayscale, read from PNG or TIFF (colour converted to luma with
+//! a warning), packed for upload to the GPU.
+
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// Pixel storage of a frame, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pixels {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+}
+
+/// A grayscale frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    pub width: usize,
+    pub height: usize,
+    pub pixels: Pixels,
+}
+
+impl Frame {
+    /// An 8-bit frame; errors when `data` does not hold `width × height` pixels.
+    pub fn from_u8(width: usize, height: usize, data: Vec<u8>) -> Result<Self> {
+        check_len(width, height, data.len())?;
+        Ok(Frame {
+            width,
+            height,
+            pixels: Pixels::U8(data),
+        })
+    }
+
+    /// A 16-bit frame; errors when `data` does not hold `width × height` pixels.
+    pub fn from_u16(width: usize, height: usize, data: Vec<u16>) -> Result<Self> {
+        check_len(width, height, data.len())?;
+        Ok(Frame {
+            width,
+            height,
+            pixels: Pixels::U16(data),
+        })
+    }
+
+    /// Number of pixels.
+    pub fn len(&self) -> usize {
+        self.width * self.height
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bits per pixel: 8 or 16.
+    pub fn bits(&self) -> u32 {
+        match self.pixels {
+            Pixels::U8(_) => 8,
+            Pixels::U16(_) => 16,
+        }
+    }
+
+    /// The largest pixel value of the format (255 or 65535): p = value / max_value.
+    pub fn max_value(&self) -> u32 {
+        (1 << self.bits()) - 1
+    }
+
+    /// Raw value of pixel `i` (row-major).
+    #[inline]
+    pub fn value(&self, i: usize) -> u32 {
+        match &self.pixels {
+            Pixels::U8(v) => v[i] as u32,
+            Pixels::U16(v) => v[i] as u32,
+        }
+    }
+
+    /// The pixels packed little-end-first into u32 words (4 per word for u8, 2 for u16), the
+    /// layout `frame_stats.wgsl` and `normalize.wgsl` read.
+    pub fn packed_words(&self) -> Vec<u32> {
+        match &self.pixels {
+            Pixels::U8(v) => v
+                .chunks(4)
+                .map(|c| c.iter().rev().fold(0u32, |acc, &b| (acc << 8) | b as u32))
+                .collect(),
+            Pixels::U16(v) => v
+                .chunks(2)
+                .map(|c| c.iter().rev().fold(0u32, |acc, &b| (acc << 16) | b as u32))
+                .collect(),
+        }
+    }
+
+    /// Reads a PNG or TIFF frame. Returns the frame and warnings (e.g. colour converted to luma).
+    pub fn load(path: &Path) -> Result<(Self, Vec<String>)> {
+        let err = |message: String| Error::Frame {
+            path: path.to_path_buf(),
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        if bytes.is_empty() {
+            return Err(err("the file is empty".into()));
+        }
+        // The content decides the format, not the file name.
+        let format = image::guess_format(&bytes)
+            .map_err(|_| err("not a PNG or TIFF image (unrecognised content)".into()))?;
+        if !matches!(format, image::ImageFormat::Png | image::ImageFormat::Tiff) {
+            return Err(err(format!(
+                "unsupported format {format:?} (PNG or TIFF expected)"
+            )));
+        }
+        let image = image::load_from_memory_with_format(&bytes, format).map_err(|e| {
+            err(format!(
+                "cannot decode ({e}); the file may be truncated or corrupt"
+            ))
+        })?;
+        let (w, h) = (image.width() as usize, image.height() as usize);
+        if w == 0 || h == 0 {
+            return Err(err("the image has no pixels".into()));
+        }
+        let mut warnings = Vec::new();
+        use image::DynamicImage as D;
+        let frame = match image {
+            D::ImageLuma8(b) => Frame::from_u8(w, h, b.into_raw())?,
+            D::ImageLuma16(b) => Frame::from_u16(w, h, b.into_raw())?,
+            other => {
+                let color = other.color();
+                warnings.push(format!(
+                    "{}: {color:?} image converted to grayscale (luma)",
+                    path.display()
+                ));
+                if color.bytes_per_pixel() / color.channel_count() >= 2 {
+                    Frame::from_u16(w, h, other.to_luma16().into_raw())?
+                } else {
+                    Frame::from_u8(w, h, other.to_luma8().into_raw())?
+                }
+            }
+        };
+        Ok((frame, warnings))
+    }
+
+    /// Writes the frame as a grayscale PNG (8- or 16-bit), atomically.
+    pub fn save_png(&self, path: &Path) -> Result<()> {
+        let mut bytes = Vec::new();
+        let cursor = std::io::Cursor::new(&mut bytes);
+        let encoder = image::codecs::png::PngEncoder::new(cursor);
+        use image::ImageEncoder;
+        let (w, h) = (self.width as u32, self.height as u32);
+        let result = match &self.pixels {
+            Pixels::U8(v) => encoder.write_image(v, w, h, image::ExtendedColorType::L8),
+            Pixels::U16(v) => {
+                // PNG stores 16-bit samples big-endian; the encoder takes native-endian bytes.
+                let raw: Vec<u8> = v.iter().flat_map(|x| x.to_ne_bytes()).collect();
+                encoder.write_image(&raw, w, h, image::ExtendedColorType::L16)
+            }
+        };
+        result.map_err(|e| Error::Frame {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        crate::model::write_atomic(path, &bytes)
+    }
+}
+
+fn check_len(width: usize, height: usize, len: usize) -> Result<()> {
+    if width == 0 || height == 0 {
+        return Err(Error::Shape(format!(
+            "frame of {width}×{height} pixels is empty"
+        )));
+    }
+    if width * height != len {
+        return Err(Error::Shape(format!(
+            "frame of {width}×{height} needs {} pixels, got {len}",
+            width * height
+        )));
+    }
+    Ok(())
+}

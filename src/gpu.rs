@@ -1,0 +1,244 @@
+//! GPU context: adapter choice, device with the adapter's own limits and the optional features the
+//! kernels can use, and small buffer helpers (upload, poisoned allocation, readback).
+
+use crate::error::{Error, Result};
+use wgpu::util::DeviceExt;
+
+/// Optional features the kernels may use when the adapter has them.
+pub const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
+    .union(wgpu::Features::SUBGROUP)
+    .union(wgpu::Features::TIMESTAMP_QUERY);
+
+/// A device and queue on the chosen adapter, plus what we learned about it.
+pub struct Context {
+    pub adapter: wgpu::Adapter,
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    kernels: std::sync::OnceLock<crate::kernels::Kernels>,
+}
+
+/// Ranks adapters: a real GPU before an integrated one, before a virtual one, before a CPU one.
+fn device_type_rank(t: wgpu::DeviceType) -> u32 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    }
+}
+
+impl Context {
+    /// Opens the best adapter, or the first whose name contains `EMUNET_ADAPTER` (case-insensitive).
+    /// `WGPU_BACKEND` restricts the backends as in wgpu's examples.
+    pub fn new() -> Result<Self> {
+        let wanted = std::env::var("EMUNET_ADAPTER")
+            .ok()
+            .filter(|s| !s.is_empty());
+        Self::with_adapter(wanted.as_deref())
+    }
+
+    /// Opens the best adapter, or the first whose name contains `name` (case-insensitive).
+    pub fn with_adapter(name: Option<&str>) -> Result<Self> {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = wgpu::Backends::from_env()
+            .unwrap_or(wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12);
+        let instance = wgpu::Instance::new(desc);
+        let mut adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+        if adapters.is_empty() {
+            return Err(Error::NoAdapter(String::new()));
+        }
+        adapters.sort_by_key(|a| device_type_rank(a.get_info().device_type));
+        let adapter = match name {
+            Some(n) => {
+                let needle = n.to_lowercase();
+                let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+                let pos = adapters
+                    .iter()
+                    .position(|a| a.get_info().name.to_lowercase().contains(&needle))
+                    .ok_or_else(|| {
+                        Error::NoAdapter(format!(
+                            " matching EMUNET_ADAPTER={n:?} (present: {})",
+                            names.join(", ")
+                        ))
+                    })?;
+                adapters.swap_remove(pos)
+            }
+            None => adapters.swap_remove(0),
+        };
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let features = adapter.features() & OPTIONAL_FEATURES;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("emunet"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| Error::Device(e.to_string()))?;
+        Ok(Context {
+            adapter,
+            device,
+            queue,
+            info,
+            limits,
+            features,
+            kernels: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Every pipeline, compiled on first use and cached for the life of the device.
+    pub fn kernels(&self) -> &crate::kernels::Kernels {
+        self.kernels
+            .get_or_init(|| crate::kernels::Kernels::new(&self.device))
+    }
+
+    /// The largest buffer one storage binding may hold on this device.
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
+    }
+
+    /// A human-readable report of the adapter, its limits and optional features (`emunet info`).
+    pub fn describe(&self) -> String {
+        let i = &self.info;
+        let l = &self.limits;
+        let yes = |f: wgpu::Features| {
+            if self.features.contains(f) {
+                "yes"
+            } else {
+                "no"
+            }
+        };
+        format!(
+            "adapter:      {}\nbackend:      {:?}\ndriver:       {} {}\ndevice type:  {:?}\n\
+             max storage binding:     {} MiB\nmax buffer size:         {} MiB\n\
+             max workgroup storage:   {} KiB\nmax invocations/group:   {}\n\
+             max workgroups per dim:  {}\n\
+             shader-f16:   {}\nsubgroups:    {} (size {}..{})\ntimestamps:   {}",
+            i.name,
+            i.backend,
+            i.driver,
+            i.driver_info,
+            i.device_type,
+            l.max_storage_buffer_binding_size >> 20,
+            l.max_buffer_size >> 20,
+            l.max_compute_workgroup_storage_size >> 10,
+            l.max_compute_invocations_per_workgroup,
+            l.max_compute_workgroups_per_dimension,
+            yes(wgpu::Features::SHADER_F16),
+            yes(wgpu::Features::SUBGROUP),
+            i.subgroup_min_size,
+            i.subgroup_max_size,
+            yes(wgpu::Features::TIMESTAMP_QUERY),
+        )
+    }
+
+    /// A storage buffer holding `data`.
+    pub fn upload<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> wgpu::Buffer {
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::cast_slice(data),
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_DST
+                    | wgpu::BufferUsages::COPY_SRC,
+            })
+    }
+
+    /// A uniform buffer holding one parameter struct.
+    pub fn uniform<T: bytemuck::Pod>(&self, label: &str, params: &T) -> wgpu::Buffer {
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::bytes_of(params),
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            })
+    }
+
+    /// A storage buffer of `bytes` bytes (rounded up to 16), uninitialised from the caller's view.
+    pub fn storage(&self, label: &str, bytes: u64) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes.max(16).next_multiple_of(16),
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_DST
+                | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// A storage buffer of `len` f32 filled with NaN, so a kernel that skips an element is caught.
+    pub fn poisoned(&self, label: &str, len: usize) -> wgpu::Buffer {
+        self.upload(label, &vec![f32::NAN; len.max(4)])
+    }
+
+    /// Copies `buffer` back to the host (blocking) and returns it as `T`s.
+    pub fn read<T: bytemuck::Pod>(&self, buffer: &wgpu::Buffer) -> Result<Vec<T>> {
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: buffer.size(),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, buffer.size());
+        self.queue.submit([encoder.finish()]);
+        read_mapped(self, &staging)
+    }
+
+    /// Runs `record` inside a validation error scope and reports a GPU error as `Error::Gpu`.
+    pub fn checked<R>(&self, context: &str, record: impl FnOnce() -> R) -> Result<R> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let r = record();
+        let gpu_error = |e: wgpu::Error| Error::Gpu {
+            context: context.to_string(),
+            message: e.to_string(),
+        };
+        if let Some(e) = pollster::block_on(oom.pop()) {
+            return Err(gpu_error(e));
+        }
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(gpu_error(e));
+        }
+        Ok(r)
+    }
+}
+
+/// Maps a MAP_READ buffer (after its copy was submitted), waits, and copies it out.
+pub fn read_mapped<T: bytemuck::Pod>(ctx: &Context, staging: &wgpu::Buffer) -> Result<Vec<T>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    staging.map_async(wgpu::MapMode::Read, .., move |r| {
+        let _ = tx.send(r);
+    });
+    ctx.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| Error::Gpu {
+            context: "waiting for the GPU".into(),
+            message: e.to_string(),
+        })?;
+    let mapped = rx.recv().map_err(|e| Error::Gpu {
+        context: "readback".into(),
+        message: e.to_string(),
+    })?;
+    mapped.map_err(|e| Error::Gpu {
+        context: "readback".into(),
+        message: e.to_string(),
+    })?;
+    let out = {
+        let view = staging.get_mapped_range(..).map_err(|e| Error::Gpu {
+            context: "readback".into(),
+            message: e.to_string(),
+        })?;
+        bytemuck::pod_collect_to_vec::<u8, T>(&view)
+    };
+    staging.unmap();
+    Ok(out)
+}

@@ -1,0 +1,91 @@
+//! Wrapper of `shaders/conv3x3.wgsl`: 3×3 conv + bias + ReLU, one or two (concatenated) inputs.
+
+use super::{Access, bind, div_ceil, layout, pipeline};
+
+pub const SOURCE: &str = include_str!("../../shaders/conv3x3.wgsl");
+/// Pixels along x and vec4 output groups written by one invocation (must match the shader).
+pub const PX: u32 = 4;
+pub const OB: u32 = 2;
+
+/// Mirrors `Conv3x3Params` in the shader. Channel counts are in vec4 groups (`c4 = ceil(c/4)`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Conv3x3Params {
+    pub n: u32,
+    pub h: u32,
+    pub w: u32,
+    pub ca4: u32,
+    pub cb4: u32,
+    pub co4: u32,
+    pub relu: u32,
+    pub _pad: u32,
+}
+
+impl Conv3x3Params {
+    /// Multiply-adds count 2 FLOPs; counted over the real (unpadded) channels `ci`, `co`.
+    pub fn flops(&self, ci: usize, co: usize) -> u64 {
+        2 * 9 * (self.n * self.h * self.w) as u64 * ci as u64 * co as u64
+    }
+    /// Minimal traffic: read the input(s) once, write the output once, read the weights once.
+    pub fn bytes(&self) -> u64 {
+        let px = (self.n * self.h * self.w) as u64;
+        let cin4 = (self.ca4 + self.cb4) as u64;
+        16 * (px * (cin4 + self.co4 as u64) + 9 * 4 * cin4 * self.co4 as u64 + self.co4 as u64)
+    }
+}
+
+pub struct Conv3x3 {
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
+impl Conv3x3 {
+    pub fn new(device: &wgpu::Device) -> Self {
+        use Access::*;
+        let layout = layout(
+            device,
+            "conv3x3",
+            &[Read, Read, Read, Read, ReadWrite, Uniform],
+        );
+        let pipeline = pipeline(device, "conv3x3", SOURCE, "main", &layout);
+        Conv3x3 { pipeline, layout }
+    }
+
+    /// Binds the inputs `x_a`, `x_b` (pass `x_a` again for the single-input form), packed weights
+    /// and bias, the output `y` and the uniform `params`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn bind(
+        &self,
+        device: &wgpu::Device,
+        label: &str,
+        x_a: &wgpu::Buffer,
+        x_b: &wgpu::Buffer,
+        weight: &wgpu::Buffer,
+        bias: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+        params: &wgpu::Buffer,
+    ) -> wgpu::BindGroup {
+        bind(
+            device,
+            &self.layout,
+            label,
+            &[x_a, x_b, weight, bias, y, params],
+        )
+    }
+
+    /// The dispatch grid for `p`.
+    pub fn grid(p: &Conv3x3Params) -> [u32; 3] {
+        [
+            div_ceil(div_ceil(p.w, PX), 8),
+            div_ceil(p.h, 8),
+            p.n * div_ceil(p.co4, OB),
+        ]
+    }
+
+    pub fn record(&self, pass: &mut wgpu::ComputePass, group: &wgpu::BindGroup, p: &Conv3x3Params) {
+        let [x, y, z] = Self::grid(p);
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, group, &[]);
+        pass.dispatch_workgroups(x, y, z);
+    }
+}

@@ -1,0 +1,147 @@
+//! GPU kernels: one wrapper per shader in `shaders/`, each with its `#[repr(C)]` parameter struct,
+//! its pipeline and explicit bind-group layout (built once, see [`Kernels`]), a `bind` that makes a
+//! bind group, a `record` that adds one dispatch to a compute pass, and its FLOPs and minimal bytes.
+
+pub mod conv3x3;
+pub mod frame_stats;
+pub mod head1x1;
+pub mod maxpool2x2;
+pub mod normalize;
+pub mod upconv2x2;
+
+pub use conv3x3::{Conv3x3, Conv3x3Params};
+pub use frame_stats::{FrameStats, FrameStatsParams};
+pub use head1x1::{Head1x1, Head1x1Params};
+pub use maxpool2x2::{Maxpool2x2, Maxpool2x2Params};
+pub use normalize::{Normalize, NormalizeParams};
+pub use upconv2x2::{Upconv2x2, Upconv2x2Params};
+
+/// Every WGSL source of the crate, by file name (used by the naga validation test).
+pub const SHADERS: &[(&str, &str)] = &[
+    ("conv3x3.wgsl", conv3x3::SOURCE),
+    ("frame_stats.wgsl", frame_stats::SOURCE),
+    ("head1x1.wgsl", head1x1::SOURCE),
+    ("maxpool2x2.wgsl", maxpool2x2::SOURCE),
+    ("normalize.wgsl", normalize::SOURCE),
+    ("upconv2x2.wgsl", upconv2x2::SOURCE),
+];
+
+/// All pipelines, compiled once per device.
+pub struct Kernels {
+    pub conv3x3: Conv3x3,
+    pub maxpool2x2: Maxpool2x2,
+    pub upconv2x2: Upconv2x2,
+    pub head1x1: Head1x1,
+    pub normalize: Normalize,
+    pub frame_stats: FrameStats,
+}
+
+impl Kernels {
+    pub fn new(device: &wgpu::Device) -> Self {
+        Kernels {
+            conv3x3: Conv3x3::new(device),
+            maxpool2x2: Maxpool2x2::new(device),
+            upconv2x2: Upconv2x2::new(device),
+            head1x1: Head1x1::new(device),
+            normalize: Normalize::new(device),
+            frame_stats: FrameStats::new(device),
+        }
+    }
+}
+
+/// How a binding is accessed, in the shader's binding order.
+#[derive(Clone, Copy)]
+pub(crate) enum Access {
+    Read,
+    ReadWrite,
+    Uniform,
+}
+
+/// An explicit bind-group layout for a compute shader whose bindings are 0..n in order.
+pub(crate) fn layout(
+    device: &wgpu::Device,
+    label: &str,
+    access: &[Access],
+) -> wgpu::BindGroupLayout {
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = access
+        .iter()
+        .enumerate()
+        .map(|(i, a)| wgpu::BindGroupLayoutEntry {
+            binding: i as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: match a {
+                Access::Uniform => wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                Access::Read | Access::ReadWrite => wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage {
+                        read_only: matches!(a, Access::Read),
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+            },
+            count: None,
+        })
+        .collect();
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(label),
+        entries: &entries,
+    })
+}
+
+/// A compute pipeline for `entry` of `source` with the given layout.
+pub(crate) fn pipeline(
+    device: &wgpu::Device,
+    label: &str,
+    source: &str,
+    entry: &str,
+    layout: &wgpu::BindGroupLayout,
+) -> wgpu::ComputePipeline {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(label),
+        bind_group_layouts: &[Some(layout)],
+        immediate_size: 0,
+    });
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(label),
+        layout: Some(&pipeline_layout),
+        module: &module,
+        entry_point: Some(entry),
+        compilation_options: Default::default(),
+        cache: None,
+    })
+}
+
+/// A bind group binding `buffers` whole, at bindings 0..n in order.
+pub(crate) fn bind(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    label: &str,
+    buffers: &[&wgpu::Buffer],
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: b.as_entire_binding(),
+        })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout,
+        entries: &entries,
+    })
+}
+
+/// ceil(a / b)
+pub(crate) fn div_ceil(a: u32, b: u32) -> u32 {
+    a.div_ceil(b)
+}

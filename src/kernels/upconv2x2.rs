@@ -1,0 +1,78 @@
+//! Wrapper of `shaders/upconv2x2.wgsl`: transposed conv 2×2 stride 2 + bias.
+
+use super::{Access, bind, div_ceil, layout, pipeline};
+
+pub const SOURCE: &str = include_str!("../../shaders/upconv2x2.wgsl");
+/// vec4 output groups written by one invocation (must match the shader).
+pub const OB: u32 = 2;
+
+/// Mirrors `Upconv2x2Params`: the input's n, h, w and the vec4 channel groups in and out.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Upconv2x2Params {
+    pub n: u32,
+    pub h: u32,
+    pub w: u32,
+    pub ci4: u32,
+    pub co4: u32,
+    pub _pad: [u32; 3],
+}
+
+impl Upconv2x2Params {
+    pub fn flops(&self, ci: usize, co: usize) -> u64 {
+        2 * 4 * (self.n * self.h * self.w) as u64 * ci as u64 * co as u64
+    }
+    pub fn bytes(&self) -> u64 {
+        let px = (self.n * self.h * self.w) as u64;
+        16 * (px * (self.ci4 as u64 + 4 * self.co4 as u64)
+            + 4 * 4 * self.ci4 as u64 * self.co4 as u64)
+    }
+}
+
+pub struct Upconv2x2 {
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
+impl Upconv2x2 {
+    pub fn new(device: &wgpu::Device) -> Self {
+        use Access::*;
+        let layout = layout(device, "upconv2x2", &[Read, Read, Read, ReadWrite, Uniform]);
+        let pipeline = pipeline(device, "upconv2x2", SOURCE, "main", &layout);
+        Upconv2x2 { pipeline, layout }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn bind(
+        &self,
+        device: &wgpu::Device,
+        label: &str,
+        x: &wgpu::Buffer,
+        weight: &wgpu::Buffer,
+        bias: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+        params: &wgpu::Buffer,
+    ) -> wgpu::BindGroup {
+        bind(device, &self.layout, label, &[x, weight, bias, y, params])
+    }
+
+    pub fn grid(p: &Upconv2x2Params) -> [u32; 3] {
+        [
+            div_ceil(p.w, 8),
+            div_ceil(p.h, 8),
+            p.n * div_ceil(p.co4, OB),
+        ]
+    }
+
+    pub fn record(
+        &self,
+        pass: &mut wgpu::ComputePass,
+        group: &wgpu::BindGroup,
+        p: &Upconv2x2Params,
+    ) {
+        let [x, y, z] = Self::grid(p);
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, group, &[]);
+        pass.dispatch_workgroups(x, y, z);
+    }
+}

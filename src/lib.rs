@@ -1,0 +1,23 @@
+//! emunet: a small, fast GPU engine (Rust + hand-written WGSL compute shaders on wgpu) that finds
+//! clusters — developed silver grains — in microscope frames of nuclear emulsion with a U-Net.
+//!
+//! - [`gpu::Context`] opens the best adapter; [`kernels`] holds one wrapper per shader;
+//! - [`reference`] is the plain CPU reference of every kernel and of the whole network;
+//! - [`model::Model`] reads and writes the safetensors weights contract;
+//! - [`unet::Unet`] runs the network on frames ([`frame::Frame`]) of any size.
+
+pub mod error;
+pub mod frame;
+pub mod gpu;
+pub mod kernels;
+pub mod layout;
+pub mod model;
+pub mod npy;
+pub mod reference;
+pub mod unet;
+
+pub use error::{Error, Result};
+pub use frame::Frame;
+pub use gpu::Context;
+pub use model::Model;
+pub use unet::{Segmentation, Unet};

@@ -1,0 +1,570 @@
+//! U-Net inference on the GPU: weights packed and uploaded once, a plan per frame size (tiles,
+//! buffers, bind groups, parameters built once and reused), one command encoder and one submit
+//! per frame, readback of the probability map through a mapped staging buffer.
+//!
+//! Frames whose activations would exceed the device's largest storage binding (lavapipe: 128 MiB)
+//! are processed as tiles with halos: each tile covers its core plus a halo wider than the
+//! network's receptive radius, all tile edges lie on multiples of 2^D (so pooling grids align),
+//! and each tile writes only its core. Every output pixel therefore sees exactly the inputs it
+//! sees in a whole-frame pass, and tiled results equal untiled ones.
+
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+use crate::gpu::{Context, read_mapped};
+use crate::kernels::*;
+use crate::layout::{self, c4};
+use crate::model::{Model, level_channels};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The result of segmenting one frame.
+#[derive(Clone, Debug)]
+pub struct Segmentation {
+    pub width: usize,
+    pub height: usize,
+    /// Probabilities, row-major `height × width`.
+    pub prob: Vec<f32>,
+    pub threshold: f32,
+    /// Wall time of upload, GPU work and readback.
+    pub elapsed: Duration,
+    /// Number of tiles the frame was processed in (1 when it fits the device).
+    pub tiles: usize,
+}
+
+impl Segmentation {
+    /// The binary mask, 0 or 255 per pixel: probability ≥ threshold.
+    pub fn mask(&self) -> Vec<u8> {
+        self.prob
+            .iter()
+            .map(|&p| if p >= self.threshold { 255 } else { 0 })
+            .collect()
+    }
+}
+
+struct ConvWeights {
+    name: String,
+    weight: wgpu::Buffer,
+    bias: wgpu::Buffer,
+    ca: usize,
+    cb: usize,
+    co: usize,
+}
+
+struct UpWeights {
+    name: String,
+    weight: wgpu::Buffer,
+    bias: wgpu::Buffer,
+    ci: usize,
+    co: usize,
+}
+
+/// A rectangle of the padded frame processed in one go: the tile `[oy, oy+th) × [ox, ox+tw)` and
+/// its core (tile coordinates) whose outputs it keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tile {
+    pub oy: usize,
+    pub ox: usize,
+    pub th: usize,
+    pub tw: usize,
+    pub cy0: usize,
+    pub cy1: usize,
+    pub cx0: usize,
+    pub cx1: usize,
+}
+
+enum Step {
+    Normalize(wgpu::BindGroup, NormalizeParams),
+    Conv(wgpu::BindGroup, Conv3x3Params),
+    Pool(wgpu::BindGroup, Maxpool2x2Params),
+    Up(wgpu::BindGroup, Upconv2x2Params),
+    Head(wgpu::BindGroup, Head1x1Params),
+}
+
+struct Plan {
+    key: (usize, usize, u32),
+    tiles: Vec<Tile>,
+    raw: wgpu::Buffer,
+    hist: wgpu::Buffer,
+    prob: wgpu::Buffer,
+    staging: wgpu::Buffer,
+    stats_group: wgpu::BindGroup,
+    stats_params: FrameStatsParams,
+    steps: Vec<Step>,
+    // Activations stay alive as long as the bind groups that use them.
+    _activations: Vec<wgpu::Buffer>,
+}
+
+/// UNet(D, C) on the GPU.
+pub struct Unet {
+    ctx: Arc<Context>,
+    pub depth: usize,
+    pub channels: usize,
+    pub threshold: f32,
+    convs: Vec<ConvWeights>,
+    ups: Vec<UpWeights>,
+    head_weight: wgpu::Buffer,
+    head_bias: wgpu::Buffer,
+    /// Largest activation buffer a tile may use (defaults to the device's binding limit).
+    tile_budget: u64,
+    plan: Option<Plan>,
+}
+
+/// Receptive radius (level-0 pixels) of UNet(D): an output pixel depends only on inputs closer
+/// than this. R(D) = 2 (two bottleneck convs); R(l) = 2·R(l+1) + 7 bounds one level's two
+/// encoder convs, its pooling pair, the up-conv's 2×2 footprint and two decoder convs.
+pub fn receptive_radius(depth: usize) -> usize {
+    (0..depth).fold(2, |r, _| 2 * r + 7)
+}
+
+impl Unet {
+    /// Packs and uploads the model's weights (buffers labelled with the tensor names).
+    pub fn new(ctx: Arc<Context>, model: &Model) -> Result<Self> {
+        let d = model.depth;
+        let c = model.channels;
+        let upload_conv = |name: String, ca: usize, cb: usize, co: usize| {
+            let w =
+                layout::pack_conv3x3_weight(model.tensor(&format!("{name}.weight")), co, ca, cb);
+            let b = layout::pack_bias(model.tensor(&format!("{name}.bias")));
+            ConvWeights {
+                weight: ctx.upload(&format!("{name}.weight"), &w),
+                bias: ctx.upload(&format!("{name}.bias"), &b),
+                name,
+                ca,
+                cb,
+                co,
+            }
+        };
+        let mut convs = Vec::new();
+        let mut ci = 1;
+        for l in 0..d {
+            let cl = level_channels(c, l);
+            convs.push(upload_conv(format!("enc{l}.conv1"), ci, 0, cl));
+            convs.push(upload_conv(format!("enc{l}.conv2"), cl, 0, cl));
+            ci = cl;
+        }
+        let cb = level_channels(c, d);
+        convs.push(upload_conv("bottleneck.conv1".into(), ci, 0, cb));
+        convs.push(upload_conv("bottleneck.conv2".into(), cb, 0, cb));
+        let mut ups = Vec::new();
+        for l in (0..d).rev() {
+            let cl = level_channels(c, l);
+            convs.push(upload_conv(format!("dec{l}.conv1"), cl, cl, cl));
+            convs.push(upload_conv(format!("dec{l}.conv2"), cl, 0, cl));
+            let name = format!("dec{l}.up");
+            let w =
+                layout::pack_upconv2x2_weight(model.tensor(&format!("{name}.weight")), 2 * cl, cl);
+            let b = layout::pack_bias(model.tensor(&format!("{name}.bias")));
+            ups.push(UpWeights {
+                weight: ctx.upload(&format!("{name}.weight"), &w),
+                bias: ctx.upload(&format!("{name}.bias"), &b),
+                name,
+                ci: 2 * cl,
+                co: cl,
+            });
+        }
+        let head_weight = ctx.upload(
+            "head.weight",
+            &layout::pack_head_weight(model.tensor("head.weight")),
+        );
+        let head_bias = ctx.upload("head.bias", &layout::pack_bias(model.tensor("head.bias")));
+        let tile_budget = ctx.max_binding_bytes();
+        Ok(Unet {
+            ctx,
+            depth: d,
+            channels: c,
+            threshold: model.threshold,
+            convs,
+            ups,
+            head_weight,
+            head_bias,
+            tile_budget,
+            plan: None,
+        })
+    }
+
+    /// Caps the activation buffer size a tile may use (tests force tiling on small frames with it).
+    pub fn set_tile_budget(&mut self, bytes: u64) {
+        self.tile_budget = bytes.min(self.ctx.max_binding_bytes());
+        self.plan = None;
+    }
+
+    /// FLOPs of one forward pass over a padded `h × w` input (multiply-add = 2), excluding tiling
+    /// overlap: the work the benches report.
+    pub fn flops(depth: usize, channels: usize, h: usize, w: usize) -> u64 {
+        let conv = |ci: usize, co: usize, px: usize| (18 * ci * co * px) as u64;
+        let (hp, wp) = (
+            h.next_multiple_of(1 << depth),
+            w.next_multiple_of(1 << depth),
+        );
+        let px = |l: usize| (hp >> l) * (wp >> l);
+        let mut total = 0;
+        let mut ci = 1;
+        for l in 0..depth {
+            let c = level_channels(channels, l);
+            total += conv(ci, c, px(l)) + conv(c, c, px(l));
+            ci = c;
+        }
+        let cb = level_channels(channels, depth);
+        total += conv(ci, cb, px(depth)) + conv(cb, cb, px(depth));
+        for l in 0..depth {
+            let c = level_channels(channels, l);
+            total += (8 * 2 * c * c * px(l + 1)) as u64; // up-conv: 4 outputs per input pixel
+            total += conv(2 * c, c, px(l)) + conv(c, c, px(l));
+        }
+        total + (2 * channels * px(0)) as u64
+    }
+
+    /// Largest activation buffer (bytes) of a `th × tw` tile.
+    fn tile_bytes(&self, th: usize, tw: usize) -> u64 {
+        (0..=self.depth)
+            .map(|l| ((th >> l) * (tw >> l) * c4(level_channels(self.channels, l)) * 16) as u64)
+            .max()
+            .unwrap_or(0)
+            .max((th * tw * 16) as u64)
+    }
+
+    /// Splits the padded `hp × wp` frame into tiles whose buffers fit the budget.
+    pub fn plan_tiles(&self, hp: usize, wp: usize) -> Result<Vec<Tile>> {
+        let m = 1 << self.depth;
+        if self.tile_bytes(hp, wp) <= self.tile_budget {
+            return Ok(vec![Tile {
+                oy: 0,
+                ox: 0,
+                th: hp,
+                tw: wp,
+                cy0: 0,
+                cy1: hp,
+                cx0: 0,
+                cx1: wp,
+            }]);
+        }
+        let halo = receptive_radius(self.depth).next_multiple_of(m);
+        // The core size with the best ratio of kept to computed pixels that fits the budget.
+        let mut best: Option<(f64, usize, usize)> = None;
+        for cw in (m..=wp).step_by(m) {
+            let tw = (cw + 2 * halo).min(wp);
+            let mut ch = 0;
+            for h in (m..=hp).step_by(m) {
+                if self.tile_bytes((h + 2 * halo).min(hp), tw) <= self.tile_budget {
+                    ch = h;
+                } else {
+                    break;
+                }
+            }
+            if ch == 0 {
+                continue;
+            }
+            let th = (ch + 2 * halo).min(hp);
+            let eff = (cw * ch) as f64 / (tw * th) as f64;
+            if best.is_none_or(|(e, _, _)| eff > e) {
+                best = Some((eff, ch, cw));
+            }
+        }
+        let (_, ch, cw) = best.ok_or_else(|| {
+            Error::Shape(format!(
+                "no tile of UNet({}, {}) fits the device's {} MiB storage binding",
+                self.depth,
+                self.channels,
+                self.tile_budget >> 20
+            ))
+        })?;
+        let mut tiles = Vec::new();
+        for y0 in (0..hp).step_by(ch) {
+            for x0 in (0..wp).step_by(cw) {
+                let (y1, x1) = ((y0 + ch).min(hp), (x0 + cw).min(wp));
+                let (oy, ox) = (y0.saturating_sub(halo), x0.saturating_sub(halo));
+                let (ey, ex) = ((y1 + halo).min(hp), (x1 + halo).min(wp));
+                tiles.push(Tile {
+                    oy,
+                    ox,
+                    th: ey - oy,
+                    tw: ex - ox,
+                    cy0: y0 - oy,
+                    cy1: y1 - oy,
+                    cx0: x0 - ox,
+                    cx1: x1 - ox,
+                });
+            }
+        }
+        Ok(tiles)
+    }
+
+    fn build_plan(&self, h: usize, w: usize, bits: u32) -> Result<Plan> {
+        let ctx = &self.ctx;
+        let dev = &ctx.device;
+        let k = self.ctx.kernels();
+        let d = self.depth;
+        let m = 1 << d;
+        let (hp, wp) = (h.next_multiple_of(m), w.next_multiple_of(m));
+        let tiles = self.plan_tiles(hp, wp)?;
+        let th_max = tiles.iter().map(|t| t.th).max().unwrap_or(m);
+        let tw_max = tiles.iter().map(|t| t.tw).max().unwrap_or(m);
+
+        let words = (h * w).div_ceil(32 / bits as usize);
+        let frame_bytes = (words * 4) as u64;
+        let prob_bytes = (h * w * 4) as u64;
+        if frame_bytes.max(prob_bytes) > ctx.max_binding_bytes() {
+            return Err(Error::Shape(format!(
+                "a {w}×{h} frame's probability map ({} MiB) exceeds the device's {} MiB storage binding",
+                prob_bytes >> 20,
+                ctx.max_binding_bytes() >> 20
+            )));
+        }
+        let raw = ctx.storage("frame.raw", frame_bytes);
+        let hist = ctx.storage("frame.histogram", 4 << bits);
+        let stats = ctx.storage("frame.stats", 16);
+        let prob = ctx.storage("prob", prob_bytes);
+        let staging = dev.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("prob.staging"),
+            size: prob.size(),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let stats_params = FrameStatsParams {
+            count: (h * w) as u32,
+            bits,
+            words: words as u32,
+            _pad: 0,
+        };
+        let stats_group = k.frame_stats.bind(
+            dev,
+            "frame_stats",
+            &raw,
+            &hist,
+            &stats,
+            &ctx.uniform("frame_stats.params", &stats_params),
+        );
+
+        // Activations: per level, t0 (level input, later up-conv and decoder output), t1 (conv1
+        // output), skip (encoder output kept for the decoder).
+        let x0 = ctx.storage("input", (th_max * tw_max * 16) as u64);
+        let bytes = |l: usize| {
+            ((th_max >> l) * (tw_max >> l) * c4(level_channels(self.channels, l)) * 16) as u64
+        };
+        let t0: Vec<_> = (0..=d)
+            .map(|l| ctx.storage(&format!("level{l}.t0"), bytes(l)))
+            .collect();
+        let t1: Vec<_> = (0..=d)
+            .map(|l| ctx.storage(&format!("level{l}.t1"), bytes(l)))
+            .collect();
+        let skip: Vec<_> = (0..d)
+            .map(|l| ctx.storage(&format!("level{l}.skip"), bytes(l)))
+            .collect();
+
+        let mut steps = Vec::new();
+        for (ti, tile) in tiles.iter().enumerate() {
+            let u = |name: &str, p: &dyn Fn() -> Vec<u8>| {
+                use wgpu::util::DeviceExt;
+                dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(&format!("tile{ti}.{name}.params")),
+                    contents: &p(),
+                    usage: wgpu::BufferUsages::UNIFORM,
+                })
+            };
+            let np = NormalizeParams {
+                h: h as u32,
+                w: w as u32,
+                bits,
+                _pad: 0,
+                oy: tile.oy as u32,
+                ox: tile.ox as u32,
+                th: tile.th as u32,
+                tw: tile.tw as u32,
+            };
+            let g = k.normalize.bind(
+                dev,
+                "normalize",
+                &raw,
+                &stats,
+                &x0,
+                &u("normalize", &|| bytemuck::bytes_of(&np).to_vec()),
+            );
+            steps.push(Step::Normalize(g, np));
+
+            let conv = |cw: &ConvWeights,
+                        l: usize,
+                        a: &wgpu::Buffer,
+                        b: Option<&wgpu::Buffer>,
+                        y: &wgpu::Buffer| {
+                let p = Conv3x3Params {
+                    n: 1,
+                    h: (tile.th >> l) as u32,
+                    w: (tile.tw >> l) as u32,
+                    ca4: c4(cw.ca) as u32,
+                    cb4: c4(cw.cb) as u32,
+                    co4: c4(cw.co) as u32,
+                    relu: 1,
+                    _pad: 0,
+                };
+                let params = u(&cw.name, &|| bytemuck::bytes_of(&p).to_vec());
+                let g = k.conv3x3.bind(
+                    dev,
+                    &cw.name,
+                    a,
+                    b.unwrap_or(a),
+                    &cw.weight,
+                    &cw.bias,
+                    y,
+                    &params,
+                );
+                Step::Conv(g, p)
+            };
+            let mut ci = 0;
+            for l in 0..d {
+                let input = if l == 0 { &x0 } else { &t0[l] };
+                steps.push(conv(&self.convs[ci], l, input, None, &t1[l]));
+                steps.push(conv(&self.convs[ci + 1], l, &t1[l], None, &skip[l]));
+                ci += 2;
+                let p = Maxpool2x2Params {
+                    n: 1,
+                    h: (tile.th >> l) as u32,
+                    w: (tile.tw >> l) as u32,
+                    c4: c4(level_channels(self.channels, l)) as u32,
+                };
+                let g = k.maxpool2x2.bind(
+                    dev,
+                    "maxpool2x2",
+                    &skip[l],
+                    &t0[l + 1],
+                    &u("maxpool", &|| bytemuck::bytes_of(&p).to_vec()),
+                );
+                steps.push(Step::Pool(g, p));
+            }
+            steps.push(conv(&self.convs[ci], d, &t0[d], None, &t1[d]));
+            steps.push(conv(&self.convs[ci + 1], d, &t1[d], None, &t0[d]));
+            ci += 2;
+            for (i, l) in (0..d).rev().enumerate() {
+                let up = &self.ups[i];
+                let p = Upconv2x2Params {
+                    n: 1,
+                    h: (tile.th >> (l + 1)) as u32,
+                    w: (tile.tw >> (l + 1)) as u32,
+                    ci4: c4(up.ci) as u32,
+                    co4: c4(up.co) as u32,
+                    _pad: [0; 3],
+                };
+                let g = k.upconv2x2.bind(
+                    dev,
+                    &up.name,
+                    &t0[l + 1],
+                    &up.weight,
+                    &up.bias,
+                    &t0[l],
+                    &u(&up.name, &|| bytemuck::bytes_of(&p).to_vec()),
+                );
+                steps.push(Step::Up(g, p));
+                steps.push(conv(&self.convs[ci], l, &skip[l], Some(&t0[l]), &t1[l]));
+                steps.push(conv(&self.convs[ci + 1], l, &t1[l], None, &t0[l]));
+                ci += 2;
+            }
+            let hp_ = Head1x1Params {
+                th: tile.th as u32,
+                tw: tile.tw as u32,
+                c4: c4(self.channels) as u32,
+                _pad: 0,
+                cy0: tile.cy0 as u32,
+                cy1: tile.cy1 as u32,
+                cx0: tile.cx0 as u32,
+                cx1: tile.cx1 as u32,
+                oy: tile.oy as u32,
+                ox: tile.ox as u32,
+                out_h: h as u32,
+                out_w: w as u32,
+            };
+            let g = k.head1x1.bind(
+                dev,
+                "head",
+                &t0[0],
+                &self.head_weight,
+                &self.head_bias,
+                &prob,
+                &u("head", &|| bytemuck::bytes_of(&hp_).to_vec()),
+            );
+            steps.push(Step::Head(g, hp_));
+        }
+        let mut activations = vec![x0, stats];
+        activations.extend(t0);
+        activations.extend(t1);
+        activations.extend(skip);
+        Ok(Plan {
+            key: (h, w, bits),
+            tiles,
+            raw,
+            hist,
+            prob,
+            staging,
+            stats_group,
+            stats_params,
+            steps,
+            _activations: activations,
+        })
+    }
+
+    /// Segments one frame: probabilities from the GPU, with the wall time it took.
+    pub fn segment(&mut self, frame: &Frame) -> Result<Segmentation> {
+        let (h, w) = (frame.height, frame.width);
+        let m = 1 << self.depth;
+        if h < m || w < m {
+            return Err(Error::Shape(format!(
+                "a {w}×{h} frame is smaller than 2^D = {m} pixels on a side for UNet({}, {})",
+                self.depth, self.channels
+            )));
+        }
+        let key = (h, w, frame.bits());
+        if self.plan.as_ref().is_none_or(|p| p.key != key) {
+            self.plan = None; // free the old buffers before allocating new ones
+            let plan = self
+                .ctx
+                .checked("planning buffers", || self.build_plan(h, w, frame.bits()))??;
+            self.plan = Some(plan);
+        }
+        let plan = self.plan.as_ref().expect("plan was just built");
+        let ctx = &self.ctx;
+        let k = self.ctx.kernels();
+        let start = Instant::now();
+        ctx.checked("running the U-Net", || {
+            ctx.queue
+                .write_buffer(&plan.raw, 0, bytemuck::cast_slice(&frame.packed_words()));
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            encoder.clear_buffer(&plan.hist, 0, None);
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                k.frame_stats
+                    .record(&mut pass, &plan.stats_group, &plan.stats_params);
+                for step in &plan.steps {
+                    match step {
+                        Step::Normalize(g, p) => k.normalize.record(&mut pass, g, p),
+                        Step::Conv(g, p) => k.conv3x3.record(&mut pass, g, p),
+                        Step::Pool(g, p) => k.maxpool2x2.record(&mut pass, g, p),
+                        Step::Up(g, p) => k.upconv2x2.record(&mut pass, g, p),
+                        Step::Head(g, p) => k.head1x1.record(&mut pass, g, p),
+                    }
+                }
+            }
+            encoder.copy_buffer_to_buffer(&plan.prob, 0, &plan.staging, 0, plan.prob.size());
+            ctx.queue.submit([encoder.finish()]);
+        })?;
+        let mut prob: Vec<f32> = read_mapped(ctx, &plan.staging)?;
+        prob.truncate(h * w);
+        Ok(Segmentation {
+            width: w,
+            height: h,
+            prob,
+            threshold: self.threshold,
+            elapsed: start.elapsed(),
+            tiles: plan.tiles.len(),
+        })
+    }
+
+    /// The tiles the current plan uses (empty before the first frame).
+    pub fn tiles(&self) -> &[Tile] {
+        self.plan.as_ref().map_or(&[], |p| &p.tiles)
+    }
+
+    /// Overrides the decision threshold.
+    pub fn set_threshold(&mut self, threshold: f32) -> Result<()> {
+        crate::model::check_shape(self.depth, self.channels, threshold)?;
+        self.threshold = threshold;
+        Ok(())
+    }
+}

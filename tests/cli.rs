@@ -1,0 +1,143 @@
+//! The `emunet` binary end to end: init, segment (files and folders, bad frames, exit status),
+//! info.
+
+use std::path::Path;
+use std::process::Command;
+
+fn emunet(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_emunet"))
+        .args(args)
+        .output()
+        .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout).into_owned();
+    let se = String::from_utf8_lossy(&out.stderr).into_owned();
+    println!("$ emunet {}\n{so}{se}", args.join(" "));
+    (out.status.success(), so, se)
+}
+
+fn frame(path: &Path, w: u32, h: u32) {
+    image::GrayImage::from_fn(w, h, |x, y| {
+        image::Luma([if (x / 3 + y / 3) % 5 == 0 { 60 } else { 210 }])
+    })
+    .save(path)
+    .unwrap();
+}
+
+#[test]
+fn init_then_segment_files_and_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let weights = d.join("w.safetensors");
+    let (ok, so, _) = emunet(&[
+        "init",
+        "--depth",
+        "2",
+        "--channels",
+        "4",
+        "--out",
+        weights.to_str().unwrap(),
+    ]);
+    assert!(ok && so.contains("UNet(2, 4)"));
+
+    let frames = d.join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    frame(&frames.join("a.png"), 37, 29);
+    frame(&frames.join("b.tif"), 16, 20);
+    let out = d.join("out");
+    let (ok, so, _) = emunet(&[
+        "segment",
+        "--weights",
+        weights.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        frames.to_str().unwrap(),
+    ]);
+    assert!(ok, "segment failed");
+    assert!(so.contains("2 frame(s) segmented, 0 failed"));
+    let (prob, rows, cols) = emunet::npy::read(&out.join("a.prob.npy")).unwrap();
+    assert_eq!((rows, cols), (29, 37));
+    let mask = image::open(out.join("a.mask.png")).unwrap().to_luma8();
+    assert_eq!(mask.dimensions(), (37, 29));
+    for (p, m) in prob.iter().zip(mask.pixels()) {
+        assert_eq!(m.0[0], if *p >= 0.5 { 255 } else { 0 });
+    }
+    assert!(out.join("b.mask.png").exists() && out.join("b.prob.npy").exists());
+}
+
+#[test]
+fn bad_frame_fails_but_others_are_processed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let weights = d.join("w.safetensors");
+    assert!(
+        emunet(&[
+            "init",
+            "--depth",
+            "3",
+            "--channels",
+            "2",
+            "--out",
+            weights.to_str().unwrap()
+        ])
+        .0
+    );
+    frame(&d.join("good.png"), 20, 20);
+    frame(&d.join("small.png"), 5, 20); // smaller than 2^3
+    std::fs::write(d.join("broken.png"), b"\x89PNG\r\n\x1a\nbroken").unwrap();
+    let out = d.join("out");
+    let args = [
+        "segment",
+        "--weights",
+        weights.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--threshold",
+        "0.25",
+    ];
+    let files = [
+        d.join("broken.png"),
+        d.join("small.png"),
+        d.join("good.png"),
+    ];
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(files.iter().map(|p| p.to_str().unwrap()));
+    let (ok, so, se) = emunet(&all);
+    assert!(!ok, "exit status must be non-zero when a frame failed");
+    assert!(so.contains("1 frame(s) segmented, 2 failed"), "{so}");
+    assert!(
+        se.contains("broken.png") && se.contains("small.png") && se.contains("smaller than 2^D"),
+        "{se}"
+    );
+    assert!(out.join("good.mask.png").exists());
+    let (prob, ..) = emunet::npy::read(&out.join("good.prob.npy")).unwrap();
+    let mask = image::open(out.join("good.mask.png")).unwrap().to_luma8();
+    for (p, m) in prob.iter().zip(mask.pixels()) {
+        assert_eq!(m.0[0], if *p >= 0.25 { 255 } else { 0 });
+    }
+}
+
+#[test]
+fn bad_weights_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w.safetensors");
+    std::fs::write(&w, b"nonsense").unwrap();
+    frame(&dir.path().join("a.png"), 16, 16);
+    let (ok, _, se) = emunet(&[
+        "segment",
+        "--weights",
+        w.to_str().unwrap(),
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+        dir.path().join("a.png").to_str().unwrap(),
+    ]);
+    assert!(!ok && se.contains("not a safetensors file"), "{se}");
+}
+
+#[test]
+fn info_names_the_adapter() {
+    let (ok, so, _) = emunet(&["info"]);
+    assert!(
+        ok && so.contains("adapter:") && so.contains("max storage binding"),
+        "{so}"
+    );
+}

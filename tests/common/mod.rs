@@ -1,0 +1,80 @@
+//! Shared test helpers: one GPU context per test binary (tests fail, never skip, without an
+//! adapter), seeded random tensors, the tolerance check, and a one-dispatch runner.
+#![allow(dead_code)]
+
+use emunet::Context;
+use emunet::reference::Tensor;
+use rand::{RngExt, SeedableRng};
+use std::sync::{Arc, OnceLock};
+
+/// The device every test of the binary shares. Panics (fails the test) without an adapter.
+pub fn ctx() -> Arc<Context> {
+    static CTX: OnceLock<Arc<Context>> = OnceLock::new();
+    CTX.get_or_init(|| match Context::new() {
+        Ok(c) => Arc::new(c),
+        Err(e) => panic!("GPU tests need an adapter: {e}"),
+    })
+    .clone()
+}
+
+pub fn rng(seed: u64) -> rand_chacha::ChaCha8Rng {
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// Uniform values in [-1, 1].
+pub fn random_vec(rng: &mut impl rand::Rng, len: usize) -> Vec<f32> {
+    (0..len).map(|_| rng.random_range(-1.0f32..=1.0)).collect()
+}
+
+pub fn random_tensor(rng: &mut impl rand::Rng, n: usize, c: usize, h: usize, w: usize) -> Tensor {
+    Tensor::from_vec(n, c, h, w, random_vec(rng, n * c * h * w))
+}
+
+/// Checks |ref − gpu| ≤ atol + rtol·|ref| element-wise with rtol = 1e-4 and atol = 1e-5·max|ref|
+/// (absolute floor for outputs that cancel to ~0). NaN (a poisoned element never written) fails.
+/// Prints the largest difference; on failure lists the first mismatches.
+pub fn assert_close(what: &str, reference: &[f32], gpu: &[f32]) {
+    assert_eq!(reference.len(), gpu.len(), "{what}: length");
+    let scale = reference
+        .iter()
+        .fold(0.0f32, |m, v| m.max(v.abs()))
+        .max(1e-6);
+    let (rtol, atol) = (1e-4f32, 1e-5 * scale);
+    let mut worst = 0.0f32;
+    let mut bad = Vec::new();
+    for (i, (&r, &g)) in reference.iter().zip(gpu).enumerate() {
+        let d = (r - g).abs();
+        worst = if d.is_nan() {
+            f32::INFINITY
+        } else {
+            worst.max(d)
+        };
+        let within = d <= atol + rtol * r.abs(); // false for NaN
+        if !within && bad.len() < 8 {
+            bad.push(format!("  [{i}] ref {r} gpu {g}"));
+        }
+    }
+    println!(
+        "{what}: {} max|diff| = {worst:.3e} (scale {scale:.3e}, {} values)",
+        if bad.is_empty() { "OK" } else { "FAIL" },
+        reference.len()
+    );
+    assert!(
+        bad.is_empty(),
+        "{what}: mismatches (first shown)\n{}",
+        bad.join("\n")
+    );
+}
+
+/// Records one dispatch with `record`, submits, waits.
+pub fn run(ctx: &Context, record: impl FnOnce(&mut wgpu::ComputePass)) {
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        record(&mut pass);
+    }
+    ctx.queue.submit([encoder.finish()]);
+    ctx.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .unwrap();
+}
