@@ -1,1 +1,73 @@
-fn main() {}
+//! conv3x3 alone at 1280×1024, 16→16 and 32→32 channels: time, GFLOP/s ("elem/s" = FLOP/s)
+//! and GB/s of minimal traffic. Each iteration records one dispatch per band, submits, waits.
+//! Where one storage binding cannot hold a whole 1280×1024×C activation (lavapipe: 128 MiB, so
+//! C = 32), the frame is computed as bands of rows, exactly as the U-Net runner tiles it.
+
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use emunet::Context;
+use emunet::kernels::Conv3x3Params;
+use std::time::{Duration, Instant};
+
+fn bench(c: &mut Criterion) {
+    let ctx = Context::new().expect("benchmarks need a GPU adapter");
+    let k = &ctx.kernels().conv3x3;
+    let device_name = ctx.info.name.clone();
+    let mut group = c.benchmark_group(format!("conv3x3 [{device_name}]"));
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1));
+    let (h, w) = (1024u32, 1280u32);
+    for ch in [16usize, 32] {
+        let c4 = (ch / 4) as u32;
+        let row_bytes = (w * c4 * 16) as u64;
+        let bands = (h as u64 * row_bytes).div_ceil(ctx.max_binding_bytes()) as u32;
+        let band_h = h.div_ceil(bands);
+        let x = ctx.storage("x", band_h as u64 * row_bytes);
+        let y = ctx.storage("y", band_h as u64 * row_bytes);
+        let weight = ctx.upload("weight", &vec![0.01f32; (c4 * c4 * 9 * 16) as usize]);
+        let bias = ctx.upload("bias", &vec![0.0f32; (c4 * 4) as usize]);
+        let p = Conv3x3Params {
+            n: 1,
+            h: band_h,
+            w,
+            ca4: c4,
+            cb4: 0,
+            co4: c4,
+            relu: 1,
+            _pad: 0,
+        };
+        let params = ctx.uniform("params", &p);
+        let bind = k.bind(&ctx.device, "conv3x3", &x, &x, &weight, &bias, &y, &params);
+        let flops = p.flops(ch, ch) * bands as u64;
+        let bytes = p.bytes() * bands as u64;
+        group.throughput(Throughput::ElementsAndBytes {
+            elements: flops,
+            bytes,
+        });
+        let id = format!("{ch}->{ch} 1280x1024 ({bands} band(s))");
+        group.bench_function(id, |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+                    {
+                        let mut pass = encoder.begin_compute_pass(&Default::default());
+                        for _ in 0..bands {
+                            k.record(&mut pass, &bind, &p);
+                        }
+                    }
+                    ctx.queue.submit([encoder.finish()]);
+                    ctx.device
+                        .poll(wgpu::PollType::wait_indefinitely())
+                        .unwrap();
+                }
+                start.elapsed()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -8,16 +8,26 @@
 // Bindings (inputs, outputs, parameters):
 //   0 x_a    read        [N][H][W][ca4] vec4<f32>   channels-last, channels packed by 4 (zero-padded)
 //   1 x_b    read        [N][H][W][cb4] vec4<f32>   (unused when cb4 = 0)
-//   2 weight read        [co4][9][ca4+cb4] mat4x4<f32>; column i = input channel 4·ic4+i,
-//                        row j = output channel 4·oc4+j, so the inner step is `acc += w * x`
+//   2 weight read        [co4][ca4+cb4][9] mat4x4<f32> as vec4 columns: for one (output group,
+//                        input group) the nine taps (ky·3 + kx) are contiguous; column i of a block
+//                        is input channel 4·ic4+i, row j output channel 4·oc4+j, so `acc += w * x`
 //   3 bias   read        [co4] vec4<f32>
 //   4 y      read_write  [N][H][W][co4] vec4<f32>
 //   5 p      uniform     Conv3x3Params
 //
-// Dispatch: workgroup 8×8; one invocation writes PX consecutive pixels of one row × OB vec4 groups
-// of output channels (register blocking: each weight matrix is reused PX times, each input vec4
-// OB·3 times). grid = (ceil(ceil(W/PX)/8), ceil(H/8), N·ceil(co4/OB)).
-// Padded output channels have zero weights and bias, so they stay exactly 0 after ReLU.
+// Dispatch: workgroup of 64 invocations covering an 8×8 grid of pixel blocks; one invocation
+// writes PX = 8 consecutive pixels of one row × OB = 4 vec4 groups of output channels (register
+// blocking: each weight block is reused PX times, each input vec4 up to 3·OB times).
+// grid = (ceil(ceil(W/PX)/8), ceil(H/8), N·ceil(co4/4)). Invocations past the edges compute on
+// clamped coordinates and store nothing, so every invocation reaches the subgroup operations of
+// the subgroup variant. Padded output channels have zero weights and bias: they stay exactly 0.
+//
+// Variants: this file holds the computation; the entry point `main` and `load_taps` (how the nine
+// weight blocks reach the registers) come from one of
+//   conv3x3_direct.wgsl   — every invocation reads the blocks from storage (GPUs: uniform loads);
+//   conv3x3_subgroup.wgsl — the subgroup's first 8 lanes load the 36 vec4 columns cooperatively and
+//                           subgroupBroadcast hands them out. On lavapipe a storage load is
+//                           emulated lane by lane, so this is 3–4× faster there (benches/conv3x3.rs).
 
 struct Conv3x3Params {
     n: u32,
@@ -32,83 +42,177 @@ struct Conv3x3Params {
 
 @group(0) @binding(0) var<storage, read> x_a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> x_b: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> weight: array<mat4x4<f32>>;
+@group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> p: Conv3x3Params;
 
-const PX: u32 = 4u;
-const OB: u32 = 2u;
+const PX: u32 = 8u;
+const OB: u32 = 4u;
 
-fn load_input(n: u32, sy: u32, sx: i32, ic4: u32) -> vec4<f32> {
-    if (sx < 0 || sx >= i32(p.w)) {
-        return vec4<f32>(0.0);
-    }
-    let pix = (n * p.h + sy) * p.w + u32(sx);
-    if (ic4 < p.ca4) {
-        return x_a[pix * p.ca4 + ic4];
-    }
-    return x_b[pix * p.cb4 + (ic4 - p.ca4)];
+// The nine 4×4 weight blocks of one (output group, input group), taps in row-major order.
+struct Taps {
+    t0: mat4x4<f32>,
+    t1: mat4x4<f32>,
+    t2: mat4x4<f32>,
+    t3: mat4x4<f32>,
+    t4: mat4x4<f32>,
+    t5: mat4x4<f32>,
+    t6: mat4x4<f32>,
+    t7: mat4x4<f32>,
+    t8: mat4x4<f32>,
 }
 
-@compute @workgroup_size(8, 8, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let xblocks = (p.w + PX - 1u) / PX;
-    let oblocks = (p.co4 + OB - 1u) / OB;
-    if (gid.x >= xblocks || gid.y >= p.h || gid.z >= p.n * oblocks) {
+// The PX + 2 input vec4s (one input group) of one input row that PX adjacent outputs read.
+struct Row {
+    x0: vec4<f32>,
+    x1: vec4<f32>,
+    x2: vec4<f32>,
+    x3: vec4<f32>,
+    x4: vec4<f32>,
+    x5: vec4<f32>,
+    x6: vec4<f32>,
+    x7: vec4<f32>,
+    x8: vec4<f32>,
+    x9: vec4<f32>,
+}
+
+// PX adjacent output pixels of one output group.
+struct Acc {
+    p0: vec4<f32>,
+    p1: vec4<f32>,
+    p2: vec4<f32>,
+    p3: vec4<f32>,
+    p4: vec4<f32>,
+    p5: vec4<f32>,
+    p6: vec4<f32>,
+    p7: vec4<f32>,
+}
+
+// Input group `ic` of the concatenation at (row sy, column sx); zero outside the frame.
+fn load_input(n: u32, sy: i32, sx: i32, ic: u32) -> vec4<f32> {
+    let inside = sy >= 0 && sy < i32(p.h) && sx >= 0 && sx < i32(p.w);
+    let pix = (n * p.h + u32(clamp(sy, 0, i32(p.h) - 1))) * p.w + u32(clamp(sx, 0, i32(p.w) - 1));
+    var v: vec4<f32>;
+    if (ic < p.ca4) {
+        v = x_a[pix * p.ca4 + ic];
+    } else {
+        v = x_b[pix * p.cb4 + (ic - p.ca4)];
+    }
+    return select(vec4<f32>(0.0), v, inside);
+}
+
+fn load_row(n: u32, sy: i32, xs: i32, ic: u32) -> Row {
+    return Row(
+        load_input(n, sy, xs - 1, ic),
+        load_input(n, sy, xs + 0, ic),
+        load_input(n, sy, xs + 1, ic),
+        load_input(n, sy, xs + 2, ic),
+        load_input(n, sy, xs + 3, ic),
+        load_input(n, sy, xs + 4, ic),
+        load_input(n, sy, xs + 5, ic),
+        load_input(n, sy, xs + 6, ic),
+        load_input(n, sy, xs + 7, ic),
+        load_input(n, sy, xs + 8, ic),
+    );
+}
+
+// One tap (kx = k) of one kernel row applied to PX outputs: output i reads input column i + k.
+fn tap0(a: Acc, w0: mat4x4<f32>, r: Row) -> Acc {
+    return Acc(
+        a.p0 + w0 * r.x0,
+        a.p1 + w0 * r.x1,
+        a.p2 + w0 * r.x2,
+        a.p3 + w0 * r.x3,
+        a.p4 + w0 * r.x4,
+        a.p5 + w0 * r.x5,
+        a.p6 + w0 * r.x6,
+        a.p7 + w0 * r.x7,
+    );
+}
+
+fn tap1(a: Acc, w1: mat4x4<f32>, r: Row) -> Acc {
+    return Acc(
+        a.p0 + w1 * r.x1,
+        a.p1 + w1 * r.x2,
+        a.p2 + w1 * r.x3,
+        a.p3 + w1 * r.x4,
+        a.p4 + w1 * r.x5,
+        a.p5 + w1 * r.x6,
+        a.p6 + w1 * r.x7,
+        a.p7 + w1 * r.x8,
+    );
+}
+
+fn tap2(a: Acc, w2: mat4x4<f32>, r: Row) -> Acc {
+    return Acc(
+        a.p0 + w2 * r.x2,
+        a.p1 + w2 * r.x3,
+        a.p2 + w2 * r.x4,
+        a.p3 + w2 * r.x5,
+        a.p4 + w2 * r.x6,
+        a.p5 + w2 * r.x7,
+        a.p6 + w2 * r.x8,
+        a.p7 + w2 * r.x9,
+    );
+}
+
+// All nine taps of one (output group, input group) over the three input rows.
+fn conv_taps(a: Acc, t: Taps, r0: Row, r1: Row, r2: Row) -> Acc {
+    var s = tap2(tap1(tap0(a, t.t0, r0), t.t1, r0), t.t2, r0);
+    s = tap2(tap1(tap0(s, t.t3, r1), t.t4, r1), t.t5, r1);
+    return tap2(tap1(tap0(s, t.t6, r2), t.t7, r2), t.t8, r2);
+}
+
+fn store(n: u32, row: u32, xs: u32, oc: u32, a: Acc) {
+    if (row >= p.h || oc >= p.co4) {
         return;
     }
-    let n = gid.z / oblocks;
-    let ob = gid.z % oblocks;
-    let x0 = gid.x * PX;
-    let row = gid.y;
+    let base = (n * p.h + row) * p.w;
+    let v = array<vec4<f32>, PX>(a.p0, a.p1, a.p2, a.p3, a.p4, a.p5, a.p6, a.p7);
+    for (var i = 0u; i < PX; i++) {
+        if (xs + i < p.w) {
+            y[(base + xs + i) * p.co4 + oc] = select(v[i], max(v[i], vec4<f32>(0.0)), p.relu != 0u);
+        }
+    }
+}
+
+fn splat(b: vec4<f32>) -> Acc {
+    return Acc(b, b, b, b, b, b, b, b);
+}
+
+// The kernel body; `lane` is the invocation's subgroup lane (used by the subgroup variant).
+fn conv3x3(li: u32, wid: vec3<u32>, lane: u32) {
+    let oblocks = (p.co4 + OB - 1u) / OB;
+    let n = wid.z / oblocks;
+    let ob = wid.z % oblocks;
+    let xblock = wid.x * 8u + li % 8u;
+    let row = wid.y * 8u + li / 8u;
+    let xs = xblock * PX;
+    // Past-the-edge invocations work on clamped coordinates (their results are not stored).
+    let cx = i32(min(xs, p.w - 1u));
+    let cy = i32(min(row, p.h - 1u));
+    let oc0 = ob * OB;
+    let g0 = min(oc0, p.co4 - 1u);
+    let g1 = min(oc0 + 1u, p.co4 - 1u);
+    let g2 = min(oc0 + 2u, p.co4 - 1u);
+    let g3 = min(oc0 + 3u, p.co4 - 1u);
+    var a0 = splat(bias[g0]);
+    var a1 = splat(bias[g1]);
+    var a2 = splat(bias[g2]);
+    var a3 = splat(bias[g3]);
     let cin4 = p.ca4 + p.cb4;
-
-    // Output groups past co4 (when co4 is not a multiple of OB) compute on a valid group and are not stored.
-    var oc: array<u32, OB>;
-    var acc: array<vec4<f32>, 8>; // OB * PX
-    for (var o = 0u; o < OB; o++) {
-        oc[o] = min(ob * OB + o, p.co4 - 1u);
-        let b = bias[oc[o]];
-        for (var i = 0u; i < PX; i++) {
-            acc[o * PX + i] = b;
-        }
-    }
-
     for (var ic = 0u; ic < cin4; ic++) {
-        for (var ky = 0u; ky < 3u; ky++) {
-            let sy = i32(row) + i32(ky) - 1;
-            if (sy < 0 || sy >= i32(p.h)) {
-                continue;
-            }
-            var xin: array<vec4<f32>, 6>; // PX + 2
-            for (var i = 0u; i < PX + 2u; i++) {
-                xin[i] = load_input(n, u32(sy), i32(x0 + i) - 1, ic);
-            }
-            for (var kx = 0u; kx < 3u; kx++) {
-                for (var o = 0u; o < OB; o++) {
-                    let wm = weight[(oc[o] * 9u + ky * 3u + kx) * cin4 + ic];
-                    for (var i = 0u; i < PX; i++) {
-                        acc[o * PX + i] += wm * xin[i + kx];
-                    }
-                }
-            }
-        }
+        let r0 = load_row(n, cy - 1, cx, ic);
+        let r1 = load_row(n, cy, cx, ic);
+        let r2 = load_row(n, cy + 1, cx, ic);
+        a0 = conv_taps(a0, load_taps(g0, ic, cin4, lane), r0, r1, r2);
+        a1 = conv_taps(a1, load_taps(g1, ic, cin4, lane), r0, r1, r2);
+        a2 = conv_taps(a2, load_taps(g2, ic, cin4, lane), r0, r1, r2);
+        a3 = conv_taps(a3, load_taps(g3, ic, cin4, lane), r0, r1, r2);
     }
-
-    for (var o = 0u; o < OB; o++) {
-        if (ob * OB + o >= p.co4) {
-            break;
-        }
-        for (var i = 0u; i < PX; i++) {
-            if (x0 + i >= p.w) {
-                break;
-            }
-            var v = acc[o * PX + i];
-            if (p.relu != 0u) {
-                v = max(v, vec4<f32>(0.0));
-            }
-            y[((n * p.h + row) * p.w + x0 + i) * p.co4 + oc[o]] = v;
-        }
-    }
+    store(n, row, xs, oc0, a0);
+    store(n, row, xs, oc0 + 1u, a1);
+    store(n, row, xs, oc0 + 2u, a2);
+    store(n, row, xs, oc0 + 3u, a3);
 }

@@ -95,7 +95,7 @@ impl Context {
     /// Every pipeline, compiled on first use and cached for the life of the device.
     pub fn kernels(&self) -> &crate::kernels::Kernels {
         self.kernels
-            .get_or_init(|| crate::kernels::Kernels::new(&self.device))
+            .get_or_init(|| crate::kernels::Kernels::new(&self.device, self.features, &self.info))
     }
 
     /// The largest buffer one storage binding may hold on this device.

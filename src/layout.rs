@@ -49,14 +49,15 @@ pub fn pack_bias(bias: &[f32]) -> Vec<f32> {
     out
 }
 
-/// conv3x3 weight OIHW `[co][ca+cb][3][3]` → `[co4][9][ca4+cb4]` mat4x4, where input groups
-/// `0..ca4` hold channels `0..ca` (the first input) and groups `ca4..` channels `ca..ca+cb`.
+/// conv3x3 weight OIHW `[co][ca+cb][3][3]` → `[co4][ca4+cb4][9]` mat4x4 (the nine taps of one
+/// output group and input group contiguous), where input groups `0..ca4` hold channels `0..ca`
+/// (the first input) and groups `ca4..` channels `ca..ca+cb`.
 pub fn pack_conv3x3_weight(w: &[f32], co: usize, ca: usize, cb: usize) -> Vec<f32> {
     let ci = ca + cb;
     assert_eq!(w.len(), co * ci * 9, "conv3x3 weight length");
     let (ca4, cb4, co4) = (c4(ca), c4(cb), c4(co));
     let cin4 = ca4 + cb4;
-    let mut out = vec![0.0; co4 * 9 * cin4 * 16];
+    let mut out = vec![0.0; co4 * cin4 * 9 * 16];
     for oc in 0..co {
         for ic4 in 0..cin4 {
             for i in 0..4 {
@@ -70,7 +71,7 @@ pub fn pack_conv3x3_weight(w: &[f32], co: usize, ca: usize, cb: usize) -> Vec<f3
                 };
                 let Some(ch) = ch else { continue };
                 for tap in 0..9 {
-                    let m = ((oc / 4) * 9 + tap) * cin4 + ic4;
+                    let m = ((oc / 4) * cin4 + ic4) * 9 + tap;
                     out[m * 16 + i * 4 + oc % 4] = w[(oc * ci + ch) * 9 + tap];
                 }
             }

@@ -2,7 +2,8 @@
 
 mod common;
 use common::*;
-use emunet::kernels::Conv3x3Params;
+use emunet::kernels::conv3x3::Variant;
+use emunet::kernels::{Conv3x3, Conv3x3Params};
 use emunet::layout::{c4, pack_activation, pack_bias, pack_conv3x3_weight, unpack_activation};
 use emunet::reference;
 
@@ -17,40 +18,54 @@ fn check(seed: u64, n: usize, ca: usize, cb: usize, co: usize, h: usize, w: usiz
     let bias = random_vec(&mut rng, co);
     let expected = reference::conv3x3(&xa, xb.as_ref(), &weight, &bias, relu);
 
-    let k = &ctx.kernels().conv3x3;
-    let a_buf = ctx.upload("x_a", &pack_activation(&xa));
-    let b_buf = xb.as_ref().map(|t| ctx.upload("x_b", &pack_activation(t)));
-    let w_buf = ctx.upload("weight", &pack_conv3x3_weight(&weight, co, ca, cb));
-    let bias_buf = ctx.upload("bias", &pack_bias(&bias));
-    let y = ctx.poisoned("y", n * h * w * c4(co) * 4);
-    let p = Conv3x3Params {
-        n: n as u32,
-        h: h as u32,
-        w: w as u32,
-        ca4: c4(ca) as u32,
-        cb4: c4(cb) as u32,
-        co4: c4(co) as u32,
-        relu: relu as u32,
-        _pad: 0,
-    };
-    let params = ctx.uniform("params", &p);
-    let group = k.bind(
-        &ctx.device,
-        "conv3x3",
-        &a_buf,
-        b_buf.as_ref().unwrap_or(&a_buf),
-        &w_buf,
-        &bias_buf,
-        &y,
-        &params,
-    );
-    run(&ctx, |pass| k.record(pass, &group, &p));
-    let got = unpack_activation(&ctx.read::<f32>(&y).unwrap(), n, co, h, w);
-    assert_close(
-        &format!("conv3x3 n={n} ca={ca} cb={cb} co={co} {h}x{w} relu={relu}"),
-        &expected.data,
-        &got.data,
-    );
+    // Every variant the adapter supports must agree with the reference.
+    let variants = [Variant::Direct, Variant::Subgroup]
+        .into_iter()
+        .filter(|v| v.supported(ctx.features, &ctx.info));
+    for variant in variants {
+        let k = &Conv3x3::new(&ctx.device, variant);
+        let a_buf = ctx.upload("x_a", &pack_activation(&xa));
+        let b_buf = xb.as_ref().map(|t| ctx.upload("x_b", &pack_activation(t)));
+        let w_buf = ctx.upload("weight", &pack_conv3x3_weight(&weight, co, ca, cb));
+        let bias_buf = ctx.upload("bias", &pack_bias(&bias));
+        let y = ctx.poisoned("y", n * h * w * c4(co) * 4);
+        let p = Conv3x3Params {
+            n: n as u32,
+            h: h as u32,
+            w: w as u32,
+            ca4: c4(ca) as u32,
+            cb4: c4(cb) as u32,
+            co4: c4(co) as u32,
+            relu: relu as u32,
+            _pad: 0,
+        };
+        let params = ctx.uniform("params", &p);
+        let group = k.bind(
+            &ctx.device,
+            "conv3x3",
+            &a_buf,
+            b_buf.as_ref().unwrap_or(&a_buf),
+            &w_buf,
+            &bias_buf,
+            &y,
+            &params,
+        );
+        run(&ctx, |pass| k.record(pass, &group, &p));
+        let got = unpack_activation(&ctx.read::<f32>(&y).unwrap(), n, co, h, w);
+        assert_close(
+            &format!("conv3x3 {variant:?} n={n} ca={ca} cb={cb} co={co} {h}x{w} relu={relu}"),
+            &expected.data,
+            &got.data,
+        );
+    }
+}
+
+#[test]
+fn lavapipe_runs_the_subgroup_variant_by_default() {
+    let ctx = ctx();
+    if ctx.info.device_type == wgpu::DeviceType::Cpu {
+        assert_eq!(ctx.kernels().conv3x3.variant, Variant::Subgroup);
+    }
 }
 
 #[test]

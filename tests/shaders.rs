@@ -3,7 +3,8 @@
 
 #[test]
 fn all_shaders_validate() {
-    for (name, source) in emunet::kernels::SHADERS {
+    for (name, source) in emunet::kernels::modules() {
+        let source = source.as_str();
         let module = naga::front::wgsl::parse_str(source)
             .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
         naga::valid::Validator::new(
@@ -25,7 +26,7 @@ fn every_shader_file_is_registered() {
         .filter(|n| n.ends_with(".wgsl"))
         .collect();
     files.sort();
-    let registered: Vec<String> = emunet::kernels::SHADERS
+    let registered: Vec<String> = emunet::kernels::SHADER_FILES
         .iter()
         .map(|(n, _)| n.to_string())
         .collect();

@@ -16,15 +16,30 @@ pub use maxpool2x2::{Maxpool2x2, Maxpool2x2Params};
 pub use normalize::{Normalize, NormalizeParams};
 pub use upconv2x2::{Upconv2x2, Upconv2x2Params};
 
-/// Every WGSL source of the crate, by file name (used by the naga validation test).
-pub const SHADERS: &[(&str, &str)] = &[
+/// Every WGSL file of the crate, by file name.
+pub const SHADER_FILES: &[(&str, &str)] = &[
     ("conv3x3.wgsl", conv3x3::SOURCE),
+    ("conv3x3_direct.wgsl", conv3x3::SOURCE_DIRECT),
+    ("conv3x3_subgroup.wgsl", conv3x3::SOURCE_SUBGROUP),
     ("frame_stats.wgsl", frame_stats::SOURCE),
     ("head1x1.wgsl", head1x1::SOURCE),
     ("maxpool2x2.wgsl", maxpool2x2::SOURCE),
     ("normalize.wgsl", normalize::SOURCE),
     ("upconv2x2.wgsl", upconv2x2::SOURCE),
 ];
+
+/// Every shader module the crate compiles, by name (the naga validation test checks each).
+pub fn modules() -> Vec<(&'static str, String)> {
+    vec![
+        ("conv3x3 (direct)", conv3x3::Variant::Direct.source()),
+        ("conv3x3 (subgroup)", conv3x3::Variant::Subgroup.source()),
+        ("frame_stats", frame_stats::SOURCE.to_string()),
+        ("head1x1", head1x1::SOURCE.to_string()),
+        ("maxpool2x2", maxpool2x2::SOURCE.to_string()),
+        ("normalize", normalize::SOURCE.to_string()),
+        ("upconv2x2", upconv2x2::SOURCE.to_string()),
+    ]
+}
 
 /// All pipelines, compiled once per device.
 pub struct Kernels {
@@ -37,9 +52,10 @@ pub struct Kernels {
 }
 
 impl Kernels {
-    pub fn new(device: &wgpu::Device) -> Self {
+    /// Builds every pipeline, choosing each kernel's variant for the adapter.
+    pub fn new(device: &wgpu::Device, features: wgpu::Features, info: &wgpu::AdapterInfo) -> Self {
         Kernels {
-            conv3x3: Conv3x3::new(device),
+            conv3x3: Conv3x3::new(device, conv3x3::Variant::choose(features, info)),
             maxpool2x2: Maxpool2x2::new(device),
             upconv2x2: Upconv2x2::new(device),
             head1x1: Head1x1::new(device),
