@@ -3,16 +3,23 @@
 // y[n][2i+a][2j+b][co] = bias[co] + Σ_ci x[n][i][j][ci] · w[ci][co][a][b]   (PyTorch ConvTranspose2d)
 //
 // Bindings:
-//   0 x      read        [N][H][W][ci4] vec4<f32>          (input, low resolution)
-//   1 weight read        [co4][4][ci4] mat4x4<f32>; tap t = 2a+b; column i = input channel 4·ic4+i,
-//                        row j = output channel 4·oc4+j
+//   0 x      read        [N][H][W][ci4] vec4<f32>   (input, low resolution)
+//   1 weight read        [co4][ci4][4] mat4x4<f32> as vec4 columns: for one (output group, input
+//                        group) the four taps t = 2a+b are contiguous; column i of a block is input
+//                        channel 4·ic4+i, row j output channel 4·oc4+j
 //   2 bias   read        [co4] vec4<f32>
 //   3 y      read_write  [N][2H][2W][co4] vec4<f32>
 //   4 p      uniform     Upconv2x2Params (n, h, w of the input, ci4, co4)
 //
-// Dispatch: workgroup 8×8; one invocation reads one input pixel and writes its 2×2 output block
-// for OB vec4 groups of output channels (each input vec4 is reused 4·OB times).
-// grid = (ceil(W/8), ceil(H/8), N·ceil(co4/OB)).
+// Dispatch: workgroup of 64 invocations covering an 8×8 grid of blocks; one invocation reads 2
+// adjacent input pixels and writes their 2×2 output blocks for 4 vec4 groups of output channels
+// (each weight block is reused twice, each input vec4 16 times).
+// grid = (ceil(ceil(W/2)/8), ceil(H/8), N·ceil(co4/4)). Past-the-edge invocations compute on
+// clamped coordinates and store nothing (every invocation reaches the subgroup operations).
+//
+// Variants, as for conv3x3: the entry point `main` and `load_quad` come from
+// upconv2x2_direct.wgsl (every invocation loads the blocks) or upconv2x2_subgroup.wgsl (lanes 0..7
+// load the 16 columns together and broadcast them: 5–8× faster on lavapipe).
 
 struct Upconv2x2Params {
     n: u32,
@@ -26,51 +33,94 @@ struct Upconv2x2Params {
 }
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> weight: array<mat4x4<f32>>;
+@group(0) @binding(1) var<storage, read> weight: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(4) var<uniform> p: Upconv2x2Params;
 
-const OB: u32 = 2u;
+// The four taps (2a + b) of one (output group, input group).
+struct Quad {
+    t0: mat4x4<f32>,
+    t1: mat4x4<f32>,
+    t2: mat4x4<f32>,
+    t3: mat4x4<f32>,
+}
 
-@compute @workgroup_size(8, 8, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let oblocks = (p.co4 + OB - 1u) / OB;
-    if (gid.x >= p.w || gid.y >= p.h || gid.z >= p.n * oblocks) {
+// The 2×2 output block of one input pixel for one output group, by tap.
+struct Block {
+    t0: vec4<f32>,
+    t1: vec4<f32>,
+    t2: vec4<f32>,
+    t3: vec4<f32>,
+}
+
+fn accumulate(a: Block, q: Quad, v: vec4<f32>) -> Block {
+    return Block(a.t0 + q.t0 * v, a.t1 + q.t1 * v, a.t2 + q.t2 * v, a.t3 + q.t3 * v);
+}
+
+fn store(n: u32, i: u32, j: u32, oc: u32, a: Block) {
+    if (i >= p.h || j >= p.w || oc >= p.co4) {
         return;
     }
-    let n = gid.z / oblocks;
-    let ob = gid.z % oblocks;
-
-    var oc: array<u32, OB>;
-    var acc: array<vec4<f32>, 8>; // OB * 4 taps
-    for (var o = 0u; o < OB; o++) {
-        oc[o] = min(ob * OB + o, p.co4 - 1u);
-        let b = bias[oc[o]];
-        for (var t = 0u; t < 4u; t++) {
-            acc[o * 4u + t] = b;
-        }
-    }
-
-    let src = ((n * p.h + gid.y) * p.w + gid.x) * p.ci4;
-    for (var ic = 0u; ic < p.ci4; ic++) {
-        let v = x[src + ic];
-        for (var o = 0u; o < OB; o++) {
-            for (var t = 0u; t < 4u; t++) {
-                acc[o * 4u + t] += weight[(oc[o] * 4u + t) * p.ci4 + ic] * v;
-            }
-        }
-    }
-
     let wo = 2u * p.w;
-    for (var o = 0u; o < OB; o++) {
-        if (ob * OB + o >= p.co4) {
-            break;
-        }
-        for (var t = 0u; t < 4u; t++) {
-            let yy = 2u * gid.y + t / 2u;
-            let xx = 2u * gid.x + t % 2u;
-            y[((n * 2u * p.h + yy) * wo + xx) * p.co4 + oc[o]] = acc[o * 4u + t];
-        }
+    let top = (n * 2u * p.h + 2u * i) * wo + 2u * j;
+    y[top * p.co4 + oc] = a.t0;
+    y[(top + 1u) * p.co4 + oc] = a.t1;
+    y[(top + wo) * p.co4 + oc] = a.t2;
+    y[(top + wo + 1u) * p.co4 + oc] = a.t3;
+}
+
+// The kernel body; `lane` is the invocation's subgroup lane (used by the subgroup variant).
+fn upconv2x2(li: u32, wid: vec3<u32>, lane: u32) {
+    let oblocks = (p.co4 + 3u) / 4u;
+    let n = wid.z / oblocks;
+    let ob = wid.z % oblocks;
+    let i = wid.y * 8u + li / 8u;
+    let j0 = (wid.x * 8u + li % 8u) * 2u;
+    let j1 = j0 + 1u;
+    // Past-the-edge invocations read clamped pixels (their results are not stored).
+    let ci_ = min(i, p.h - 1u);
+    let src0 = ((n * p.h + ci_) * p.w + min(j0, p.w - 1u)) * p.ci4;
+    let src1 = ((n * p.h + ci_) * p.w + min(j1, p.w - 1u)) * p.ci4;
+    let oc0 = ob * 4u;
+    let g0 = min(oc0, p.co4 - 1u);
+    let g1 = min(oc0 + 1u, p.co4 - 1u);
+    let g2 = min(oc0 + 2u, p.co4 - 1u);
+    let g3 = min(oc0 + 3u, p.co4 - 1u);
+    let b0 = bias[g0];
+    let b1 = bias[g1];
+    let b2 = bias[g2];
+    let b3 = bias[g3];
+    var a00 = Block(b0, b0, b0, b0);
+    var a01 = Block(b1, b1, b1, b1);
+    var a02 = Block(b2, b2, b2, b2);
+    var a03 = Block(b3, b3, b3, b3);
+    var a10 = a00;
+    var a11 = a01;
+    var a12 = a02;
+    var a13 = a03;
+    for (var ic = 0u; ic < p.ci4; ic++) {
+        let v0 = x[src0 + ic];
+        let v1 = x[src1 + ic];
+        let q0 = load_quad(g0, ic, lane);
+        a00 = accumulate(a00, q0, v0);
+        a10 = accumulate(a10, q0, v1);
+        let q1 = load_quad(g1, ic, lane);
+        a01 = accumulate(a01, q1, v0);
+        a11 = accumulate(a11, q1, v1);
+        let q2 = load_quad(g2, ic, lane);
+        a02 = accumulate(a02, q2, v0);
+        a12 = accumulate(a12, q2, v1);
+        let q3 = load_quad(g3, ic, lane);
+        a03 = accumulate(a03, q3, v0);
+        a13 = accumulate(a13, q3, v1);
     }
+    store(n, i, j0, oc0, a00);
+    store(n, i, j0, oc0 + 1u, a01);
+    store(n, i, j0, oc0 + 2u, a02);
+    store(n, i, j0, oc0 + 3u, a03);
+    store(n, i, j1, oc0, a10);
+    store(n, i, j1, oc0 + 1u, a11);
+    store(n, i, j1, oc0 + 2u, a12);
+    store(n, i, j1, oc0 + 3u, a13);
 }

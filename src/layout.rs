@@ -80,7 +80,8 @@ pub fn pack_conv3x3_weight(w: &[f32], co: usize, ca: usize, cb: usize) -> Vec<f3
     out
 }
 
-/// up-conv weight IOHW `[ci][co][2][2]` → `[co4][4][ci4]` mat4x4.
+/// up-conv weight IOHW `[ci][co][2][2]` → `[co4][ci4][4]` mat4x4 (the four taps of one output
+/// group and input group contiguous).
 pub fn pack_upconv2x2_weight(w: &[f32], ci: usize, co: usize) -> Vec<f32> {
     assert_eq!(w.len(), ci * co * 4, "upconv2x2 weight length");
     let (ci4, co4) = (c4(ci), c4(co));
@@ -88,7 +89,7 @@ pub fn pack_upconv2x2_weight(w: &[f32], ci: usize, co: usize) -> Vec<f32> {
     for ic in 0..ci {
         for oc in 0..co {
             for tap in 0..4 {
-                let m = ((oc / 4) * 4 + tap) * ci4 + ic / 4;
+                let m = ((oc / 4) * ci4 + ic / 4) * 4 + tap;
                 out[m * 16 + (ic % 4) * 4 + oc % 4] = w[(ic * co + oc) * 4 + tap];
             }
         }

@@ -49,6 +49,9 @@ enum Command {
         /// Probability threshold for the mask (default: the weights file's).
         #[arg(long)]
         threshold: Option<f32>,
+        /// Also print the GPU time of every dispatch for the first frame (timestamp queries).
+        #[arg(long)]
+        profile: bool,
         /// Frames (PNG or TIFF, 8/16-bit) or folders of frames.
         #[arg(required = true)]
         frames: Vec<PathBuf>,
@@ -69,8 +72,9 @@ fn main() -> ExitCode {
             weights,
             out,
             threshold,
+            profile,
             frames,
-        } => segment(&weights, &out, threshold, &frames),
+        } => segment(&weights, &out, threshold, profile, &frames),
     };
     match result {
         Ok(code) => code,
@@ -128,6 +132,7 @@ fn segment(
     weights: &Path,
     out: &Path,
     threshold: Option<f32>,
+    profile: bool,
     inputs: &[PathBuf],
 ) -> emunet::Result<ExitCode> {
     let model = Model::load(weights)?;
@@ -149,6 +154,9 @@ fn segment(
         "UNet({}, {}) on {} ({:?}), threshold {}",
         model.depth, model.channels, ctx.info.name, ctx.info.backend, unet.threshold
     );
+    if profile {
+        print_profile(&mut unet, &frames[0])?;
+    }
     let bar = ProgressBar::new(frames.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} frames  {elapsed} (eta {eta})  {msg}")
@@ -193,6 +201,26 @@ fn segment(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Prints every dispatch's GPU time for one frame, and the total.
+fn print_profile(unet: &mut Unet, path: &Path) -> emunet::Result<()> {
+    let (frame, _) = Frame::load(path)?;
+    let times = unet.profile(&frame)?;
+    let line = |label: &str, seconds: f64, flops: u64| {
+        println!(
+            "  {label:<28} {:>9.3} ms  {:>7.2} GFLOP/s",
+            seconds * 1e3,
+            flops as f64 / seconds.max(1e-12) / 1e9
+        )
+    };
+    println!("GPU time per dispatch ({}):", path.display());
+    for t in &times {
+        line(&t.label, t.seconds, t.flops);
+    }
+    let total: f64 = times.iter().map(|t| t.seconds).sum();
+    line("total", total, times.iter().map(|t| t.flops).sum());
+    Ok(())
 }
 
 fn segment_one(unet: &mut Unet, path: &Path, out: &Path) -> emunet::Result<(String, f64)> {

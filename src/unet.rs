@@ -72,12 +72,39 @@ pub struct Tile {
     pub cx1: usize,
 }
 
-enum Step {
+enum Op {
     Normalize(wgpu::BindGroup, NormalizeParams),
     Conv(wgpu::BindGroup, Conv3x3Params),
     Pool(wgpu::BindGroup, Maxpool2x2Params),
     Up(wgpu::BindGroup, Upconv2x2Params),
     Head(wgpu::BindGroup, Head1x1Params),
+}
+
+/// One dispatch of the plan, with what the profile reports about it.
+struct Step {
+    label: String,
+    flops: u64,
+    op: Op,
+}
+
+impl Step {
+    fn record(&self, k: &Kernels, pass: &mut wgpu::ComputePass) {
+        match &self.op {
+            Op::Normalize(g, p) => k.normalize.record(pass, g, p),
+            Op::Conv(g, p) => k.conv3x3.record(pass, g, p),
+            Op::Pool(g, p) => k.maxpool2x2.record(pass, g, p),
+            Op::Up(g, p) => k.upconv2x2.record(pass, g, p),
+            Op::Head(g, p) => k.head1x1.record(pass, g, p),
+        }
+    }
+}
+
+/// GPU time of one dispatch (from timestamp queries), for [`Unet::profile`].
+#[derive(Clone, Debug)]
+pub struct StepTime {
+    pub label: String,
+    pub flops: u64,
+    pub seconds: f64,
 }
 
 struct Plan {
@@ -379,7 +406,11 @@ impl Unet {
                 &x0,
                 &u("normalize", &|| bytemuck::bytes_of(&np).to_vec()),
             );
-            steps.push(Step::Normalize(g, np));
+            steps.push(Step {
+                label: format!("tile{ti}.normalize"),
+                flops: 0,
+                op: Op::Normalize(g, np),
+            });
 
             let conv = |cw: &ConvWeights,
                         l: usize,
@@ -407,7 +438,11 @@ impl Unet {
                     y,
                     &params,
                 );
-                Step::Conv(g, p)
+                Step {
+                    label: format!("tile{ti}.{}", cw.name),
+                    flops: p.flops(cw.ca + cw.cb, cw.co),
+                    op: Op::Conv(g, p),
+                }
             };
             let mut ci = 0;
             for l in 0..d {
@@ -428,7 +463,11 @@ impl Unet {
                     &t0[l + 1],
                     &u("maxpool", &|| bytemuck::bytes_of(&p).to_vec()),
                 );
-                steps.push(Step::Pool(g, p));
+                steps.push(Step {
+                    label: format!("tile{ti}.enc{l}.pool"),
+                    flops: p.flops(level_channels(self.channels, l)),
+                    op: Op::Pool(g, p),
+                });
             }
             steps.push(conv(&self.convs[ci], d, &t0[d], None, &t1[d]));
             steps.push(conv(&self.convs[ci + 1], d, &t1[d], None, &t0[d]));
@@ -452,7 +491,11 @@ impl Unet {
                     &t0[l],
                     &u(&up.name, &|| bytemuck::bytes_of(&p).to_vec()),
                 );
-                steps.push(Step::Up(g, p));
+                steps.push(Step {
+                    label: format!("tile{ti}.{}", up.name),
+                    flops: p.flops(up.ci, up.co),
+                    op: Op::Up(g, p),
+                });
                 steps.push(conv(&self.convs[ci], l, &skip[l], Some(&t0[l]), &t1[l]));
                 steps.push(conv(&self.convs[ci + 1], l, &t1[l], None, &t0[l]));
                 ci += 2;
@@ -480,7 +523,11 @@ impl Unet {
                 &prob,
                 &u("head", &|| bytemuck::bytes_of(&hp_).to_vec()),
             );
-            steps.push(Step::Head(g, hp_));
+            steps.push(Step {
+                label: format!("tile{ti}.head"),
+                flops: hp_.flops(self.channels),
+                op: Op::Head(g, hp_),
+            });
         }
         let mut activations = vec![x0, stats];
         activations.extend(t0);
@@ -532,13 +579,7 @@ impl Unet {
                 k.frame_stats
                     .record(&mut pass, &plan.stats_group, &plan.stats_params);
                 for step in &plan.steps {
-                    match step {
-                        Step::Normalize(g, p) => k.normalize.record(&mut pass, g, p),
-                        Step::Conv(g, p) => k.conv3x3.record(&mut pass, g, p),
-                        Step::Pool(g, p) => k.maxpool2x2.record(&mut pass, g, p),
-                        Step::Up(g, p) => k.upconv2x2.record(&mut pass, g, p),
-                        Step::Head(g, p) => k.head1x1.record(&mut pass, g, p),
-                    }
+                    step.record(k, &mut pass);
                 }
             }
             encoder.copy_buffer_to_buffer(&plan.prob, 0, &plan.staging, 0, plan.prob.size());
@@ -554,6 +595,65 @@ impl Unet {
             elapsed: start.elapsed(),
             tiles: plan.tiles.len(),
         })
+    }
+
+    /// Runs `frame` once with every dispatch in its own compute pass bracketed by timestamp
+    /// queries and returns each dispatch's GPU time (needs the adapter's timestamp queries).
+    pub fn profile(&mut self, frame: &Frame) -> Result<Vec<StepTime>> {
+        if !self.ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+            return Err(Error::Device("the adapter has no timestamp queries".into()));
+        }
+        self.segment(frame)?; // builds the plan and leaves the frame statistics in place
+        let plan = self.plan.as_ref().expect("segment built the plan");
+        let ctx = &self.ctx;
+        let k = ctx.kernels();
+        let count = plan.steps.len() as u32 * 2;
+        let queries = ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("profile"),
+            ty: wgpu::QueryType::Timestamp,
+            count,
+        });
+        let resolved = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("profile.resolved"),
+            size: count as u64 * 8,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("profile.staging"),
+            size: count as u64 * 8,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        ctx.checked("profiling the U-Net", || {
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            for (i, step) in plan.steps.iter().enumerate() {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(&step.label),
+                    timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                        query_set: &queries,
+                        beginning_of_pass_write_index: Some(2 * i as u32),
+                        end_of_pass_write_index: Some(2 * i as u32 + 1),
+                    }),
+                });
+                step.record(k, &mut pass);
+            }
+            encoder.resolve_query_set(&queries, 0..count, &resolved, 0);
+            encoder.copy_buffer_to_buffer(&resolved, 0, &staging, 0, count as u64 * 8);
+            ctx.queue.submit([encoder.finish()]);
+        })?;
+        let ticks: Vec<u64> = read_mapped(ctx, &staging)?;
+        let period = ctx.queue.get_timestamp_period() as f64 * 1e-9;
+        Ok(plan
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| StepTime {
+                label: s.label.clone(),
+                flops: s.flops,
+                seconds: ticks[2 * i + 1].saturating_sub(ticks[2 * i]) as f64 * period,
+            })
+            .collect())
     }
 
     /// The tiles the current plan uses (empty before the first frame).

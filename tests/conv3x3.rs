@@ -2,8 +2,7 @@
 
 mod common;
 use common::*;
-use emunet::kernels::conv3x3::Variant;
-use emunet::kernels::{Conv3x3, Conv3x3Params};
+use emunet::kernels::{Conv3x3, Conv3x3Params, Variant};
 use emunet::layout::{c4, pack_activation, pack_bias, pack_conv3x3_weight, unpack_activation};
 use emunet::reference;
 

@@ -1,6 +1,6 @@
 //! Wrapper of `shaders/conv3x3.wgsl`: 3×3 conv + bias + ReLU, one or two (concatenated) inputs.
 
-use super::{Access, bind, div_ceil, layout, pipeline};
+use super::{Access, Variant, bind, div_ceil, layout, pipeline};
 
 pub const SOURCE: &str = include_str!("../../shaders/conv3x3.wgsl");
 pub const SOURCE_DIRECT: &str = include_str!("../../shaders/conv3x3_direct.wgsl");
@@ -9,54 +9,13 @@ pub const SOURCE_SUBGROUP: &str = include_str!("../../shaders/conv3x3_subgroup.w
 pub const PX: u32 = 8;
 pub const OB: u32 = 4;
 
-/// How the weight blocks reach the registers (see the header of `shaders/conv3x3.wgsl`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Variant {
-    /// Every invocation loads the blocks (`conv3x3_direct.wgsl`).
-    Direct,
-    /// Lanes 0..7 load them together and broadcast (`conv3x3_subgroup.wgsl`); needs subgroups
-    /// of at least 8 lanes.
-    Subgroup,
-}
-
-impl Variant {
-    /// The WGSL module of this variant: the shared body plus the variant's entry point.
-    pub fn source(self) -> String {
-        let tail = match self {
-            Variant::Direct => SOURCE_DIRECT,
-            Variant::Subgroup => SOURCE_SUBGROUP,
-        };
-        format!("{SOURCE}\n{tail}")
-    }
-
-    /// Whether the adapter can run this variant.
-    pub fn supported(self, features: wgpu::Features, info: &wgpu::AdapterInfo) -> bool {
-        match self {
-            Variant::Direct => true,
-            Variant::Subgroup => {
-                features.contains(wgpu::Features::SUBGROUP) && info.subgroup_min_size >= 8
-            }
-        }
-    }
-
-    /// The default for an adapter: the subgroup variant on CPU adapters (lavapipe), where it is
-    /// 3–4× faster, the direct one elsewhere; `EMUNET_CONV3X3=direct|subgroup` overrides.
-    pub fn choose(features: wgpu::Features, info: &wgpu::AdapterInfo) -> Self {
-        let wanted = match std::env::var("EMUNET_CONV3X3").as_deref() {
-            Ok("direct") => Some(Variant::Direct),
-            Ok("subgroup") => Some(Variant::Subgroup),
-            _ => None,
-        };
-        match wanted {
-            Some(v) if v.supported(features, info) => v,
-            _ if info.device_type == wgpu::DeviceType::Cpu
-                && Variant::Subgroup.supported(features, info) =>
-            {
-                Variant::Subgroup
-            }
-            _ => Variant::Direct,
-        }
-    }
+/// The WGSL module of a variant: the shared body plus the variant's entry point.
+pub fn source(variant: Variant) -> String {
+    let tail = match variant {
+        Variant::Direct => SOURCE_DIRECT,
+        Variant::Subgroup => SOURCE_SUBGROUP,
+    };
+    format!("{SOURCE}\n{tail}")
 }
 
 /// Mirrors `Conv3x3Params` in the shader. Channel counts are in vec4 groups (`c4 = ceil(c/4)`).
@@ -100,7 +59,7 @@ impl Conv3x3 {
             "conv3x3",
             &[Read, Read, Read, Read, ReadWrite, Uniform],
         );
-        let pipeline = pipeline(device, "conv3x3", &variant.source(), "main", &layout);
+        let pipeline = pipeline(device, "conv3x3", &source(variant), "main", &layout);
         Conv3x3 {
             pipeline,
             layout,

@@ -26,19 +26,64 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("maxpool2x2.wgsl", maxpool2x2::SOURCE),
     ("normalize.wgsl", normalize::SOURCE),
     ("upconv2x2.wgsl", upconv2x2::SOURCE),
+    ("upconv2x2_direct.wgsl", upconv2x2::SOURCE_DIRECT),
+    ("upconv2x2_subgroup.wgsl", upconv2x2::SOURCE_SUBGROUP),
 ];
 
 /// Every shader module the crate compiles, by name (the naga validation test checks each).
 pub fn modules() -> Vec<(&'static str, String)> {
     vec![
-        ("conv3x3 (direct)", conv3x3::Variant::Direct.source()),
-        ("conv3x3 (subgroup)", conv3x3::Variant::Subgroup.source()),
+        ("conv3x3 (direct)", conv3x3::source(Variant::Direct)),
+        ("conv3x3 (subgroup)", conv3x3::source(Variant::Subgroup)),
         ("frame_stats", frame_stats::SOURCE.to_string()),
         ("head1x1", head1x1::SOURCE.to_string()),
         ("maxpool2x2", maxpool2x2::SOURCE.to_string()),
         ("normalize", normalize::SOURCE.to_string()),
-        ("upconv2x2", upconv2x2::SOURCE.to_string()),
+        ("upconv2x2 (direct)", upconv2x2::source(Variant::Direct)),
+        ("upconv2x2 (subgroup)", upconv2x2::source(Variant::Subgroup)),
     ]
+}
+
+/// How weight blocks reach the registers in kernels that come in two variants (conv3x3,
+/// upconv2x2; see the header of `shaders/conv3x3.wgsl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// Every invocation loads the blocks (`*_direct.wgsl`).
+    Direct,
+    /// Lanes 0..7 load them together and broadcast (`*_subgroup.wgsl`); needs subgroups of at
+    /// least 8 lanes.
+    Subgroup,
+}
+
+impl Variant {
+    /// Whether the adapter can run this variant.
+    pub fn supported(self, features: wgpu::Features, info: &wgpu::AdapterInfo) -> bool {
+        match self {
+            Variant::Direct => true,
+            Variant::Subgroup => {
+                features.contains(wgpu::Features::SUBGROUP) && info.subgroup_min_size >= 8
+            }
+        }
+    }
+
+    /// The default for an adapter: the subgroup variant on CPU adapters (lavapipe), where it is
+    /// several times faster, the direct one elsewhere; `EMUNET_VARIANT=direct|subgroup` overrides.
+    pub fn choose(features: wgpu::Features, info: &wgpu::AdapterInfo) -> Self {
+        let wanted = match std::env::var("EMUNET_VARIANT").as_deref() {
+            Ok("direct") => Some(Variant::Direct),
+            Ok("subgroup") => Some(Variant::Subgroup),
+            _ => None,
+        };
+        match wanted {
+            Some(v) if v.supported(features, info) => v,
+            _ if info.device_type == wgpu::DeviceType::Cpu
+                && Variant::Subgroup.supported(features, info) =>
+            {
+                Variant::Subgroup
+            }
+            _ => Variant::Direct,
+        }
+    }
 }
 
 /// All pipelines, compiled once per device.
@@ -55,9 +100,9 @@ impl Kernels {
     /// Builds every pipeline, choosing each kernel's variant for the adapter.
     pub fn new(device: &wgpu::Device, features: wgpu::Features, info: &wgpu::AdapterInfo) -> Self {
         Kernels {
-            conv3x3: Conv3x3::new(device, conv3x3::Variant::choose(features, info)),
+            conv3x3: Conv3x3::new(device, Variant::choose(features, info)),
             maxpool2x2: Maxpool2x2::new(device),
-            upconv2x2: Upconv2x2::new(device),
+            upconv2x2: Upconv2x2::new(device, Variant::choose(features, info)),
             head1x1: Head1x1::new(device),
             normalize: Normalize::new(device),
             frame_stats: FrameStats::new(device),

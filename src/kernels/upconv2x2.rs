@@ -1,10 +1,22 @@
 //! Wrapper of `shaders/upconv2x2.wgsl`: transposed conv 2×2 stride 2 + bias.
 
-use super::{Access, bind, div_ceil, layout, pipeline};
+use super::{Access, Variant, bind, div_ceil, layout, pipeline};
 
 pub const SOURCE: &str = include_str!("../../shaders/upconv2x2.wgsl");
-/// vec4 output groups written by one invocation (must match the shader).
-pub const OB: u32 = 2;
+pub const SOURCE_DIRECT: &str = include_str!("../../shaders/upconv2x2_direct.wgsl");
+pub const SOURCE_SUBGROUP: &str = include_str!("../../shaders/upconv2x2_subgroup.wgsl");
+/// Input pixels along x and vec4 output groups handled by one invocation (must match the shader).
+pub const PX: u32 = 2;
+pub const OB: u32 = 4;
+
+/// The WGSL module of a variant: the shared body plus the variant's entry point.
+pub fn source(variant: Variant) -> String {
+    let tail = match variant {
+        Variant::Direct => SOURCE_DIRECT,
+        Variant::Subgroup => SOURCE_SUBGROUP,
+    };
+    format!("{SOURCE}\n{tail}")
+}
 
 /// Mirrors `Upconv2x2Params`: the input's n, h, w and the vec4 channel groups in and out.
 #[repr(C)]
@@ -32,14 +44,19 @@ impl Upconv2x2Params {
 pub struct Upconv2x2 {
     pub pipeline: wgpu::ComputePipeline,
     pub layout: wgpu::BindGroupLayout,
+    pub variant: Variant,
 }
 
 impl Upconv2x2 {
-    pub fn new(device: &wgpu::Device) -> Self {
+    pub fn new(device: &wgpu::Device, variant: Variant) -> Self {
         use Access::*;
         let layout = layout(device, "upconv2x2", &[Read, Read, Read, ReadWrite, Uniform]);
-        let pipeline = pipeline(device, "upconv2x2", SOURCE, "main", &layout);
-        Upconv2x2 { pipeline, layout }
+        let pipeline = pipeline(device, "upconv2x2", &source(variant), "main", &layout);
+        Upconv2x2 {
+            pipeline,
+            layout,
+            variant,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -58,7 +75,7 @@ impl Upconv2x2 {
 
     pub fn grid(p: &Upconv2x2Params) -> [u32; 3] {
         [
-            div_ceil(p.w, 8),
+            div_ceil(div_ceil(p.w, PX), 8),
             div_ceil(p.h, 8),
             p.n * div_ceil(p.co4, OB),
         ]
