@@ -15,10 +15,12 @@
 //   4 y      read_write  [N][H][W][co4] vec4<f32>
 //   5 p      uniform     Conv3x3Params
 //
-// Dispatch: workgroup of 64 invocations covering an 8×8 grid of pixel blocks; one invocation
-// writes PX = 8 consecutive pixels of one row × OB = 4 vec4 groups of output channels (register
-// blocking: each weight block is reused PX times, each input vec4 up to 3·OB times).
-// grid = (ceil(ceil(W/PX)/8), ceil(H/8), N·ceil(co4/4)). Invocations past the edges compute on
+// Dispatch: workgroups of 64 invocations; one invocation writes PX = 8 consecutive pixels of one
+// row × OB = 4 vec4 groups of output channels (register blocking: each weight block is reused PX
+// times, each input vec4 up to 3·OB times). The blocks of all rows are numbered row-major,
+// block = (wid.y · nwg.x + wid.x) · 64 + local index, so neighbouring lanes take neighbouring
+// blocks and only the last workgroup idles; grid = (gx, ceil(ceil(B/64)/gx), N·ceil(co4/4)) with
+// B = ceil(W/PX)·H blocks and gx = min(ceil(B/64), 32768). Invocations past the end compute on
 // clamped coordinates and store nothing, so every invocation reaches the subgroup operations of
 // the subgroup variant. Padded output channels have zero weights and bias: they stay exactly 0.
 //
@@ -182,13 +184,14 @@ fn splat(b: vec4<f32>) -> Acc {
 }
 
 // The kernel body; `lane` is the invocation's subgroup lane (used by the subgroup variant).
-fn conv3x3(li: u32, wid: vec3<u32>, lane: u32) {
+fn conv3x3(li: u32, wid: vec3<u32>, nwg: vec3<u32>, lane: u32) {
     let oblocks = (p.co4 + OB - 1u) / OB;
     let n = wid.z / oblocks;
     let ob = wid.z % oblocks;
-    let xblock = wid.x * 8u + li % 8u;
-    let row = wid.y * 8u + li / 8u;
-    let xs = xblock * PX;
+    let xblocks = (p.w + PX - 1u) / PX;
+    let block = (wid.y * nwg.x + wid.x) * 64u + li;
+    let row = block / xblocks; // ≥ H past the last block: clamped below, never stored
+    let xs = (block % xblocks) * PX;
     // Past-the-edge invocations work on clamped coordinates (their results are not stored).
     let cx = i32(min(xs, p.w - 1u));
     let cy = i32(min(row, p.h - 1u));

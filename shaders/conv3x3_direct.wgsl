@@ -19,6 +19,10 @@ fn load_taps(oc: u32, ic: u32, cin4: u32, lane: u32) -> Taps {
 }
 
 @compute @workgroup_size(64, 1, 1)
-fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    conv3x3(li, wid, 0u);
+fn main(
+    @builtin(local_invocation_index) li: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    conv3x3(li, wid, nwg, 0u);
 }

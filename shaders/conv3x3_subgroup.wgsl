@@ -28,7 +28,8 @@ fn load_taps(oc: u32, ic: u32, cin4: u32, lane: u32) -> Taps {
 fn main(
     @builtin(local_invocation_index) li: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
-    conv3x3(li, wid, lane);
+    conv3x3(li, wid, nwg, lane);
 }

@@ -11,11 +11,12 @@
 //   3 y      read_write  [N][2H][2W][co4] vec4<f32>
 //   4 p      uniform     Upconv2x2Params (n, h, w of the input, ci4, co4)
 //
-// Dispatch: workgroup of 64 invocations covering an 8×8 grid of blocks; one invocation reads 2
-// adjacent input pixels and writes their 2×2 output blocks for 4 vec4 groups of output channels
-// (each weight block is reused twice, each input vec4 16 times).
-// grid = (ceil(ceil(W/2)/8), ceil(H/8), N·ceil(co4/4)). Past-the-edge invocations compute on
-// clamped coordinates and store nothing (every invocation reaches the subgroup operations).
+// Dispatch: workgroups of 64 invocations; one invocation reads 2 adjacent input pixels and writes
+// their 2×2 output blocks for 4 vec4 groups of output channels (each weight block is reused twice,
+// each input vec4 16 times). Blocks are numbered row-major over all rows as in conv3x3.wgsl:
+// grid = (gx, ceil(ceil(B/64)/gx), N·ceil(co4/4)), B = ceil(W/2)·H, gx = min(ceil(B/64), 32768).
+// Past-the-end invocations compute on clamped coordinates and store nothing (every invocation
+// reaches the subgroup operations).
 //
 // Variants, as for conv3x3: the entry point `main` and `load_quad` come from
 // upconv2x2_direct.wgsl (every invocation loads the blocks) or upconv2x2_subgroup.wgsl (lanes 0..7
@@ -71,12 +72,14 @@ fn store(n: u32, i: u32, j: u32, oc: u32, a: Block) {
 }
 
 // The kernel body; `lane` is the invocation's subgroup lane (used by the subgroup variant).
-fn upconv2x2(li: u32, wid: vec3<u32>, lane: u32) {
+fn upconv2x2(li: u32, wid: vec3<u32>, nwg: vec3<u32>, lane: u32) {
     let oblocks = (p.co4 + 3u) / 4u;
     let n = wid.z / oblocks;
     let ob = wid.z % oblocks;
-    let i = wid.y * 8u + li / 8u;
-    let j0 = (wid.x * 8u + li % 8u) * 2u;
+    let xblocks = (p.w + 1u) / 2u;
+    let block = (wid.y * nwg.x + wid.x) * 64u + li;
+    let i = block / xblocks;
+    let j0 = (block % xblocks) * 2u;
     let j1 = j0 + 1u;
     // Past-the-edge invocations read clamped pixels (their results are not stored).
     let ci_ = min(i, p.h - 1u);

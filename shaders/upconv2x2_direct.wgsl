@@ -13,6 +13,10 @@ fn load_quad(oc: u32, ic: u32, lane: u32) -> Quad {
 }
 
 @compute @workgroup_size(64, 1, 1)
-fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    upconv2x2(li, wid, 0u);
+fn main(
+    @builtin(local_invocation_index) li: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    upconv2x2(li, wid, nwg, 0u);
 }

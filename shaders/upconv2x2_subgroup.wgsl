@@ -22,7 +22,8 @@ fn load_quad(oc: u32, ic: u32, lane: u32) -> Quad {
 fn main(
     @builtin(local_invocation_index) li: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
-    upconv2x2(li, wid, lane);
+    upconv2x2(li, wid, nwg, lane);
 }

@@ -73,6 +73,7 @@ pub struct Tile {
 }
 
 enum Op {
+    Stats(wgpu::BindGroup, FrameStatsParams),
     Normalize(wgpu::BindGroup, NormalizeParams),
     Conv(wgpu::BindGroup, Conv3x3Params),
     Pool(wgpu::BindGroup, Maxpool2x2Params),
@@ -90,6 +91,7 @@ struct Step {
 impl Step {
     fn record(&self, k: &Kernels, pass: &mut wgpu::ComputePass) {
         match &self.op {
+            Op::Stats(g, p) => k.frame_stats.record(pass, g, p),
             Op::Normalize(g, p) => k.normalize.record(pass, g, p),
             Op::Conv(g, p) => k.conv3x3.record(pass, g, p),
             Op::Pool(g, p) => k.maxpool2x2.record(pass, g, p),
@@ -114,8 +116,6 @@ struct Plan {
     hist: wgpu::Buffer,
     prob: wgpu::Buffer,
     staging: wgpu::Buffer,
-    stats_group: wgpu::BindGroup,
-    stats_params: FrameStatsParams,
     steps: Vec<Step>,
     // Activations stay alive as long as the bind groups that use them.
     _activations: Vec<wgpu::Buffer>,
@@ -378,7 +378,11 @@ impl Unet {
             .map(|l| ctx.storage(&format!("level{l}.skip"), bytes(l)))
             .collect();
 
-        let mut steps = Vec::new();
+        let mut steps = vec![Step {
+            label: "frame_stats".into(),
+            flops: 0,
+            op: Op::Stats(stats_group, stats_params),
+        }];
         for (ti, tile) in tiles.iter().enumerate() {
             let u = |name: &str, p: &dyn Fn() -> Vec<u8>| {
                 use wgpu::util::DeviceExt;
@@ -540,8 +544,6 @@ impl Unet {
             hist,
             prob,
             staging,
-            stats_group,
-            stats_params,
             steps,
             _activations: activations,
         })
@@ -576,8 +578,6 @@ impl Unet {
             encoder.clear_buffer(&plan.hist, 0, None);
             {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
-                k.frame_stats
-                    .record(&mut pass, &plan.stats_group, &plan.stats_params);
                 for step in &plan.steps {
                     step.record(k, &mut pass);
                 }

@@ -1,6 +1,6 @@
 //! Wrapper of `shaders/conv3x3.wgsl`: 3×3 conv + bias + ReLU, one or two (concatenated) inputs.
 
-use super::{Access, Variant, bind, div_ceil, layout, pipeline};
+use super::{Access, Variant, bind, div_ceil, grid_2d, layout, pipeline};
 
 pub const SOURCE: &str = include_str!("../../shaders/conv3x3.wgsl");
 pub const SOURCE_DIRECT: &str = include_str!("../../shaders/conv3x3_direct.wgsl");
@@ -91,11 +91,8 @@ impl Conv3x3 {
 
     /// The dispatch grid for `p`.
     pub fn grid(p: &Conv3x3Params) -> [u32; 3] {
-        [
-            div_ceil(div_ceil(p.w, PX), 8),
-            div_ceil(p.h, 8),
-            p.n * div_ceil(p.co4, OB),
-        ]
+        let [x, y] = grid_2d(div_ceil(p.w, PX) * p.h);
+        [x, y, p.n * div_ceil(p.co4, OB)]
     }
 
     pub fn record(&self, pass: &mut wgpu::ComputePass, group: &wgpu::BindGroup, p: &Conv3x3Params) {

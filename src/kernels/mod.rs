@@ -206,3 +206,11 @@ pub(crate) fn bind(
 pub(crate) fn div_ceil(a: u32, b: u32) -> u32 {
     a.div_ceil(b)
 }
+
+/// The (x, y) workgroup counts covering `blocks` work items in workgroups of 64, with x capped
+/// so neither count exceeds the 65535 every adapter allows (shaders flatten `wid.y·nwg.x + wid.x`).
+pub(crate) fn grid_2d(blocks: u32) -> [u32; 2] {
+    let groups = blocks.div_ceil(64).max(1);
+    let x = groups.min(32768);
+    [x, groups.div_ceil(x)]
+}

@@ -1,6 +1,6 @@
 //! Wrapper of `shaders/upconv2x2.wgsl`: transposed conv 2×2 stride 2 + bias.
 
-use super::{Access, Variant, bind, div_ceil, layout, pipeline};
+use super::{Access, Variant, bind, div_ceil, grid_2d, layout, pipeline};
 
 pub const SOURCE: &str = include_str!("../../shaders/upconv2x2.wgsl");
 pub const SOURCE_DIRECT: &str = include_str!("../../shaders/upconv2x2_direct.wgsl");
@@ -74,11 +74,8 @@ impl Upconv2x2 {
     }
 
     pub fn grid(p: &Upconv2x2Params) -> [u32; 3] {
-        [
-            div_ceil(div_ceil(p.w, PX), 8),
-            div_ceil(p.h, 8),
-            p.n * div_ceil(p.co4, OB),
-        ]
+        let [x, y] = grid_2d(div_ceil(p.w, PX) * p.h);
+        [x, y, p.n * div_ceil(p.co4, OB)]
     }
 
     pub fn record(
