@@ -59,6 +59,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    quiet_wayland_probe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info => info(),
@@ -81,6 +82,19 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Without XDG_RUNTIME_DIR, libwayland-client (loaded by the Vulkan driver's window-system layer)
+/// prints "error: XDG_RUNTIME_DIR is invalid" while the adapter is opened, although emunet draws
+/// nothing. Pointing it at an empty private folder keeps headless runs quiet.
+fn quiet_wayland_probe() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        let dir = std::env::temp_dir().join("emunet-xdg-runtime");
+        if std::fs::create_dir_all(&dir).is_ok() {
+            // SAFETY: called first thing in main, before any other thread exists.
+            unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
         }
     }
 }
