@@ -5,12 +5,14 @@
 //              order-independent, so the statistics are deterministic);
 //   reduce:    one workgroup turns the histogram into mean and population std of p = v / max_value,
 //              with a fixed-order tree (Kahan sums per thread, then a pairwise tree), two passes so
-//              the variance is a sum of centred squares (no cancellation).
+//              the variance is a sum of centred squares (no cancellation); and the median, the
+//              ⌊(N−1)/2⌋-th smallest raw value (exact: integer counts and a prefix scan).
 //
 // Bindings:
 //   0 raw    read        [ceil(count·bits/32)] u32   the frame's pixels, row-major, packed 4 (u8) or 2 (u16) per word
 //   1 hist   read_write  [bins] atomic<u32>          bins = 2^bits; cleared by the host before `histogram`
-//   2 stats  read_write  [4] f32                     mean_p, 1/(std_p + 1e-6), std_p, count
+//   2 stats  read_write  [8] f32                     mean_p, 1/(std_p + 1e-6), std_p, count,
+//                                                     median (raw value), 0, 0, 0
 //   3 p      uniform     FrameStatsParams
 //
 // Dispatch: histogram — workgroup 64, one invocation per packed word, grid (min(words/64, 65535), rows, 1)
@@ -47,6 +49,7 @@ fn histogram(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 const THREADS: u32 = 256u;
 var<workgroup> partial: array<f32, THREADS>;
 var<workgroup> mean_v: f32;
+var<workgroup> counts: array<u32, THREADS>;
 
 // Pairwise tree over `partial`, fixed order; the result lands in partial[0].
 fn tree_sum(t: u32) {
@@ -102,5 +105,32 @@ fn reduce(@builtin(local_invocation_index) t: u32) {
         stats[1] = 1.0 / (std_p + 1e-6);
         stats[2] = std_p;
         stats[3] = f32(p.count);
+    }
+
+    // Pass 3: the median. Inclusive prefix sums of the per-thread counts (Hillis–Steele), then
+    // the thread whose range holds rank ⌊(N−1)/2⌋ walks its bins.
+    var own = 0u;
+    for (var i = 0u; i < per_thread; i++) {
+        own += atomicLoad(&hist[first + i]);
+    }
+    counts[t] = own;
+    for (var stride = 1u; stride < THREADS; stride *= 2u) {
+        workgroupBarrier();
+        let add = select(0u, counts[max(t, stride) - stride], t >= stride);
+        workgroupBarrier();
+        counts[t] += add;
+    }
+    workgroupBarrier();
+    let rank = (p.count - 1u) / 2u;
+    let before = counts[t] - own;
+    if (rank >= before && rank < counts[t]) {
+        var seen = before;
+        for (var i = 0u; i < per_thread; i++) {
+            seen += atomicLoad(&hist[first + i]);
+            if (seen > rank) {
+                stats[4] = f32(first + i);
+                break;
+            }
+        }
     }
 }

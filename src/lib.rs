@@ -6,7 +6,10 @@
 //! - [`model::Model`] reads and writes the safetensors weights contract;
 //! - [`unet::Unet`] runs the network on frames ([`frame::Frame`]) of any size.
 
+pub mod classic;
+pub mod clusters;
 pub mod error;
+pub mod eval;
 pub mod frame;
 pub mod gpu;
 pub mod kernels;
@@ -14,6 +17,7 @@ pub mod layout;
 pub mod model;
 pub mod npy;
 pub mod reference;
+pub mod simulate;
 pub mod unet;
 
 pub use error::{Error, Result};

@@ -1,6 +1,9 @@
-//! The `emunet` command line: `info`, `init`, `segment`.
+//! The `emunet` command line: `info`, `init`, `segment`, `simulate`, `classic`, `eval`.
 
 use clap::{Parser, Subcommand};
+use emunet::classic::{Classic, ClassicParams, FilterKernel, ThresholdRule};
+use emunet::clusters::{self, Connectivity};
+use emunet::simulate::{self, Preset, SimParams, View};
 use emunet::{Context, Frame, Model, Unet};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -20,6 +23,75 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Render emulsion-like frames with exact truth: DIR/images/<name>.png, DIR/masks/<name>.png
+    /// (truth), DIR/masks_classic/<name>.png (the classical pipeline's mask) and DIR/grains.csv.
+    Simulate {
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of views (each of --frames-per-view focal planes).
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, value_enum, default_value_t = Preset::Nominal)]
+        preset: Preset,
+        /// Frame width in pixels (default 1280).
+        #[arg(long)]
+        width: Option<usize>,
+        /// Frame height in pixels (default 1024).
+        #[arg(long)]
+        height: Option<usize>,
+        /// Focal planes per view, 2.9 µm apart (1: single frames at random depths).
+        #[arg(long, default_value_t = 1)]
+        frames_per_view: usize,
+    },
+    /// The classical station pipeline (equalise, FIR filter, threshold, border, clusters, area
+    /// cuts): writes DIR/<stem>.mask.png and DIR/<stem>.clusters.csv.
+    Classic {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value_t = FilterKernel::Fedra6x6)]
+        kernel: FilterKernel,
+        /// Fixed threshold on the filter response (default 50, FEDRA's online default).
+        #[arg(long, conflicts_with = "target_clusters")]
+        threshold: Option<f32>,
+        /// Tune the threshold per frame to about this many clusters of area ≥ 4.
+        #[arg(long)]
+        target_clusters: Option<usize>,
+        /// Pixels ignored along every edge.
+        #[arg(long, default_value_t = 4)]
+        border: usize,
+        #[arg(long, default_value_t = 2)]
+        min_area: usize,
+        #[arg(long, default_value_t = 64)]
+        max_area: usize,
+        #[arg(long, value_enum, default_value_t = Connectivity::Eight)]
+        connectivity: Connectivity,
+        /// Run the CPU reference instead of the GPU shaders.
+        #[arg(long)]
+        cpu: bool,
+        /// Frames (PNG or TIFF, 8/16-bit) or folders of frames.
+        #[arg(required = true)]
+        frames: Vec<PathBuf>,
+    },
+    /// Score predicted masks (and clusters) against truth masks and simulator grains.
+    Eval {
+        /// Folder with <name>.mask.png (or <name>.png) and optionally <name>.clusters.csv.
+        #[arg(long)]
+        pred: PathBuf,
+        /// Folder with the truth masks <name>.png.
+        #[arg(long)]
+        truth: PathBuf,
+        /// The simulator's grains.csv, for grain-finding efficiency and purity.
+        #[arg(long)]
+        grains: Option<PathBuf>,
+        /// Matching radius in pixels.
+        #[arg(long, default_value_t = 1.5)]
+        radius: f64,
+        /// Where to write the JSON report (default PRED/eval.json).
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Show the GPU adapter emunet picks (EMUNET_ADAPTER=<substring> picks by name), its limits
     /// and optional features.
     Info,
@@ -62,6 +134,59 @@ fn main() -> ExitCode {
     quiet_wayland_probe();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Simulate {
+            out,
+            count,
+            seed,
+            preset,
+            width,
+            height,
+            frames_per_view,
+        } => simulate(
+            &out,
+            count,
+            seed,
+            preset,
+            width,
+            height,
+            frames_per_view,
+            &ClassicParams::default(),
+        ),
+        Command::Classic {
+            out,
+            kernel,
+            threshold,
+            target_clusters,
+            border,
+            min_area,
+            max_area,
+            connectivity,
+            cpu,
+            frames,
+        } => {
+            let rule = match (threshold, target_clusters) {
+                (_, Some(n)) => ThresholdRule::TargetClusters(n),
+                (Some(t), None) => ThresholdRule::Fixed(t),
+                (None, None) => ThresholdRule::Fixed(emunet::classic::DEFAULT_THRESHOLD),
+            };
+            let params = ClassicParams {
+                kernel,
+                threshold: rule,
+                border,
+                min_area,
+                max_area,
+                connectivity,
+                equalise: true,
+            };
+            classic(&out, params, cpu, &frames)
+        }
+        Command::Eval {
+            pred,
+            truth,
+            grains,
+            radius,
+            json,
+        } => eval(&pred, &truth, grains.as_deref(), radius, json.as_deref()),
         Command::Info => info(),
         Command::Init {
             depth,
@@ -171,14 +296,28 @@ fn segment(
     if profile {
         print_profile(&mut unet, &frames[0])?;
     }
+    let code = for_each_frame(&frames, "segmented", |path| {
+        segment_one(&mut unet, path, out)
+    });
+    Ok(code)
+}
+
+/// Runs `work` on every frame with a progress bar; prints each frame's line (or its error, named)
+/// and a summary with the mean time. A failed frame does not stop the others; the exit status
+/// is non-zero if any failed.
+fn for_each_frame(
+    frames: &[PathBuf],
+    verb: &str,
+    mut work: impl FnMut(&Path) -> emunet::Result<(String, f64)>,
+) -> ExitCode {
     let bar = ProgressBar::new(frames.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} frames  {elapsed} (eta {eta})  {msg}")
             .expect("valid template"),
     );
     let (mut ok, mut failed, mut total_ms) = (0usize, 0usize, 0.0f64);
-    for path in &frames {
-        match segment_one(&mut unet, path, out) {
+    for path in frames {
+        match work(path) {
             Ok((line, ms)) => {
                 ok += 1;
                 total_ms += ms;
@@ -200,7 +339,7 @@ fn segment(
     }
     bar.finish_and_clear();
     println!(
-        "{ok} frame(s) segmented, {failed} failed{}",
+        "{ok} frame(s) {verb}, {failed} failed{}",
         if ok > 0 {
             format!(
                 ", {:.1} ms per frame on average (first frame includes planning)",
@@ -210,11 +349,11 @@ fn segment(
             String::new()
         }
     );
-    Ok(if failed == 0 {
+    if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
 }
 
 /// Prints every dispatch's GPU time for one frame, and the total.
@@ -249,6 +388,20 @@ fn segment_one(unet: &mut Unet, path: &Path, out: &Path) -> emunet::Result<(Stri
         .unwrap_or_else(|| "frame".into());
     let mask = seg.mask();
     let on = mask.iter().filter(|&&v| v != 0).count();
+    // Clusters weighted by darkness max(0, median − p) (emulsion.md).
+    let median = emunet::reference::frame_median(&frame) as f32;
+    let darkness: Vec<f32> = (0..frame.len())
+        .map(|i| (median - frame.value(i) as f32).max(0.0))
+        .collect();
+    let found = clusters::find_clusters(
+        &mask,
+        seg.width,
+        seg.height,
+        Connectivity::Eight,
+        Some(&darkness),
+        (0.0, 0.0),
+    );
+    clusters::write_csv(&out.join(format!("{stem}.clusters.csv")), &found)?;
     Frame::from_u8(seg.width, seg.height, mask)?.save_png(&out.join(format!("{stem}.mask.png")))?;
     emunet::npy::write(
         &out.join(format!("{stem}.prob.npy")),
@@ -259,7 +412,7 @@ fn segment_one(unet: &mut Unet, path: &Path, out: &Path) -> emunet::Result<(Stri
     let ms = seg.elapsed.as_secs_f64() * 1e3;
     Ok((
         format!(
-            "{}: {}×{} {}-bit, {:.1} ms{}, mask {:.2} % of pixels",
+            "{}: {}×{} {}-bit, {:.1} ms{}, mask {:.2} % of pixels, {} clusters",
             path.display(),
             seg.width,
             seg.height,
@@ -270,8 +423,238 @@ fn segment_one(unet: &mut Unet, path: &Path, out: &Path) -> emunet::Result<(Stri
             } else {
                 String::new()
             },
-            100.0 * on as f64 / (seg.width * seg.height) as f64
+            100.0 * on as f64 / (seg.width * seg.height) as f64,
+            found.len()
         ),
         ms,
     ))
+}
+
+fn stem_of(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "frame".into())
+}
+
+fn create_dir(dir: &Path) -> emunet::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| emunet::Error::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn simulate(
+    out: &Path,
+    count: usize,
+    seed: u64,
+    preset: Preset,
+    width: Option<usize>,
+    height: Option<usize>,
+    frames_per_view: usize,
+    classic_params: &ClassicParams,
+) -> emunet::Result<ExitCode> {
+    let mut params = SimParams::preset(preset);
+    params.width = width.unwrap_or(params.width);
+    params.height = height.unwrap_or(params.height);
+    params.check()?;
+    if frames_per_view == 0 || count == 0 {
+        eprintln!("error: --count and --frames-per-view must be at least 1");
+        return Ok(ExitCode::FAILURE);
+    }
+    for sub in ["images", "masks", "masks_classic"] {
+        create_dir(&out.join(sub))?;
+    }
+    let total = count * frames_per_view;
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} frames  {elapsed} (eta {eta})  {msg}")
+            .expect("valid template"),
+    );
+    let start = std::time::Instant::now();
+    let mut csv = String::from(simulate::GRAINS_CSV_HEADER);
+    csv.push('\n');
+    let (mut in_focus, mut truth_clusters, mut truth_px) = (0usize, 0usize, 0usize);
+    for view in 0..count {
+        let mut v = View::new(&params, seed, view as u64)?;
+        let planes = simulate::focal_planes(&params, seed, view as u64, frames_per_view);
+        for (plane, z) in planes.into_iter().enumerate() {
+            let name = simulate::frame_name(view, plane, frames_per_view);
+            let f = v.render(name.clone(), z);
+            f.image
+                .save_png(&out.join("images").join(format!("{name}.png")))?;
+            Frame::from_u8(params.width, params.height, f.truth.clone())?
+                .save_png(&out.join("masks").join(format!("{name}.png")))?;
+            let classic = emunet::classic::reference::run(&f.image, classic_params);
+            Frame::from_u8(params.width, params.height, classic.mask)?
+                .save_png(&out.join("masks_classic").join(format!("{name}.png")))?;
+            csv.push_str(&simulate::grains_csv_rows(&f));
+            in_focus += f.grains.iter().filter(|g| g.in_focus).count();
+            truth_clusters +=
+                clusters::label(&f.truth, params.width, params.height, Connectivity::Eight).1;
+            truth_px += f.truth.iter().filter(|&&t| t != 0).count();
+            bar.inc(1);
+        }
+    }
+    emunet::model::write_atomic(&out.join("grains.csv"), csv.as_bytes())?;
+    bar.finish_and_clear();
+    let n = total as f64;
+    println!(
+        "wrote {total} {}×{} frame(s) ({preset:?}, seed {seed}) to {} in {:.1} s: per frame {:.0} in-focus grains, {:.0} truth clusters, {:.2} % truth pixels",
+        params.width,
+        params.height,
+        out.display(),
+        start.elapsed().as_secs_f64(),
+        in_focus as f64 / n,
+        truth_clusters as f64 / n,
+        100.0 * truth_px as f64 / (n * (params.width * params.height) as f64)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn classic(
+    out: &Path,
+    params: ClassicParams,
+    cpu: bool,
+    inputs: &[PathBuf],
+) -> emunet::Result<ExitCode> {
+    let frames = collect_frames(inputs);
+    if frames.is_empty() {
+        eprintln!("error: no PNG or TIFF frames found in {inputs:?}");
+        return Ok(ExitCode::FAILURE);
+    }
+    create_dir(out)?;
+    let mut gpu = if cpu {
+        eprintln!("classical pipeline on the CPU (reference implementation)");
+        None
+    } else {
+        let ctx = Arc::new(Context::new()?);
+        eprintln!(
+            "classical pipeline on {} ({:?})",
+            ctx.info.name, ctx.info.backend
+        );
+        Some(Classic::new(ctx, params))
+    };
+    let code = for_each_frame(&frames, "processed", |path| {
+        let (frame, warnings) = Frame::load(path)?;
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+        let result = match gpu.as_mut() {
+            Some(g) => g.run(&frame)?,
+            None => emunet::classic::reference::run(&frame, &params),
+        };
+        let stem = stem_of(path);
+        Frame::from_u8(result.width, result.height, result.mask.clone())?
+            .save_png(&out.join(format!("{stem}.mask.png")))?;
+        clusters::write_csv(&out.join(format!("{stem}.clusters.csv")), &result.clusters)?;
+        let ms = result.elapsed.as_secs_f64() * 1e3;
+        Ok((
+            format!(
+                "{}: {}×{}, {:.1} ms, threshold {:.2}, {} clusters",
+                path.display(),
+                result.width,
+                result.height,
+                ms,
+                result.threshold,
+                result.clusters.len()
+            ),
+            ms,
+        ))
+    });
+    Ok(code)
+}
+
+fn eval(
+    pred: &Path,
+    truth: &Path,
+    grains: Option<&Path>,
+    radius: f64,
+    json: Option<&Path>,
+) -> emunet::Result<ExitCode> {
+    let report = emunet::eval::evaluate(pred, truth, grains, radius)?;
+    for s in &report.skipped {
+        eprintln!("skipped: {s}");
+    }
+    let obj = |m: &Option<emunet::eval::Matching>| match m {
+        Some(m) => format!(
+            "{:>6.3} {:>6.3} {:>6.3}",
+            m.efficiency(),
+            m.purity(),
+            m.rms()
+        ),
+        None => format!("{:>6} {:>6} {:>6}", "-", "-", "-"),
+    };
+    println!(
+        "{:<24} {:>7} {:>7} {:>7} {:>7} {:>8}  {:>6} {:>6} {:>6}  {:>6} {:>6}",
+        "frame",
+        "jaccard",
+        "dice",
+        "prec",
+        "recall",
+        "clusters",
+        "eff",
+        "purity",
+        "rms",
+        "ceil.e",
+        "ceil.p"
+    );
+    for f in &report.frames {
+        let ceil = f
+            .ceiling
+            .map(|c| format!("{:>6.3} {:>6.3}", c.efficiency(), c.purity()))
+            .unwrap_or_else(|| format!("{:>6} {:>6}", "-", "-"));
+        println!(
+            "{:<24} {:>7.4} {:>7.4} {:>7.4} {:>7.4} {:>8}  {}  {}",
+            f.name,
+            f.jaccard,
+            f.dice,
+            f.precision,
+            f.recall,
+            f.clusters,
+            obj(&f.objects),
+            ceil
+        );
+    }
+    let ceil = report
+        .ceiling
+        .map(|c| format!("{:>6.3} {:>6.3}", c.efficiency(), c.purity()))
+        .unwrap_or_else(|| format!("{:>6} {:>6}", "-", "-"));
+    let clusters: usize = report.frames.iter().map(|f| f.clusters).sum();
+    println!(
+        "{:<24} {:>7.4} {:>7.4} {:>7.4} {:>7.4} {:>8}  {}  {}",
+        format!("ALL ({} frames)", report.frames.len()),
+        report.jaccard,
+        report.dice,
+        report.precision,
+        report.recall,
+        clusters,
+        obj(&report.objects),
+        ceil
+    );
+    if let Some(m) = &report.objects {
+        let (dx, dy) = m.mean_offset();
+        println!(
+            "objects: {} of {} detectable grains found within {radius} px, {} clusters; mean offset ({dx:+.3}, {dy:+.3}) px; positions from {}",
+            m.matched,
+            m.grains,
+            m.clusters,
+            report.frames.first().map_or("-", |f| f.positions.as_str())
+        );
+    }
+    let json_path = json
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| pred.join("eval.json"));
+    emunet::model::write_atomic(
+        &json_path,
+        serde_json::to_string_pretty(&report)
+            .expect("report serialises")
+            .as_bytes(),
+    )?;
+    println!("wrote {}", json_path.display());
+    Ok(if report.frames.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -198,6 +198,13 @@ pub fn frame_stats(frame: &Frame) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// The median raw value: the ⌊(N−1)/2⌋-th smallest of the N pixel values (emulsion.md).
+pub fn frame_median(frame: &Frame) -> u32 {
+    let mut values: Vec<u32> = (0..frame.len()).map(|i| frame.value(i)).collect();
+    let rank = (values.len() - 1) / 2;
+    *values.select_nth_unstable(rank).1
+}
+
 /// The network input `[1][1][Hp][Wp]`: z-score normalised frame, reflect-padded (bottom, right,
 /// without repeating the edge pixel) up to multiples of `multiple`.
 pub fn normalize(frame: &Frame, multiple: usize) -> Tensor {

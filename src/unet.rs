@@ -339,7 +339,7 @@ impl Unet {
         }
         let raw = ctx.storage("frame.raw", frame_bytes);
         let hist = ctx.storage("frame.histogram", 4 << bits);
-        let stats = ctx.storage("frame.stats", 16);
+        let stats = ctx.storage("frame.stats", 32);
         let prob = ctx.storage("prob", prob_bytes);
         let staging = dev.create_buffer(&wgpu::BufferDescriptor {
             label: Some("prob.staging"),

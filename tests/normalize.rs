@@ -44,7 +44,7 @@ fn check(seed: u64, w: usize, h: usize, bits: u32, multiple: usize, tile: [usize
     let words = frame.packed_words();
     let raw = ctx.upload("raw", &words);
     let hist = ctx.upload("hist", &vec![0u32; 1 << bits]);
-    let stats = ctx.poisoned("stats", 4);
+    let stats = ctx.poisoned("stats", 8);
     let x = ctx.poisoned("x", th * tw * 4);
     let sp = FrameStatsParams {
         count: (w * h) as u32,
@@ -88,6 +88,11 @@ fn check(seed: u64, w: usize, h: usize, bits: u32, multiple: usize, tile: [usize
         &format!("frame_stats {w}x{h} {bits}-bit"),
         &[mean as f32, std as f32],
         &[got_stats[0], got_stats[2]],
+    );
+    assert_eq!(
+        got_stats[4],
+        reference::frame_median(&frame) as f32,
+        "median of {w}x{h} {bits}-bit"
     );
     let got = ctx.read::<f32>(&x).unwrap();
     assert_close(

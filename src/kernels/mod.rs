@@ -3,17 +3,21 @@
 //! bind group, a `record` that adds one dispatch to a compute pass, and its FLOPs and minimal bytes.
 
 pub mod conv3x3;
+pub mod fir_filter;
 pub mod frame_stats;
 pub mod head1x1;
 pub mod maxpool2x2;
 pub mod normalize;
+pub mod threshold;
 pub mod upconv2x2;
 
 pub use conv3x3::{Conv3x3, Conv3x3Params};
+pub use fir_filter::{FirFilter, FirFilterParams};
 pub use frame_stats::{FrameStats, FrameStatsParams};
 pub use head1x1::{Head1x1, Head1x1Params};
 pub use maxpool2x2::{Maxpool2x2, Maxpool2x2Params};
 pub use normalize::{Normalize, NormalizeParams};
+pub use threshold::{Threshold, ThresholdParams};
 pub use upconv2x2::{Upconv2x2, Upconv2x2Params};
 
 /// Every WGSL file of the crate, by file name.
@@ -21,10 +25,12 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("conv3x3.wgsl", conv3x3::SOURCE),
     ("conv3x3_direct.wgsl", conv3x3::SOURCE_DIRECT),
     ("conv3x3_subgroup.wgsl", conv3x3::SOURCE_SUBGROUP),
+    ("fir_filter.wgsl", fir_filter::SOURCE),
     ("frame_stats.wgsl", frame_stats::SOURCE),
     ("head1x1.wgsl", head1x1::SOURCE),
     ("maxpool2x2.wgsl", maxpool2x2::SOURCE),
     ("normalize.wgsl", normalize::SOURCE),
+    ("threshold.wgsl", threshold::SOURCE),
     ("upconv2x2.wgsl", upconv2x2::SOURCE),
     ("upconv2x2_direct.wgsl", upconv2x2::SOURCE_DIRECT),
     ("upconv2x2_subgroup.wgsl", upconv2x2::SOURCE_SUBGROUP),
@@ -35,10 +41,12 @@ pub fn modules() -> Vec<(&'static str, String)> {
     vec![
         ("conv3x3 (direct)", conv3x3::source(Variant::Direct)),
         ("conv3x3 (subgroup)", conv3x3::source(Variant::Subgroup)),
+        ("fir_filter", fir_filter::SOURCE.to_string()),
         ("frame_stats", frame_stats::SOURCE.to_string()),
         ("head1x1", head1x1::SOURCE.to_string()),
         ("maxpool2x2", maxpool2x2::SOURCE.to_string()),
         ("normalize", normalize::SOURCE.to_string()),
+        ("threshold", threshold::SOURCE.to_string()),
         ("upconv2x2 (direct)", upconv2x2::source(Variant::Direct)),
         ("upconv2x2 (subgroup)", upconv2x2::source(Variant::Subgroup)),
     ]
@@ -94,6 +102,8 @@ pub struct Kernels {
     pub head1x1: Head1x1,
     pub normalize: Normalize,
     pub frame_stats: FrameStats,
+    pub fir_filter: FirFilter,
+    pub threshold: Threshold,
 }
 
 impl Kernels {
@@ -106,6 +116,8 @@ impl Kernels {
             head1x1: Head1x1::new(device),
             normalize: Normalize::new(device),
             frame_stats: FrameStats::new(device),
+            fir_filter: FirFilter::new(device),
+            threshold: Threshold::new(device),
         }
     }
 }

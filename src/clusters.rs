@@ -1,0 +1,337 @@
+//! Cluster lists from a mask: connected components (8-connected by default, 4 optional) numbered
+//! in raster order (by the first pixel met scanning rows top to bottom, left to right), and per
+//! cluster its area, bounding box, centroid, centre of gravity and volume under a weight image,
+//! peak, and central second moments (design.md §7). Coordinates follow emulsion.md: pixel
+//! (i, j) has its centre at (i + 0.5, j + 0.5); a pipeline shift (the classical 6×6 filter's
+//! −0.5 px) is added to every position but not to the bounding box, which is in pixel indices.
+
+use crate::error::{Error, Result};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Which neighbours join a cluster.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Connectivity {
+    /// Edge neighbours only (FEDRA's flood fill).
+    Four,
+    /// Edge and corner neighbours (the SySal GPU code; the default).
+    #[default]
+    Eight,
+}
+
+/// One cluster: the row of the clusters CSV.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Cluster {
+    pub id: usize,
+    /// Centroid: mean of the pixel centres, plus the pipeline shift.
+    pub x: f64,
+    pub y: f64,
+    pub area: usize,
+    /// Σ weight over the cluster's pixels.
+    pub volume: f64,
+    /// Weighted centre of gravity (the centroid when the weights sum to zero), plus the shift.
+    pub cog_x: f64,
+    pub cog_y: f64,
+    /// Largest weight and the centre of its pixel (first in raster order on ties), plus the shift.
+    pub peak: f64,
+    pub peak_x: f64,
+    pub peak_y: f64,
+    /// Bounding box in pixel indices: x0, y0 inclusive, x1, y1 exclusive.
+    pub x0: usize,
+    pub y0: usize,
+    pub x1: usize,
+    pub y1: usize,
+    /// Central second moments of the pixel centres (px²).
+    pub mxx: f64,
+    pub mxy: f64,
+    pub myy: f64,
+}
+
+/// The clusters CSV header (a contract: design.md §7).
+pub const CSV_HEADER: &str =
+    "id,x,y,area,volume,cog_x,cog_y,peak,peak_x,peak_y,x0,y0,x1,y1,mxx,mxy,myy";
+
+fn find(parent: &mut [u32], mut a: u32) -> u32 {
+    while parent[a as usize] != a {
+        parent[a as usize] = parent[parent[a as usize] as usize];
+        a = parent[a as usize];
+    }
+    a
+}
+
+/// Labels the connected components of `mask` (non-zero = on), `width × height` row-major.
+/// Returns per-pixel labels (0 = background, k = cluster k − 1) and the number of clusters;
+/// labels follow raster order of each cluster's first pixel.
+pub fn label(
+    mask: &[u8],
+    width: usize,
+    height: usize,
+    connectivity: Connectivity,
+) -> (Vec<u32>, usize) {
+    assert_eq!(mask.len(), width * height, "mask size");
+    let mut labels = vec![0u32; mask.len()];
+    let mut parent: Vec<u32> = vec![0]; // provisional label 0 is the background
+    let union = |parent: &mut Vec<u32>, a: u32, b: u32| {
+        let (ra, rb) = (find(parent, a), find(parent, b));
+        // Keep the smaller (earlier) label as root so roots follow raster order.
+        if ra < rb {
+            parent[rb as usize] = ra;
+        } else if rb < ra {
+            parent[ra as usize] = rb;
+        }
+    };
+    for y in 0..height {
+        for x in 0..width {
+            let i = y * width + x;
+            if mask[i] == 0 {
+                continue;
+            }
+            let mut neighbours = [0u32; 4];
+            let mut n = 0;
+            if x > 0 && labels[i - 1] != 0 {
+                neighbours[n] = labels[i - 1];
+                n += 1;
+            }
+            if y > 0 {
+                let up = i - width;
+                if labels[up] != 0 {
+                    neighbours[n] = labels[up];
+                    n += 1;
+                }
+                if connectivity == Connectivity::Eight {
+                    if x > 0 && labels[up - 1] != 0 {
+                        neighbours[n] = labels[up - 1];
+                        n += 1;
+                    }
+                    if x + 1 < width && labels[up + 1] != 0 {
+                        neighbours[n] = labels[up + 1];
+                        n += 1;
+                    }
+                }
+            }
+            if n == 0 {
+                let l = parent.len() as u32;
+                parent.push(l);
+                labels[i] = l;
+            } else {
+                let first = neighbours[0];
+                labels[i] = first;
+                for &other in &neighbours[1..n] {
+                    union(&mut parent, first, other);
+                }
+            }
+        }
+    }
+    // Resolve roots, then number clusters by the raster order of their first pixel.
+    let mut final_id = vec![0u32; parent.len()];
+    let mut count = 0u32;
+    for l in labels.iter_mut() {
+        if *l == 0 {
+            continue;
+        }
+        let root = find(&mut parent, *l) as usize;
+        if final_id[root] == 0 {
+            count += 1;
+            final_id[root] = count;
+        }
+        *l = final_id[root];
+    }
+    (labels, count as usize)
+}
+
+/// Measures the clusters of a labelling under `weight` (same size; `None` weighs every pixel 1),
+/// adding `shift` (x, y) to every position.
+pub fn measure(
+    labels: &[u32],
+    count: usize,
+    width: usize,
+    weight: Option<&[f32]>,
+    shift: (f64, f64),
+) -> Vec<Cluster> {
+    #[derive(Clone)]
+    struct Acc {
+        n: usize,
+        sx: f64,
+        sy: f64,
+        sxx: f64,
+        sxy: f64,
+        syy: f64,
+        sw: f64,
+        swx: f64,
+        swy: f64,
+        peak: f64,
+        peak_at: (usize, usize),
+        bbox: (usize, usize, usize, usize),
+    }
+    let empty = Acc {
+        n: 0,
+        sx: 0.0,
+        sy: 0.0,
+        sxx: 0.0,
+        sxy: 0.0,
+        syy: 0.0,
+        sw: 0.0,
+        swx: 0.0,
+        swy: 0.0,
+        peak: f64::NEG_INFINITY,
+        peak_at: (0, 0),
+        bbox: (usize::MAX, usize::MAX, 0, 0),
+    };
+    let mut acc = vec![empty; count];
+    for (i, &l) in labels.iter().enumerate() {
+        if l == 0 {
+            continue;
+        }
+        let a = &mut acc[l as usize - 1];
+        let (x, y) = (i % width, i / width);
+        let (cx, cy) = (x as f64 + 0.5, y as f64 + 0.5);
+        let w = weight.map_or(1.0, |w| w[i] as f64);
+        a.n += 1;
+        a.sx += cx;
+        a.sy += cy;
+        a.sxx += cx * cx;
+        a.sxy += cx * cy;
+        a.syy += cy * cy;
+        a.sw += w;
+        a.swx += w * cx;
+        a.swy += w * cy;
+        if w > a.peak {
+            a.peak = w;
+            a.peak_at = (x, y);
+        }
+        a.bbox = (
+            a.bbox.0.min(x),
+            a.bbox.1.min(y),
+            a.bbox.2.max(x + 1),
+            a.bbox.3.max(y + 1),
+        );
+    }
+    acc.into_iter()
+        .enumerate()
+        .map(|(id, a)| {
+            let n = a.n as f64;
+            let (mx, my) = (a.sx / n, a.sy / n);
+            let (gx, gy) = if a.sw > 0.0 {
+                (a.swx / a.sw, a.swy / a.sw)
+            } else {
+                (mx, my)
+            };
+            Cluster {
+                id,
+                x: mx + shift.0,
+                y: my + shift.1,
+                area: a.n,
+                volume: a.sw,
+                cog_x: gx + shift.0,
+                cog_y: gy + shift.1,
+                peak: a.peak,
+                peak_x: a.peak_at.0 as f64 + 0.5 + shift.0,
+                peak_y: a.peak_at.1 as f64 + 0.5 + shift.1,
+                x0: a.bbox.0,
+                y0: a.bbox.1,
+                x1: a.bbox.2,
+                y1: a.bbox.3,
+                mxx: (a.sxx / n - mx * mx).max(0.0),
+                mxy: a.sxy / n - mx * my,
+                myy: (a.syy / n - my * my).max(0.0),
+            }
+        })
+        .collect()
+}
+
+/// Labels and measures in one call.
+pub fn find_clusters(
+    mask: &[u8],
+    width: usize,
+    height: usize,
+    connectivity: Connectivity,
+    weight: Option<&[f32]>,
+    shift: (f64, f64),
+) -> Vec<Cluster> {
+    let (labels, count) = label(mask, width, height, connectivity);
+    measure(&labels, count, width, weight, shift)
+}
+
+/// Keeps clusters whose area lies in `min..=max` and renumbers them from 0 in order.
+pub fn filter_area(clusters: Vec<Cluster>, min: usize, max: usize) -> Vec<Cluster> {
+    clusters
+        .into_iter()
+        .filter(|c| (min..=max).contains(&c.area))
+        .enumerate()
+        .map(|(id, c)| Cluster { id, ..c })
+        .collect()
+}
+
+/// The clusters CSV (header, then one row per cluster).
+pub fn to_csv(clusters: &[Cluster]) -> String {
+    let mut out = String::with_capacity(64 * (clusters.len() + 1));
+    out.push_str(CSV_HEADER);
+    out.push('\n');
+    for c in clusters {
+        let _ = writeln!(
+            out,
+            "{},{:.4},{:.4},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{},{},{},{},{:.4},{:.4},{:.4}",
+            c.id,
+            c.x,
+            c.y,
+            c.area,
+            c.volume,
+            c.cog_x,
+            c.cog_y,
+            c.peak,
+            c.peak_x,
+            c.peak_y,
+            c.x0,
+            c.y0,
+            c.x1,
+            c.y1,
+            c.mxx,
+            c.mxy,
+            c.myy
+        );
+    }
+    out
+}
+
+/// The clusters as a JSON array of objects with the CSV's fields.
+pub fn to_json(clusters: &[Cluster]) -> String {
+    serde_json::to_string_pretty(clusters).expect("clusters serialise")
+}
+
+/// Writes the clusters CSV atomically.
+pub fn write_csv(path: &Path, clusters: &[Cluster]) -> Result<()> {
+    crate::model::write_atomic(path, to_csv(clusters).as_bytes())
+}
+
+/// Writes the clusters JSON atomically.
+pub fn write_json(path: &Path, clusters: &[Cluster]) -> Result<()> {
+    crate::model::write_atomic(path, to_json(clusters).as_bytes())
+}
+
+/// Reads the positions of a clusters CSV: (cog_x, cog_y) of each row.
+pub fn read_csv_positions(path: &Path) -> Result<Vec<(f64, f64)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let bad = |m: String| Error::Shape(format!("{}: {m}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .ok_or_else(|| bad(format!("no `{name}` column")))
+    };
+    let (cx, cy) = (col("cog_x")?, col("cog_y")?);
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            let f: Vec<&str> = line.split(',').collect();
+            let num = |k: usize| {
+                f.get(k)
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .ok_or_else(|| bad(format!("row {} has no number in column {k}", i + 1)))
+            };
+            Ok((num(cx)?, num(cy)?))
+        })
+        .collect()
+}
