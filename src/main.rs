@@ -70,6 +70,9 @@ enum Command {
         /// Run the CPU reference instead of the GPU shaders.
         #[arg(long)]
         cpu: bool,
+        /// Also write DIR/<stem>.clusters.json.
+        #[arg(long)]
+        json: bool,
         /// Frames (PNG or TIFF, 8/16-bit) or folders of frames.
         #[arg(required = true)]
         frames: Vec<PathBuf>,
@@ -124,6 +127,9 @@ enum Command {
         /// Also print the GPU time of every dispatch for the first frame (timestamp queries).
         #[arg(long)]
         profile: bool,
+        /// Also write DIR/<stem>.clusters.json.
+        #[arg(long)]
+        json: bool,
         /// Frames (PNG or TIFF, 8/16-bit) or folders of frames.
         #[arg(required = true)]
         frames: Vec<PathBuf>,
@@ -162,6 +168,7 @@ fn main() -> ExitCode {
             max_area,
             connectivity,
             cpu,
+            json,
             frames,
         } => {
             let rule = match (threshold, target_clusters) {
@@ -178,7 +185,7 @@ fn main() -> ExitCode {
                 connectivity,
                 equalise: true,
             };
-            classic(&out, params, cpu, &frames)
+            classic(&out, params, cpu, json, &frames)
         }
         Command::Eval {
             pred,
@@ -199,8 +206,9 @@ fn main() -> ExitCode {
             out,
             threshold,
             profile,
+            json,
             frames,
-        } => segment(&weights, &out, threshold, profile, &frames),
+        } => segment(&weights, &out, threshold, profile, json, &frames),
     };
     match result {
         Ok(code) => code,
@@ -272,6 +280,7 @@ fn segment(
     out: &Path,
     threshold: Option<f32>,
     profile: bool,
+    json: bool,
     inputs: &[PathBuf],
 ) -> emunet::Result<ExitCode> {
     let model = Model::load(weights)?;
@@ -297,7 +306,7 @@ fn segment(
         print_profile(&mut unet, &frames[0])?;
     }
     let code = for_each_frame(&frames, "segmented", |path| {
-        segment_one(&mut unet, path, out)
+        segment_one(&mut unet, path, out, json)
     });
     Ok(code)
 }
@@ -376,16 +385,18 @@ fn print_profile(unet: &mut Unet, path: &Path) -> emunet::Result<()> {
     Ok(())
 }
 
-fn segment_one(unet: &mut Unet, path: &Path, out: &Path) -> emunet::Result<(String, f64)> {
+fn segment_one(
+    unet: &mut Unet,
+    path: &Path,
+    out: &Path,
+    json: bool,
+) -> emunet::Result<(String, f64)> {
     let (frame, warnings) = Frame::load(path)?;
     for w in warnings {
         eprintln!("warning: {w}");
     }
     let seg = unet.segment(&frame)?;
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "frame".into());
+    let stem = stem_of(path);
     let mask = seg.mask();
     let on = mask.iter().filter(|&&v| v != 0).count();
     // Clusters weighted by darkness max(0, median − p) (emulsion.md).
@@ -401,7 +412,7 @@ fn segment_one(unet: &mut Unet, path: &Path, out: &Path) -> emunet::Result<(Stri
         Some(&darkness),
         (0.0, 0.0),
     );
-    clusters::write_csv(&out.join(format!("{stem}.clusters.csv")), &found)?;
+    write_clusters(out, &stem, &found, json)?;
     Frame::from_u8(seg.width, seg.height, mask)?.save_png(&out.join(format!("{stem}.mask.png")))?;
     emunet::npy::write(
         &out.join(format!("{stem}.prob.npy")),
@@ -428,6 +439,20 @@ fn segment_one(unet: &mut Unet, path: &Path, out: &Path) -> emunet::Result<(Stri
         ),
         ms,
     ))
+}
+
+/// Writes OUT/<stem>.clusters.csv, and OUT/<stem>.clusters.json when asked.
+fn write_clusters(
+    out: &Path,
+    stem: &str,
+    found: &[clusters::Cluster],
+    json: bool,
+) -> emunet::Result<()> {
+    clusters::write_csv(&out.join(format!("{stem}.clusters.csv")), found)?;
+    if json {
+        clusters::write_json(&out.join(format!("{stem}.clusters.json")), found)?;
+    }
+    Ok(())
 }
 
 fn stem_of(path: &Path) -> String {
@@ -516,6 +541,7 @@ fn classic(
     out: &Path,
     params: ClassicParams,
     cpu: bool,
+    json: bool,
     inputs: &[PathBuf],
 ) -> emunet::Result<ExitCode> {
     let frames = collect_frames(inputs);
@@ -547,7 +573,7 @@ fn classic(
         let stem = stem_of(path);
         Frame::from_u8(result.width, result.height, result.mask.clone())?
             .save_png(&out.join(format!("{stem}.mask.png")))?;
-        clusters::write_csv(&out.join(format!("{stem}.clusters.csv")), &result.clusters)?;
+        write_clusters(out, &stem, &result.clusters, json)?;
         let ms = result.elapsed.as_secs_f64() * 1e3;
         Ok((
             format!(

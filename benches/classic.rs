@@ -1,0 +1,39 @@
+//! The classical station pipeline per 1280×1024 nominal simulated frame: on the GPU (statistics,
+//! filter and threshold as shaders, labelling on the CPU, readback included) and the CPU
+//! reference. Published figures: 40 ms on the station's GPU, up to 100 ms on CPU.
+
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use emunet::Context;
+use emunet::classic::{Classic, ClassicParams, reference};
+use emunet::simulate::{Preset, SimParams, View};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn bench(c: &mut Criterion) {
+    let ctx = Arc::new(Context::new().expect("benchmarks need a GPU adapter"));
+    let p = SimParams::preset(Preset::Nominal);
+    let frame = View::new(&p, 1, 0)
+        .unwrap()
+        .render("bench".into(), 20.0)
+        .image;
+    let params = ClassicParams::default();
+    let mut group = c.benchmark_group("classic 1280x1024 nominal");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1));
+    // FLOPs of the 6×6 filter (multiply-add = 2) as "elements".
+    group.throughput(Throughput::Elements(2 * 36 * frame.len() as u64));
+    let mut gpu = Classic::new(ctx.clone(), params);
+    gpu.run(&frame).unwrap();
+    group.bench_function(format!("GPU [{}]", ctx.info.name), |b| {
+        b.iter(|| gpu.run(&frame).unwrap())
+    });
+    group.bench_function("CPU reference (1 thread)", |b| {
+        b.iter(|| reference::run(&frame, &params))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
