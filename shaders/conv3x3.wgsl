@@ -24,8 +24,8 @@
 // clamped coordinates and store nothing, so every invocation reaches the subgroup operations of
 // the subgroup variant. Padded output channels have zero weights and bias: they stay exactly 0.
 //
-// Variants: this file holds the computation; the entry point `main` and `load_taps` (how the nine
-// weight blocks reach the registers) come from one of
+// Module: conv3x3_blocks.wgsl + this file + a variant file. This file holds the computation; the
+// entry point `main` and `load_taps` (how the nine weight blocks reach the registers) come from
 //   conv3x3_direct.wgsl   — every invocation reads the blocks from storage (GPUs: uniform loads);
 //   conv3x3_subgroup.wgsl — the subgroup's first 8 lanes load the 36 vec4 columns cooperatively and
 //                           subgroupBroadcast hands them out. On lavapipe a storage load is
@@ -49,47 +49,7 @@ struct Conv3x3Params {
 @group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> p: Conv3x3Params;
 
-const PX: u32 = 8u;
 const OB: u32 = 4u;
-
-// The nine 4×4 weight blocks of one (output group, input group), taps in row-major order.
-struct Taps {
-    t0: mat4x4<f32>,
-    t1: mat4x4<f32>,
-    t2: mat4x4<f32>,
-    t3: mat4x4<f32>,
-    t4: mat4x4<f32>,
-    t5: mat4x4<f32>,
-    t6: mat4x4<f32>,
-    t7: mat4x4<f32>,
-    t8: mat4x4<f32>,
-}
-
-// The PX + 2 input vec4s (one input group) of one input row that PX adjacent outputs read.
-struct Row {
-    x0: vec4<f32>,
-    x1: vec4<f32>,
-    x2: vec4<f32>,
-    x3: vec4<f32>,
-    x4: vec4<f32>,
-    x5: vec4<f32>,
-    x6: vec4<f32>,
-    x7: vec4<f32>,
-    x8: vec4<f32>,
-    x9: vec4<f32>,
-}
-
-// PX adjacent output pixels of one output group.
-struct Acc {
-    p0: vec4<f32>,
-    p1: vec4<f32>,
-    p2: vec4<f32>,
-    p3: vec4<f32>,
-    p4: vec4<f32>,
-    p5: vec4<f32>,
-    p6: vec4<f32>,
-    p7: vec4<f32>,
-}
 
 // Input group `ic` of the concatenation at (row sy, column sx); zero outside the frame.
 fn load_input(n: u32, sy: i32, sx: i32, ic: u32) -> vec4<f32> {
@@ -119,53 +79,6 @@ fn load_row(n: u32, sy: i32, xs: i32, ic: u32) -> Row {
     );
 }
 
-// One tap (kx = k) of one kernel row applied to PX outputs: output i reads input column i + k.
-fn tap0(a: Acc, w0: mat4x4<f32>, r: Row) -> Acc {
-    return Acc(
-        a.p0 + w0 * r.x0,
-        a.p1 + w0 * r.x1,
-        a.p2 + w0 * r.x2,
-        a.p3 + w0 * r.x3,
-        a.p4 + w0 * r.x4,
-        a.p5 + w0 * r.x5,
-        a.p6 + w0 * r.x6,
-        a.p7 + w0 * r.x7,
-    );
-}
-
-fn tap1(a: Acc, w1: mat4x4<f32>, r: Row) -> Acc {
-    return Acc(
-        a.p0 + w1 * r.x1,
-        a.p1 + w1 * r.x2,
-        a.p2 + w1 * r.x3,
-        a.p3 + w1 * r.x4,
-        a.p4 + w1 * r.x5,
-        a.p5 + w1 * r.x6,
-        a.p6 + w1 * r.x7,
-        a.p7 + w1 * r.x8,
-    );
-}
-
-fn tap2(a: Acc, w2: mat4x4<f32>, r: Row) -> Acc {
-    return Acc(
-        a.p0 + w2 * r.x2,
-        a.p1 + w2 * r.x3,
-        a.p2 + w2 * r.x4,
-        a.p3 + w2 * r.x5,
-        a.p4 + w2 * r.x6,
-        a.p5 + w2 * r.x7,
-        a.p6 + w2 * r.x8,
-        a.p7 + w2 * r.x9,
-    );
-}
-
-// All nine taps of one (output group, input group) over the three input rows.
-fn conv_taps(a: Acc, t: Taps, r0: Row, r1: Row, r2: Row) -> Acc {
-    var s = tap2(tap1(tap0(a, t.t0, r0), t.t1, r0), t.t2, r0);
-    s = tap2(tap1(tap0(s, t.t3, r1), t.t4, r1), t.t5, r1);
-    return tap2(tap1(tap0(s, t.t6, r2), t.t7, r2), t.t8, r2);
-}
-
 fn store(n: u32, row: u32, xs: u32, oc: u32, a: Acc) {
     if (row >= p.h || oc >= p.co4) {
         return;
@@ -179,12 +92,8 @@ fn store(n: u32, row: u32, xs: u32, oc: u32, a: Acc) {
     }
 }
 
-fn splat(b: vec4<f32>) -> Acc {
-    return Acc(b, b, b, b, b, b, b, b);
-}
-
 // The kernel body; `lane` is the invocation's subgroup lane (used by the subgroup variant).
-fn conv3x3(li: u32, wid: vec3<u32>, nwg: vec3<u32>, lane: u32) {
+fn kernel(li: u32, wid: vec3<u32>, nwg: vec3<u32>, lane: u32) {
     let oblocks = (p.co4 + OB - 1u) / OB;
     let n = wid.z / oblocks;
     let ob = wid.z % oblocks;

@@ -1,6 +1,6 @@
-// conv3x3_direct.wgsl — entry point and weight loading of conv3x3.wgsl for adapters where every
+// conv3x3_direct.wgsl — entry point and weight loading of conv3x3.wgsl and conv3x3_grad_input.wgsl for adapters where every
 // invocation reading the same weight block is cheap (GPUs: uniform loads through the cache).
-// Appended to conv3x3.wgsl; see that file for bindings and dispatch.
+// Appended to the op's file, whose `kernel` it calls; see that file for bindings and dispatch.
 
 // The nine weight blocks of output group `oc`, input group `ic`.
 fn load_taps(oc: u32, ic: u32, cin4: u32, lane: u32) -> Taps {
@@ -24,5 +24,5 @@ fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    conv3x3(li, wid, nwg, 0u);
+    kernel(li, wid, nwg, 0u);
 }

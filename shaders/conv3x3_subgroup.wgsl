@@ -1,8 +1,9 @@
-// conv3x3_subgroup.wgsl — entry point and weight loading of conv3x3.wgsl for adapters with
+// conv3x3_subgroup.wgsl — entry point and weight loading of conv3x3.wgsl and conv3x3_grad_input.wgsl for adapters with
 // subgroups of at least 8 lanes where storage loads are costly per invocation (lavapipe emulates
 // each one lane by lane). Lanes 0..7 of the subgroup each load 5 of the 36 vec4 columns of the
 // nine blocks (column k = tap·4 + c is loaded by lane k % 8 in round k / 8) and subgroupBroadcast
-// hands every column to all lanes. Appended to conv3x3.wgsl; see that file for bindings and dispatch.
+// hands every column to all lanes. Appended to the op's file, whose `kernel` it calls; see that
+// file for bindings and dispatch.
 
 // Rebuilds a block from 4 columns held by lanes `first`..`first + 3` (even taps: 0..3, odd: 4..7).
 fn block_lo(v: vec4<f32>) -> mat4x4<f32> {
@@ -31,5 +32,5 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
-    conv3x3(li, wid, nwg, lane);
+    kernel(li, wid, nwg, lane);
 }

@@ -18,8 +18,8 @@
 // Past-the-end invocations compute on clamped coordinates and store nothing (every invocation
 // reaches the subgroup operations).
 //
-// Variants, as for conv3x3: the entry point `main` and `load_quad` come from
-// upconv2x2_direct.wgsl (every invocation loads the blocks) or upconv2x2_subgroup.wgsl (lanes 0..7
+// Variants, as for conv3x3: the entry point `main` (which calls `kernel`) and `load_quad` come
+// from upconv2x2_direct.wgsl (every invocation loads the blocks) or upconv2x2_subgroup.wgsl (lanes 0..7
 // load the 16 columns together and broadcast them: 5–8× faster on lavapipe).
 
 struct Upconv2x2Params {
@@ -72,7 +72,7 @@ fn store(n: u32, i: u32, j: u32, oc: u32, a: Block) {
 }
 
 // The kernel body; `lane` is the invocation's subgroup lane (used by the subgroup variant).
-fn upconv2x2(li: u32, wid: vec3<u32>, nwg: vec3<u32>, lane: u32) {
+fn kernel(li: u32, wid: vec3<u32>, nwg: vec3<u32>, lane: u32) {
     let oblocks = (p.co4 + 3u) / 4u;
     let n = wid.z / oblocks;
     let ob = wid.z % oblocks;

@@ -1,5 +1,6 @@
 // upconv2x2_direct.wgsl — entry point and weight loading of upconv2x2.wgsl for adapters where
-// every invocation reading the same weight block is cheap (GPUs). Appended to upconv2x2.wgsl.
+// every invocation reading the same weight block is cheap (GPUs). Appended
+// to upconv2x2.wgsl or upconv2x2_grad_input.wgsl, whose `kernel` it calls.
 
 // The four tap blocks of output group `oc`, input group `ic`.
 fn load_quad(oc: u32, ic: u32, lane: u32) -> Quad {
@@ -18,5 +19,5 @@ fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    upconv2x2(li, wid, nwg, 0u);
+    kernel(li, wid, nwg, 0u);
 }

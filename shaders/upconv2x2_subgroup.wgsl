@@ -1,7 +1,8 @@
 // upconv2x2_subgroup.wgsl — entry point and weight loading of upconv2x2.wgsl for adapters with
 // subgroups of at least 8 lanes where storage loads are costly per invocation (lavapipe): lanes
 // 0..7 each load 2 of the 16 vec4 columns of the four tap blocks (column k by lane k % 8 in round
-// k / 8) and subgroupBroadcast hands them to all lanes. Appended to upconv2x2.wgsl.
+// k / 8) and subgroupBroadcast hands them to all lanes. Appended
+// to upconv2x2.wgsl or upconv2x2_grad_input.wgsl, whose `kernel` it calls.
 
 fn block_lo(v: vec4<f32>) -> mat4x4<f32> {
     return mat4x4<f32>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u));
@@ -25,5 +26,5 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
-    upconv2x2(li, wid, nwg, lane);
+    kernel(li, wid, nwg, lane);
 }

@@ -101,3 +101,40 @@ pub fn pack_upconv2x2_weight(w: &[f32], ci: usize, co: usize) -> Vec<f32> {
 pub fn pack_head_weight(w: &[f32]) -> Vec<f32> {
     pack_bias(w)
 }
+
+/// Inverse of [`pack_conv3x3_weight`]: `[co4][cin4][9]` mat4x4 → OIHW `[co][ca+cb][3][3]`
+/// (padding dropped). Gradients come back from the GPU in the packed layout.
+pub fn unpack_conv3x3_weight(packed: &[f32], co: usize, ca: usize, cb: usize) -> Vec<f32> {
+    let ci = ca + cb;
+    let (ca4, cin4) = (c4(ca), c4(ca) + c4(cb));
+    let mut out = vec![0.0; co * ci * 9];
+    for oc in 0..co {
+        for ch in 0..ci {
+            let (ic4, i) = if ch < ca {
+                (ch / 4, ch % 4)
+            } else {
+                (ca4 + (ch - ca) / 4, (ch - ca) % 4)
+            };
+            for tap in 0..9 {
+                let m = ((oc / 4) * cin4 + ic4) * 9 + tap;
+                out[(oc * ci + ch) * 9 + tap] = packed[m * 16 + i * 4 + oc % 4];
+            }
+        }
+    }
+    out
+}
+
+/// Inverse of [`pack_upconv2x2_weight`]: `[co4][ci4][4]` mat4x4 → IOHW `[ci][co][2][2]`.
+pub fn unpack_upconv2x2_weight(packed: &[f32], ci: usize, co: usize) -> Vec<f32> {
+    let ci4 = c4(ci);
+    let mut out = vec![0.0; ci * co * 4];
+    for ic in 0..ci {
+        for oc in 0..co {
+            for tap in 0..4 {
+                let m = ((oc / 4) * ci4 + ic / 4) * 4 + tap;
+                out[(ic * co + oc) * 4 + tap] = packed[m * 16 + (ic % 4) * 4 + oc % 4];
+            }
+        }
+    }
+    out
+}

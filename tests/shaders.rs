@@ -26,9 +26,10 @@ fn every_shader_file_is_registered() {
         .filter(|n| n.ends_with(".wgsl"))
         .collect();
     files.sort();
-    let registered: Vec<String> = emunet::kernels::SHADER_FILES
+    let mut registered: Vec<String> = emunet::kernels::SHADER_FILES
         .iter()
         .map(|(n, _)| n.to_string())
         .collect();
+    registered.sort();
     assert_eq!(files, registered);
 }

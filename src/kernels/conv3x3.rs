@@ -3,19 +3,26 @@
 use super::{Access, Variant, bind, div_ceil, grid_2d, layout, pipeline};
 
 pub const SOURCE: &str = include_str!("../../shaders/conv3x3.wgsl");
+pub const SOURCE_BLOCKS: &str = include_str!("../../shaders/conv3x3_blocks.wgsl");
 pub const SOURCE_DIRECT: &str = include_str!("../../shaders/conv3x3_direct.wgsl");
 pub const SOURCE_SUBGROUP: &str = include_str!("../../shaders/conv3x3_subgroup.wgsl");
 /// Pixels along x and vec4 output groups written by one invocation (must match the shader).
 pub const PX: u32 = 8;
 pub const OB: u32 = 4;
 
-/// The WGSL module of a variant: the shared body plus the variant's entry point.
-pub fn source(variant: Variant) -> String {
+/// A conv3x3-family WGSL module: the shared register blocks, the op's body (`SOURCE` here, or
+/// conv3x3_grad_input's), and the variant's weight loading and entry point.
+pub fn module_source(body: &str, variant: Variant) -> String {
     let tail = match variant {
         Variant::Direct => SOURCE_DIRECT,
         Variant::Subgroup => SOURCE_SUBGROUP,
     };
-    format!("{SOURCE}\n{tail}")
+    format!("{SOURCE_BLOCKS}\n{body}\n{tail}")
+}
+
+/// The forward conv's module for a variant.
+pub fn source(variant: Variant) -> String {
+    module_source(SOURCE, variant)
 }
 
 /// Mirrors `Conv3x3Params` in the shader. Channel counts are in vec4 groups (`c4 = ceil(c/4)`).

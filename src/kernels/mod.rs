@@ -2,27 +2,50 @@
 //! its pipeline and explicit bind-group layout (built once, see [`Kernels`]), a `bind` that makes a
 //! bind group, a `record` that adds one dispatch to a compute pass, and its FLOPs and minimal bytes.
 
+pub mod adam;
 pub mod conv3x3;
+pub mod conv3x3_grad_input;
+pub mod conv3x3_grad_weight;
 pub mod fir_filter;
 pub mod frame_stats;
 pub mod head1x1;
+pub mod head1x1_grad;
+pub mod loss;
 pub mod maxpool2x2;
+pub mod maxpool2x2_grad;
 pub mod normalize;
 pub mod threshold;
 pub mod upconv2x2;
+pub mod upconv2x2_grad;
 
+pub use adam::{Adam, AdamParams};
 pub use conv3x3::{Conv3x3, Conv3x3Params};
+pub use conv3x3_grad_input::Conv3x3GradInput;
+pub use conv3x3_grad_weight::{Conv3x3GradWeight, GradWeightParams};
 pub use fir_filter::{FirFilter, FirFilterParams};
 pub use frame_stats::{FrameStats, FrameStatsParams};
 pub use head1x1::{Head1x1, Head1x1Params};
+pub use head1x1_grad::{Head1x1Grad, HeadGradParams};
+pub use loss::{Loss, LossParams};
 pub use maxpool2x2::{Maxpool2x2, Maxpool2x2Params};
+pub use maxpool2x2_grad::Maxpool2x2Grad;
 pub use normalize::{Normalize, NormalizeParams};
 pub use threshold::{Threshold, ThresholdParams};
 pub use upconv2x2::{Upconv2x2, Upconv2x2Params};
+pub use upconv2x2_grad::{UpGradWeightParams, Upconv2x2GradInput, Upconv2x2GradWeight};
 
 /// Every WGSL file of the crate, by file name.
 pub const SHADER_FILES: &[(&str, &str)] = &[
+    ("adam.wgsl", adam::SOURCE),
+    ("conv3x3_grad_weight.wgsl", conv3x3_grad_weight::SOURCE),
+    ("head1x1_grad.wgsl", head1x1_grad::SOURCE),
+    ("loss.wgsl", loss::SOURCE),
+    ("maxpool2x2_grad.wgsl", maxpool2x2_grad::SOURCE),
+    ("upconv2x2_grad_input.wgsl", upconv2x2_grad::SOURCE_INPUT),
+    ("upconv2x2_grad_weight.wgsl", upconv2x2_grad::SOURCE_WEIGHT),
     ("conv3x3.wgsl", conv3x3::SOURCE),
+    ("conv3x3_blocks.wgsl", conv3x3::SOURCE_BLOCKS),
+    ("conv3x3_grad_input.wgsl", conv3x3_grad_input::SOURCE),
     ("conv3x3_direct.wgsl", conv3x3::SOURCE_DIRECT),
     ("conv3x3_subgroup.wgsl", conv3x3::SOURCE_SUBGROUP),
     ("fir_filter.wgsl", fir_filter::SOURCE),
@@ -39,8 +62,36 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
 /// Every shader module the crate compiles, by name (the naga validation test checks each).
 pub fn modules() -> Vec<(&'static str, String)> {
     vec![
+        ("adam", adam::SOURCE.to_string()),
+        (
+            "conv3x3_grad_weight",
+            conv3x3_grad_weight::SOURCE.to_string(),
+        ),
+        ("head1x1_grad", head1x1_grad::SOURCE.to_string()),
+        ("loss", loss::SOURCE.to_string()),
+        ("maxpool2x2_grad", maxpool2x2_grad::SOURCE.to_string()),
+        (
+            "upconv2x2_grad_input (direct)",
+            upconv2x2::module_source(upconv2x2_grad::SOURCE_INPUT, Variant::Direct),
+        ),
+        (
+            "upconv2x2_grad_input (subgroup)",
+            upconv2x2::module_source(upconv2x2_grad::SOURCE_INPUT, Variant::Subgroup),
+        ),
+        (
+            "upconv2x2_grad_weight",
+            upconv2x2_grad::SOURCE_WEIGHT.to_string(),
+        ),
         ("conv3x3 (direct)", conv3x3::source(Variant::Direct)),
         ("conv3x3 (subgroup)", conv3x3::source(Variant::Subgroup)),
+        (
+            "conv3x3_grad_input (direct)",
+            conv3x3::module_source(conv3x3_grad_input::SOURCE, Variant::Direct),
+        ),
+        (
+            "conv3x3_grad_input (subgroup)",
+            conv3x3::module_source(conv3x3_grad_input::SOURCE, Variant::Subgroup),
+        ),
         ("fir_filter", fir_filter::SOURCE.to_string()),
         ("frame_stats", frame_stats::SOURCE.to_string()),
         ("head1x1", head1x1::SOURCE.to_string()),

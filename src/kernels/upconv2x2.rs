@@ -9,13 +9,19 @@ pub const SOURCE_SUBGROUP: &str = include_str!("../../shaders/upconv2x2_subgroup
 pub const PX: u32 = 2;
 pub const OB: u32 = 4;
 
-/// The WGSL module of a variant: the shared body plus the variant's entry point.
-pub fn source(variant: Variant) -> String {
+/// An upconv2x2-family WGSL module: the op's body (`SOURCE` here, or the input gradient's) and
+/// the variant's weight loading and entry point.
+pub fn module_source(body: &str, variant: Variant) -> String {
     let tail = match variant {
         Variant::Direct => SOURCE_DIRECT,
         Variant::Subgroup => SOURCE_SUBGROUP,
     };
-    format!("{SOURCE}\n{tail}")
+    format!("{body}\n{tail}")
+}
+
+/// The forward up-conv's module for a variant.
+pub fn source(variant: Variant) -> String {
+    module_source(SOURCE, variant)
 }
 
 /// Mirrors `Upconv2x2Params`: the input's n, h, w and the vec4 channel groups in and out.

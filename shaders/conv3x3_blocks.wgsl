@@ -1,0 +1,146 @@
+// conv3x3_blocks.wgsl — register blocks shared by conv3x3.wgsl and conv3x3_grad_input.wgsl
+// (prepended to both): PX adjacent pixels of one output group, the PX + 2 inputs of one row they
+// read, the nine 4×4 weight blocks of one (output group, input group), and the tap steps.
+// Forward steps compute `w * x` (sum over input channels); transposed steps compute `x * w`
+// (sum over output channels), which is what the input gradient needs.
+
+const PX: u32 = 8u;
+
+// The nine 4×4 weight blocks of one (output group, input group), taps in row-major order.
+struct Taps {
+    t0: mat4x4<f32>,
+    t1: mat4x4<f32>,
+    t2: mat4x4<f32>,
+    t3: mat4x4<f32>,
+    t4: mat4x4<f32>,
+    t5: mat4x4<f32>,
+    t6: mat4x4<f32>,
+    t7: mat4x4<f32>,
+    t8: mat4x4<f32>,
+}
+
+// The PX + 2 input vec4s (one input group) of one input row that PX adjacent outputs read.
+struct Row {
+    x0: vec4<f32>,
+    x1: vec4<f32>,
+    x2: vec4<f32>,
+    x3: vec4<f32>,
+    x4: vec4<f32>,
+    x5: vec4<f32>,
+    x6: vec4<f32>,
+    x7: vec4<f32>,
+    x8: vec4<f32>,
+    x9: vec4<f32>,
+}
+
+// PX adjacent output pixels of one output group.
+struct Acc {
+    p0: vec4<f32>,
+    p1: vec4<f32>,
+    p2: vec4<f32>,
+    p3: vec4<f32>,
+    p4: vec4<f32>,
+    p5: vec4<f32>,
+    p6: vec4<f32>,
+    p7: vec4<f32>,
+}
+
+// One tap (kx = k) of one kernel row applied to PX outputs: output i reads input column i + k.
+fn tap0(a: Acc, w0: mat4x4<f32>, r: Row) -> Acc {
+    return Acc(
+        a.p0 + w0 * r.x0,
+        a.p1 + w0 * r.x1,
+        a.p2 + w0 * r.x2,
+        a.p3 + w0 * r.x3,
+        a.p4 + w0 * r.x4,
+        a.p5 + w0 * r.x5,
+        a.p6 + w0 * r.x6,
+        a.p7 + w0 * r.x7,
+    );
+}
+
+fn tap1(a: Acc, w1: mat4x4<f32>, r: Row) -> Acc {
+    return Acc(
+        a.p0 + w1 * r.x1,
+        a.p1 + w1 * r.x2,
+        a.p2 + w1 * r.x3,
+        a.p3 + w1 * r.x4,
+        a.p4 + w1 * r.x5,
+        a.p5 + w1 * r.x6,
+        a.p6 + w1 * r.x7,
+        a.p7 + w1 * r.x8,
+    );
+}
+
+fn tap2(a: Acc, w2: mat4x4<f32>, r: Row) -> Acc {
+    return Acc(
+        a.p0 + w2 * r.x2,
+        a.p1 + w2 * r.x3,
+        a.p2 + w2 * r.x4,
+        a.p3 + w2 * r.x5,
+        a.p4 + w2 * r.x6,
+        a.p5 + w2 * r.x7,
+        a.p6 + w2 * r.x8,
+        a.p7 + w2 * r.x9,
+    );
+}
+
+// All nine taps of one (output group, input group) over the three input rows.
+fn conv_taps(a: Acc, t: Taps, r0: Row, r1: Row, r2: Row) -> Acc {
+    var s = tap2(tap1(tap0(a, t.t0, r0), t.t1, r0), t.t2, r0);
+    s = tap2(tap1(tap0(s, t.t3, r1), t.t4, r1), t.t5, r1);
+    return tap2(tap1(tap0(s, t.t6, r2), t.t7, r2), t.t8, r2);
+}
+
+
+// Transposed taps for the input gradient: output i at column xs + i reads dz at column
+// xs + i − kx + 1 = row entry i + 2 − kx, and the block acts as its transpose (`x * w`).
+fn tap_t0(a: Acc, w: mat4x4<f32>, r: Row) -> Acc {
+    return Acc(
+        a.p0 + r.x2 * w,
+        a.p1 + r.x3 * w,
+        a.p2 + r.x4 * w,
+        a.p3 + r.x5 * w,
+        a.p4 + r.x6 * w,
+        a.p5 + r.x7 * w,
+        a.p6 + r.x8 * w,
+        a.p7 + r.x9 * w,
+    );
+}
+
+fn tap_t1(a: Acc, w: mat4x4<f32>, r: Row) -> Acc {
+    return Acc(
+        a.p0 + r.x1 * w,
+        a.p1 + r.x2 * w,
+        a.p2 + r.x3 * w,
+        a.p3 + r.x4 * w,
+        a.p4 + r.x5 * w,
+        a.p5 + r.x6 * w,
+        a.p6 + r.x7 * w,
+        a.p7 + r.x8 * w,
+    );
+}
+
+fn tap_t2(a: Acc, w: mat4x4<f32>, r: Row) -> Acc {
+    return Acc(
+        a.p0 + r.x0 * w,
+        a.p1 + r.x1 * w,
+        a.p2 + r.x2 * w,
+        a.p3 + r.x3 * w,
+        a.p4 + r.x4 * w,
+        a.p5 + r.x5 * w,
+        a.p6 + r.x6 * w,
+        a.p7 + r.x7 * w,
+    );
+}
+
+// All nine transposed taps: q0, q1, q2 are the dz rows y + 1, y, y − 1 (ky = 0, 1, 2).
+fn conv_taps_transposed(a: Acc, t: Taps, q0: Row, q1: Row, q2: Row) -> Acc {
+    var s = tap_t2(tap_t1(tap_t0(a, t.t0, q0), t.t1, q0), t.t2, q0);
+    s = tap_t2(tap_t1(tap_t0(s, t.t3, q1), t.t4, q1), t.t5, q1);
+    return tap_t2(tap_t1(tap_t0(s, t.t6, q2), t.t7, q2), t.t8, q2);
+}
+
+fn splat(b: vec4<f32>) -> Acc {
+    return Acc(b, b, b, b, b, b, b, b);
+}

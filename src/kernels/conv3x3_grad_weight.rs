@@ -1,0 +1,104 @@
+//! Wrapper of `shaders/conv3x3_grad_weight.wgsl`: conv3x3's weight and bias gradients (ReLU mask
+//! fused), as per-chunk partial sums and a fixed-order reduction.
+
+use super::{Access, bind, grid_2d, layout, pipeline};
+
+pub const SOURCE: &str = include_str!("../../shaders/conv3x3_grad_weight.wgsl");
+
+/// Mirrors `GradWeightParams`: the forward conv's shape and `rows` rows per chunk.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct GradWeightParams {
+    pub n: u32,
+    pub h: u32,
+    pub w: u32,
+    pub ca4: u32,
+    pub cb4: u32,
+    pub co4: u32,
+    pub relu: u32,
+    pub rows: u32,
+}
+
+impl GradWeightParams {
+    /// Number of chunks (partial sums per weight element).
+    pub fn chunks(&self) -> u32 {
+        self.n * self.h.div_ceil(self.rows)
+    }
+    /// Rows per chunk giving about `target` partial-sum invocations (enough parallel work).
+    pub fn rows_for(n: u32, h: u32, pairs: u32, target: u32) -> u32 {
+        let per_image = target.div_ceil(n * pairs).clamp(1, h);
+        h.div_ceil(per_image)
+    }
+    /// vec4s of partial_w and partial_b.
+    pub fn partial_len(&self) -> (u64, u64) {
+        let c = self.chunks() as u64;
+        (
+            c * (self.co4 * (self.ca4 + self.cb4) * 36) as u64,
+            c * self.co4 as u64,
+        )
+    }
+}
+
+pub struct Conv3x3GradWeight {
+    pub partial: wgpu::ComputePipeline,
+    pub reduce: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
+impl Conv3x3GradWeight {
+    pub fn new(device: &wgpu::Device) -> Self {
+        use Access::*;
+        let layout = layout(
+            device,
+            "conv3x3_grad_weight",
+            &[
+                Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, Uniform,
+            ],
+        );
+        let partial = pipeline(
+            device,
+            "conv3x3_grad_weight.partial",
+            SOURCE,
+            "partial",
+            &layout,
+        );
+        let reduce = pipeline(
+            device,
+            "conv3x3_grad_weight.reduce",
+            SOURCE,
+            "reduce",
+            &layout,
+        );
+        Conv3x3GradWeight {
+            partial,
+            reduce,
+            layout,
+        }
+    }
+
+    /// Buffers in binding order: x_a, x_b, dy, y, partial_w, partial_b, grad_w, grad_b, params.
+    pub fn bind(
+        &self,
+        device: &wgpu::Device,
+        label: &str,
+        buffers: [&wgpu::Buffer; 9],
+    ) -> wgpu::BindGroup {
+        bind(device, &self.layout, label, &buffers)
+    }
+
+    pub fn record(
+        &self,
+        pass: &mut wgpu::ComputePass,
+        group: &wgpu::BindGroup,
+        p: &GradWeightParams,
+    ) {
+        let cin4 = p.ca4 + p.cb4;
+        pass.set_bind_group(0, group, &[]);
+        let [x, y] = grid_2d(p.chunks() * p.co4 * cin4);
+        pass.set_pipeline(&self.partial);
+        pass.dispatch_workgroups(x, y, 1);
+        let [x, y] = grid_2d(p.co4 * cin4 * 36 + p.co4);
+        pass.set_pipeline(&self.reduce);
+        pass.dispatch_workgroups(x, y, 1);
+    }
+}
