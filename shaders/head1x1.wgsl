@@ -3,7 +3,8 @@
 // prob[oy + ty][ox + tx] = sigmoid(bias + Σ_c w[c] · x[ty][tx][c]) for every tile pixel (ty, tx) in the
 // tile's core rectangle whose frame position lies inside the out_h × out_w frame. The frame may be
 // processed as several tiles with halos; each tile writes only its core into the frame-sized output,
-// and the reflect-padded rows/columns past the frame are cropped here.
+// and the reflect-padded rows/columns past the frame are cropped here. With `logits` = 1 the raw
+// logit is written instead of its sigmoid (training: a batch is the tile's N·H stacked rows).
 //
 // Bindings:
 //   0 x      read        [th][tw][c4] vec4<f32>   (batch 1)
@@ -18,7 +19,7 @@ struct Head1x1Params {
     th: u32,
     tw: u32,
     c4: u32,
-    _pad: u32,
+    logits: u32,
     // core rectangle in tile coordinates [cy0, cy1) × [cx0, cx1)
     cy0: u32,
     cy1: u32,
@@ -55,5 +56,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         acc += weight[c] * x[base + c];
     }
     let logit = bias[0].x + (acc.x + acc.y) + (acc.z + acc.w);
-    prob[fy * p.out_w + fx] = 1.0 / (1.0 + exp(-logit));
+    prob[fy * p.out_w + fx] = select(1.0 / (1.0 + exp(-logit)), logit, p.logits != 0u);
 }

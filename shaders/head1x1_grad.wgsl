@@ -5,7 +5,7 @@
 // Entry points (one bind group):
 //   grad_input: one invocation per pixel;
 //   partial:    one invocation per chunk of `chunk` pixels → partial[chunk][0..c4] (dW), [c4] (db);
-//   reduce:     one invocation per vec4 of grad (c4 + 1 of them; the bias sum is in .x of the last).
+//   reduce:     one invocation per vec4 of the gradient: c4 of grad_w, then grad_b.
 //
 // Bindings:
 //   0 x        read        [P][c4] vec4<f32>   the head's input
@@ -13,8 +13,9 @@
 //   2 weight   read        [c4] vec4<f32>
 //   3 dx       read_write  [P][c4] vec4<f32>
 //   4 partial  read_write  [chunks][c4 + 1] vec4<f32>
-//   5 grad     read_write  [c4 + 1] vec4<f32>   dW (zero-padded), then (db, 0, 0, 0)
-//   6 p        uniform     HeadGradParams (count P, c4, chunk)
+//   5 grad_w   read_write  [c4] vec4<f32>       dW (zero-padded channels get 0)
+//   6 grad_b   read_write  [1] vec4<f32>        (db, 0, 0, 0)
+//   7 p        uniform     HeadGradParams (count P, c4, chunk)
 //
 // Dispatch: workgroups of 64, items (wid.y · nwg.x + wid.x) · 64 + local index.
 
@@ -30,8 +31,9 @@ struct HeadGradParams {
 @group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> dx: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> partial_sums: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> grad: array<vec4<f32>>;
-@group(0) @binding(6) var<uniform> p: HeadGradParams;
+@group(0) @binding(5) var<storage, read_write> grad_w: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> grad_b: array<vec4<f32>>;
+@group(0) @binding(7) var<uniform> p: HeadGradParams;
 
 fn item(li: u32, wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return (wid.y * nwg.x + wid.x) * 64u + li;
@@ -91,5 +93,9 @@ fn reduce(
     for (var k = 0u; k < chunks; k++) {
         s += partial_sums[k * (p.c4 + 1u) + c];
     }
-    grad[c] = s;
+    if (c < p.c4) {
+        grad_w[c] = s;
+    } else {
+        grad_b[0] = s;
+    }
 }

@@ -508,7 +508,7 @@ impl Unet {
                 th: tile.th as u32,
                 tw: tile.tw as u32,
                 c4: c4(self.channels) as u32,
-                _pad: 0,
+                logits: 0,
                 cy0: tile.cy0 as u32,
                 cy1: tile.cy1 as u32,
                 cx0: tile.cx0 as u32,

@@ -196,22 +196,40 @@ fn maxpool_grad(seed: u64, n: usize, c: usize, h: usize, w: usize) {
     let dy = random_tensor(&mut rng, n, c, h / 2, w / 2);
     let expected = reference::maxpool2x2_grad(&x, &dy);
     let k = Maxpool2x2Grad::new(&ctx.device);
-    let p = Maxpool2x2Params {
+    let x_b = ctx.upload("x", &pack_activation(&x));
+    let dy_b = ctx.upload("dy", &pack_activation(&dy));
+    let mut p = Maxpool2x2GradParams {
         n: n as u32,
         h: h as u32,
         w: w as u32,
         c4: c4(c) as u32,
+        accumulate: 0,
+        _pad: [0; 3],
     };
-    let x_b = ctx.upload("x", &pack_activation(&x));
-    let dy_b = ctx.upload("dy", &pack_activation(&dy));
     let dx = ctx.poisoned("dx", n * h * w * c4(c) * 4);
-    let params = ctx.uniform("p", &p);
-    let g = k.bind(&ctx.device, "mg", &x_b, &dy_b, &dx, &params);
+    let g = k.bind(&ctx.device, "mg", &x_b, &dy_b, &dx, &ctx.uniform("p", &p));
     run(&ctx, |pass| k.record(pass, &g, &p));
     let got = unpack_activation(&ctx.read::<f32>(&dx).unwrap(), n, c, h, w);
     assert_eq!(
         expected.data, got.data,
         "maxpool2x2_grad n={n} c={c} {h}x{w}"
+    );
+    // Accumulating onto an existing gradient (the decoder's skip gradient) adds exactly.
+    let skip = random_tensor(&mut rng, n, c, h, w);
+    let dx = ctx.upload("dx", &pack_activation(&skip));
+    p.accumulate = 1;
+    let g = k.bind(&ctx.device, "mg", &x_b, &dy_b, &dx, &ctx.uniform("p", &p));
+    run(&ctx, |pass| k.record(pass, &g, &p));
+    let got = unpack_activation(&ctx.read::<f32>(&dx).unwrap(), n, c, h, w);
+    let sum: Vec<f32> = expected
+        .data
+        .iter()
+        .zip(&skip.data)
+        .map(|(a, b)| a + b)
+        .collect();
+    assert_eq!(
+        sum, got.data,
+        "maxpool2x2_grad accumulate n={n} c={c} {h}x{w}"
     );
 }
 
@@ -327,12 +345,13 @@ fn head_grad(seed: u64, n: usize, c: usize, h: usize, w: usize, chunk: u32) {
     let w_b = ctx.upload("w", &pack_head_weight(&weight));
     let dx = ctx.poisoned("dx", n * h * w * c4(c) * 4);
     let part = ctx.poisoned("partial", p.chunks() as usize * (c4(c) + 1) * 4);
-    let grad = ctx.poisoned("grad", (c4(c) + 1) * 4);
+    let grad = ctx.poisoned("grad_w", c4(c) * 4);
+    let grad_b = ctx.poisoned("grad_b", 4);
     let params = ctx.uniform("p", &p);
     let g = k.bind(
         &ctx.device,
         "hg",
-        [&x_b, &g_b, &w_b, &dx, &part, &grad, &params],
+        [&x_b, &g_b, &w_b, &dx, &part, &grad, &grad_b, &params],
     );
     run(&ctx, |pass| k.record(pass, &g, &p));
     let got_dx = unpack_activation(&ctx.read::<f32>(&dx).unwrap(), n, c, h, w);
@@ -343,7 +362,11 @@ fn head_grad(seed: u64, n: usize, c: usize, h: usize, w: usize, chunk: u32) {
     );
     let got = ctx.read::<f32>(&grad).unwrap();
     assert_close(&format!("head1x1_grad c={c} dw"), &edw, &got[..c]);
-    assert_close("head1x1_grad db", &[edb], &got[4 * c4(c)..4 * c4(c) + 1]);
+    assert_close(
+        "head1x1_grad db",
+        &[edb],
+        &ctx.read::<f32>(&grad_b).unwrap()[..1],
+    );
 }
 
 #[test]

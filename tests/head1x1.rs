@@ -46,7 +46,7 @@ fn check(
         th: th as u32,
         tw: tw as u32,
         c4: c4(c) as u32,
-        _pad: 0,
+        logits: 0,
         cy0: cy0 as u32,
         cy1: cy1 as u32,
         cx0: cx0 as u32,

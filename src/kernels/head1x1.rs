@@ -14,7 +14,8 @@ pub struct Head1x1Params {
     pub th: u32,
     pub tw: u32,
     pub c4: u32,
-    pub _pad: u32,
+    /// 1: write the logit instead of the probability (training).
+    pub logits: u32,
     pub cy0: u32,
     pub cy1: u32,
     pub cx0: u32,

@@ -34,7 +34,9 @@ impl Head1x1Grad {
         let layout = layout(
             device,
             "head1x1_grad",
-            &[Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, Uniform],
+            &[
+                Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, Uniform,
+            ],
         );
         let p = |entry: &str| {
             pipeline(
@@ -53,12 +55,12 @@ impl Head1x1Grad {
         }
     }
 
-    /// Buffers in binding order: x, g, weight, dx, partial, grad, params.
+    /// Buffers in binding order: x, g, weight, dx, partial, grad_w, grad_b, params.
     pub fn bind(
         &self,
         device: &wgpu::Device,
         label: &str,
-        buffers: [&wgpu::Buffer; 7],
+        buffers: [&wgpu::Buffer; 8],
     ) -> wgpu::BindGroup {
         bind(device, &self.layout, label, &buffers)
     }

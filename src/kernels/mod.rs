@@ -28,7 +28,7 @@ pub use head1x1::{Head1x1, Head1x1Params};
 pub use head1x1_grad::{Head1x1Grad, HeadGradParams};
 pub use loss::{Loss, LossParams};
 pub use maxpool2x2::{Maxpool2x2, Maxpool2x2Params};
-pub use maxpool2x2_grad::Maxpool2x2Grad;
+pub use maxpool2x2_grad::{Maxpool2x2Grad, Maxpool2x2GradParams};
 pub use normalize::{Normalize, NormalizeParams};
 pub use threshold::{Threshold, ThresholdParams};
 pub use upconv2x2::{Upconv2x2, Upconv2x2Params};
