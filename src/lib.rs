@@ -18,6 +18,7 @@ pub mod model;
 pub mod npy;
 pub mod reference;
 pub mod simulate;
+pub mod train;
 pub mod unet;
 
 pub use error::{Error, Result};
