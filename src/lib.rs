@@ -8,6 +8,7 @@
 
 pub mod classic;
 pub mod clusters;
+pub mod data;
 pub mod error;
 pub mod eval;
 pub mod frame;
@@ -19,6 +20,7 @@ pub mod npy;
 pub mod reference;
 pub mod simulate;
 pub mod train;
+pub mod trainer;
 pub mod unet;
 
 pub use error::{Error, Result};

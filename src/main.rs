@@ -1,9 +1,10 @@
-//! The `emunet` command line: `info`, `init`, `segment`, `simulate`, `classic`, `eval`.
+//! The `emunet` command line: `info`, `init`, `segment`, `simulate`, `classic`, `eval`, `train`.
 
 use clap::{Parser, Subcommand};
 use emunet::classic::{Classic, ClassicParams, FilterKernel, ThresholdRule};
 use emunet::clusters::{self, Connectivity};
 use emunet::simulate::{self, Preset, SimParams, View};
+use emunet::trainer::{DataSpec, TrainOptions};
 use emunet::{Context, Frame, Model, Unet};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -76,6 +77,67 @@ enum Command {
         /// Frames (PNG or TIFF, 8/16-bit) or folders of frames.
         #[arg(required = true)]
         frames: Vec<PathBuf>,
+    },
+    /// Train a UNet(D, C) on the GPU from frame/mask pairs (--data DIR with images/ and masks/)
+    /// or from frames simulated on the fly (--simulate). Writes OUT/best.safetensors (best
+    /// validation Jaccard), OUT/last.safetensors + OUT/state.safetensors (resumable),
+    /// OUT/log.csv and OUT/curves.png.
+    Train {
+        /// Folder with images/ and masks/ (same stems; PNG or TIFF, 8/16-bit).
+        #[arg(
+            long,
+            conflicts_with = "simulate",
+            required_unless_present = "simulate"
+        )]
+        data: Option<PathBuf>,
+        /// Draw training frames from the simulator (validation: full-size simulated frames).
+        #[arg(long)]
+        simulate: bool,
+        /// Simulator preset for --simulate.
+        #[arg(long, value_enum, default_value_t = Preset::Nominal)]
+        preset: Preset,
+        #[arg(long)]
+        out: PathBuf,
+        /// Encoder depth D.
+        #[arg(long, default_value_t = 2)]
+        depth: usize,
+        /// Base channels C.
+        #[arg(long, default_value_t = 8)]
+        channels: usize,
+        #[arg(long, default_value_t = 12)]
+        epochs: usize,
+        /// Training steps per epoch.
+        #[arg(long, default_value_t = 100)]
+        steps: usize,
+        /// Crops per step.
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        /// Side of the square training crops (a multiple of 2^D).
+        #[arg(long, default_value_t = 128)]
+        crop: usize,
+        /// Peak learning rate (cosine decay to 5 % of it).
+        #[arg(long, default_value_t = 3e-3)]
+        lr: f32,
+        /// AdamW weight decay.
+        #[arg(long, default_value_t = 1e-4)]
+        weight_decay: f32,
+        /// Weight of the cluster class in the cross-entropy (clusters are ~1–3 % of pixels).
+        #[arg(long, default_value_t = 3.0)]
+        pos_weight: f32,
+        /// Weight of the soft-Jaccard term added to the cross-entropy.
+        #[arg(long, default_value_t = 0.5)]
+        jaccard_weight: f32,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Fraction of the files held out for validation (--data).
+        #[arg(long, default_value_t = 0.1)]
+        val_fraction: f64,
+        /// Full-size frames rendered for validation (--simulate).
+        #[arg(long, default_value_t = 3)]
+        val_frames: usize,
+        /// Continue the run saved in OUT (same options) after its last finished epoch.
+        #[arg(long)]
+        resume: bool,
     },
     /// Score predicted masks (and clusters) against truth masks and simulator grains.
     Eval {
@@ -187,6 +249,47 @@ fn main() -> ExitCode {
             };
             classic(&out, params, cpu, json, &frames)
         }
+        Command::Train {
+            data,
+            simulate: _,
+            preset,
+            out,
+            depth,
+            channels,
+            epochs,
+            steps,
+            batch,
+            crop,
+            lr,
+            weight_decay,
+            pos_weight,
+            jaccard_weight,
+            seed,
+            val_fraction,
+            val_frames,
+            resume,
+        } => train(TrainOptions {
+            out,
+            data: match data {
+                Some(dir) => DataSpec::Dir(dir),
+                None => DataSpec::Simulate(preset),
+            },
+            depth,
+            channels,
+            epochs,
+            steps,
+            batch,
+            crop,
+            lr,
+            weight_decay,
+            pos_weight,
+            jaccard_weight,
+            seed,
+            val_fraction,
+            val_frames,
+            val_size: None,
+            resume,
+        }),
         Command::Eval {
             pred,
             truth,
@@ -589,6 +692,78 @@ fn classic(
         ))
     });
     Ok(code)
+}
+
+/// Progress bar over all steps of the run, with the loss and throughput; a line per epoch.
+struct TrainBar {
+    bar: ProgressBar,
+    steps: usize,
+}
+
+impl emunet::trainer::Progress for TrainBar {
+    fn step(&mut self, epoch: usize, step: usize, loss: f32, rate: f64) {
+        self.bar
+            .set_position((epoch * self.steps + step + 1) as u64);
+        self.bar.set_message(format!(
+            "epoch {} loss {loss:.4} {rate:.1} crops/s",
+            epoch + 1
+        ));
+    }
+
+    fn epoch(&mut self, r: &emunet::trainer::EpochRecord, best: bool) -> bool {
+        self.bar.suspend(|| {
+            println!(
+                "epoch {:>3}  step {:>6}  loss {:.5}  val Jaccard {:.4}{}  lr {:.2e}  {:.0} s",
+                r.epoch,
+                r.step,
+                r.loss,
+                r.val_jaccard,
+                if best { " (best)" } else { "" },
+                r.lr,
+                r.seconds
+            )
+        });
+        true
+    }
+}
+
+fn train(options: TrainOptions) -> emunet::Result<ExitCode> {
+    let ctx = Arc::new(Context::new()?);
+    eprintln!(
+        "training UNet({}, {}) on {} ({:?}): {} epochs × {} steps × {} crops of {}², data {:?}",
+        options.depth,
+        options.channels,
+        ctx.info.name,
+        ctx.info.backend,
+        options.epochs,
+        options.steps,
+        options.batch,
+        options.crop,
+        options.data
+    );
+    let bar = ProgressBar::new((options.epochs * options.steps) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} steps  {elapsed} (eta {eta})  {msg}")
+            .expect("valid template"),
+    );
+    let mut progress = TrainBar {
+        bar,
+        steps: options.steps,
+    };
+    let records = emunet::trainer::run(ctx, &options, &mut progress)?;
+    progress.bar.finish_and_clear();
+    if let Some(best) = records
+        .iter()
+        .max_by(|a, b| a.val_jaccard.total_cmp(&b.val_jaccard))
+    {
+        println!(
+            "best epoch {} (val Jaccard {:.4}) saved as {}",
+            best.epoch,
+            best.val_jaccard,
+            options.out.join("best.safetensors").display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn eval(

@@ -71,6 +71,9 @@ enum Op {
     Adam(wgpu::BindGroup, AdamParams),
 }
 
+/// Adam's moments of every tensor: (name, m, v), in the packed GPU layout.
+pub type Moments = Vec<(String, Vec<f32>, Vec<f32>)>;
+
 /// Kernels only the trainer needs (the forward ones come from the context's registry).
 struct TrainKernels {
     conv_grad_input: Conv3x3GradInput,
@@ -809,6 +812,50 @@ impl GpuTrainer {
         })?;
         let sums: Vec<f32> = read_mapped(ctx, &self.sums_staging)?;
         Ok(sums[4])
+    }
+
+    /// Sets the learning rate of the following steps (the schedule lives with the caller).
+    pub fn set_lr(&mut self, lr: f32) {
+        self.adam.lr = lr;
+    }
+
+    /// Adam's moments of every tensor, in the packed GPU layout: (name, m, v).
+    pub fn moments(&self) -> Result<Moments> {
+        self.params
+            .iter()
+            .map(|p| Ok((p.name.clone(), self.ctx.read(&p.m)?, self.ctx.read(&p.v)?)))
+            .collect()
+    }
+
+    /// Restores Adam's moments (as [`Self::moments`] returned them) and the step count.
+    pub fn restore(&mut self, moments: &Moments, step: u32) -> Result<()> {
+        for (name, m, v) in moments {
+            let p = self
+                .params
+                .iter()
+                .find(|p| &p.name == name)
+                .ok_or_else(|| {
+                    Error::Shape(format!("optimizer state has an unknown tensor {name}"))
+                })?;
+            if m.len() != p.count as usize || v.len() != p.count as usize {
+                return Err(Error::Shape(format!(
+                    "optimizer state of {name} has the wrong size"
+                )));
+            }
+            self.ctx
+                .queue
+                .write_buffer(&p.m, 0, bytemuck::cast_slice(m));
+            self.ctx
+                .queue
+                .write_buffer(&p.v, 0, bytemuck::cast_slice(v));
+        }
+        if moments.len() != self.params.len() {
+            return Err(Error::Shape(
+                "optimizer state does not cover every tensor".into(),
+            ));
+        }
+        self.step = step;
+        Ok(())
     }
 
     /// The current weights as a model (file layout), keeping the metadata it was created with.

@@ -1,0 +1,513 @@
+//! `emunet train`: epochs of GPU training steps on augmented crops, a cosine learning-rate
+//! schedule, validation Jaccard on full-size frames after every epoch, the best epoch kept
+//! (`OUT/best.safetensors`), the last one with its optimizer state (`OUT/last.safetensors`,
+//! `OUT/state.safetensors`), `OUT/log.csv` and `OUT/curves.png`; every file written atomically.
+//!
+//! A run is a pure function of its options: epoch e draws its samples from a stream seeded by
+//! (seed, e), GPU steps are deterministic, and the state file holds the weights and Adam's moments
+//! at an epoch boundary — so `--resume` after a kill ends with the same weights as a run that
+//! was never interrupted.
+
+use crate::data::{self, Augment, Generator, Pair, Source};
+use crate::error::{Error, Result};
+use crate::gpu::Context;
+use crate::model::{Model, write_atomic};
+use crate::reference::{AdamParams, LossParams};
+use crate::simulate::{Preset, SimParams, View, focal_planes};
+use crate::train::{GpuTrainer, Moments};
+use crate::unet::Unet;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Where the training data comes from.
+#[derive(Clone, Debug)]
+pub enum DataSpec {
+    /// `DIR/images` + `DIR/masks`.
+    Dir(PathBuf),
+    /// Frames drawn on the fly from the simulator.
+    Simulate(Preset),
+}
+
+/// Every option of a run (the CLI's defaults live in main.rs).
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    pub out: PathBuf,
+    pub data: DataSpec,
+    pub depth: usize,
+    pub channels: usize,
+    pub epochs: usize,
+    pub steps: usize,
+    pub batch: usize,
+    pub crop: usize,
+    pub lr: f32,
+    pub weight_decay: f32,
+    pub pos_weight: f32,
+    pub jaccard_weight: f32,
+    pub seed: u64,
+    /// Fraction of the files held out for validation (folder data).
+    pub val_fraction: f64,
+    /// Full-size frames rendered for validation (simulated data).
+    pub val_frames: usize,
+    /// Size of the simulated validation frames (default: the preset's, 1280×1024).
+    pub val_size: Option<(usize, usize)>,
+    pub resume: bool,
+}
+
+/// One row of `log.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub step: u32,
+    pub loss: f64,
+    pub val_jaccard: f64,
+    pub lr: f32,
+    pub seconds: f64,
+}
+
+const LOG_HEADER: &str = "epoch,step,loss,val_jaccard,lr,seconds";
+const STATE_FORMAT: &str = "emunet-train-state/1";
+
+impl EpochRecord {
+    fn csv(&self) -> String {
+        format!(
+            "{},{},{:.6},{:.6},{:.6e},{:.1}",
+            self.epoch, self.step, self.loss, self.val_jaccard, self.lr, self.seconds
+        )
+    }
+}
+
+/// Cosine decay from `lr` to 5 % of it over the run.
+pub fn learning_rate(lr: f32, step: usize, total: usize) -> f32 {
+    let t = step as f64 / total.max(1) as f64;
+    (lr as f64 * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))) as f32
+}
+
+/// The options that must match for `--resume` (others, like the epoch count, may change).
+fn fingerprint(o: &TrainOptions) -> String {
+    format!(
+        "data={:?} depth={} channels={} steps={} batch={} crop={} lr={} wd={} pos_weight={} jaccard_weight={} seed={}",
+        o.data,
+        o.depth,
+        o.channels,
+        o.steps,
+        o.batch,
+        o.crop,
+        o.lr,
+        o.weight_decay,
+        o.pos_weight,
+        o.jaccard_weight,
+        o.seed
+    )
+}
+
+/// The validation set: full-size frames with their truth.
+fn validation_set(o: &TrainOptions, val_pairs: Vec<Pair>) -> Result<Vec<Pair>> {
+    match &o.data {
+        DataSpec::Dir(_) => Ok(val_pairs),
+        DataSpec::Simulate(preset) => {
+            let mut p = SimParams::preset(*preset);
+            if let Some((w, h)) = o.val_size {
+                (p.width, p.height) = (w, h);
+            }
+            // Views far from the training stream's (which draws 32-bit view numbers).
+            (0..o.val_frames as u64)
+                .map(|i| {
+                    let view = (1 << 40) + i;
+                    let z = focal_planes(&p, o.seed, view, 1)[0];
+                    let f = View::new(&p, o.seed, view)?.render(format!("val{i}"), z);
+                    Ok(Pair {
+                        name: f.name,
+                        mask: f.truth.iter().map(|&t| (t != 0) as u8).collect(),
+                        frame: f.image,
+                    })
+                })
+                .collect()
+        }
+    }
+}
+
+/// Pooled pixel Jaccard of `model` on the validation frames (masks at the model's threshold).
+pub fn validate(ctx: &Arc<Context>, model: &Model, val: &[Pair]) -> Result<f64> {
+    let mut unet = Unet::new(ctx.clone(), model)?;
+    let (mut inter, mut union) = (0u64, 0u64);
+    for p in val {
+        let seg = unet.segment(&p.frame)?;
+        for (m, &t) in seg.mask().iter().zip(&p.mask) {
+            let (a, b) = (*m != 0, t != 0);
+            inter += (a && b) as u64;
+            union += (a || b) as u64;
+        }
+    }
+    Ok(if union == 0 {
+        1.0
+    } else {
+        inter as f64 / union as f64
+    })
+}
+
+/// Writes the state file: weights (file layout), Adam's moments (packed), progress metadata.
+fn save_state(
+    path: &Path,
+    model: &Model,
+    moments: &Moments,
+    meta: BTreeMap<String, String>,
+) -> Result<()> {
+    let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, (shape, values)) in &model.tensors {
+        owned.push((
+            name.clone(),
+            shape.clone(),
+            bytemuck::cast_slice(values).to_vec(),
+        ));
+    }
+    for (name, m, v) in moments {
+        owned.push((
+            format!("{name}.adam_m"),
+            vec![m.len()],
+            bytemuck::cast_slice(m).to_vec(),
+        ));
+        owned.push((
+            format!("{name}.adam_v"),
+            vec![v.len()],
+            bytemuck::cast_slice(v).to_vec(),
+        ));
+    }
+    let views = owned
+        .iter()
+        .map(|(n, s, b)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                .map(|v| (n.clone(), v))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Model(e.to_string()))?;
+    let meta: HashMap<String, String> = meta.into_iter().collect();
+    let bytes =
+        safetensors::serialize(views, Some(meta)).map_err(|e| Error::Model(e.to_string()))?;
+    write_atomic(path, &bytes)
+}
+
+/// Reads a state file back: (model, moments, metadata).
+fn load_state(path: &Path, template: &Model) -> Result<(Model, Moments, BTreeMap<String, String>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bad = |m: String| Error::Weights {
+        path: path.to_path_buf(),
+        message: m,
+    };
+    let (_, header) =
+        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
+    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
+    let meta: BTreeMap<String, String> = header
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    if meta.get("format").map(String::as_str) != Some(STATE_FORMAT) {
+        return Err(bad(format!(
+            "not a training state (format {STATE_FORMAT} expected)"
+        )));
+    }
+    let floats = |name: &str| -> Result<Vec<f32>> {
+        let t = file
+            .tensor(name)
+            .map_err(|_| bad(format!("missing tensor `{name}`")))?;
+        Ok(t.data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    };
+    let mut model = template.clone();
+    let names: Vec<String> = model.tensors.keys().cloned().collect();
+    let mut moments = Vec::new();
+    for name in names {
+        let values = floats(&name)?;
+        if values.len() != model.tensor(&name).len() {
+            return Err(bad(format!("tensor `{name}` has the wrong size")));
+        }
+        *model.tensor_mut(&name) = values;
+        moments.push((
+            name.clone(),
+            floats(&format!("{name}.adam_m"))?,
+            floats(&format!("{name}.adam_v"))?,
+        ));
+    }
+    Ok((model, moments, meta))
+}
+
+/// Draws `curves.png`: training loss (left, log scale) and validation Jaccard (right, 0–1) per
+/// epoch, as polylines with dots on light grids.
+pub fn draw_curves(records: &[EpochRecord], path: &Path) -> Result<()> {
+    let (w, h, pad) = (360u32, 240u32, 20i64);
+    let mut img = image::RgbImage::from_pixel(2 * w, h, image::Rgb([255, 255, 255]));
+    let n = records.len().max(2) as f64;
+    let panel =
+        |img: &mut image::RgbImage, x0: u32, values: Vec<f64>, lo: f64, hi: f64, color: [u8; 3]| {
+            let to_xy = |i: usize, v: f64| {
+                let x =
+                    x0 as i64 + pad + ((w as i64 - 2 * pad) as f64 * i as f64 / (n - 1.0)) as i64;
+                let f = ((v - lo) / (hi - lo).max(1e-12)).clamp(0.0, 1.0);
+                let y = h as i64 - pad - ((h as i64 - 2 * pad) as f64 * f) as i64;
+                (x, y)
+            };
+            for k in 0..=4 {
+                // Grid: quarter lines.
+                let y = h as i64 - pad - (h as i64 - 2 * pad) * k / 4;
+                line(
+                    img,
+                    (x0 as i64 + pad, y),
+                    (x0 as i64 + w as i64 - pad, y),
+                    [225, 225, 225],
+                );
+            }
+            line(
+                img,
+                (x0 as i64 + pad, pad),
+                (x0 as i64 + pad, h as i64 - pad),
+                [0, 0, 0],
+            );
+            line(
+                img,
+                (x0 as i64 + pad, h as i64 - pad),
+                (x0 as i64 + w as i64 - pad, h as i64 - pad),
+                [0, 0, 0],
+            );
+            for i in 1..values.len() {
+                line(img, to_xy(i - 1, values[i - 1]), to_xy(i, values[i]), color);
+            }
+            for (i, &v) in values.iter().enumerate() {
+                let (x, y) = to_xy(i, v);
+                for dy in -2..=2 {
+                    for dx in -2..=2 {
+                        put(img, x + dx, y + dy, color);
+                    }
+                }
+            }
+        };
+    let losses: Vec<f64> = records.iter().map(|r| r.loss.max(1e-9).log10()).collect();
+    let (lo, hi) = losses
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    panel(&mut img, 0, losses, lo - 0.05, hi + 0.05, [200, 60, 40]);
+    panel(
+        &mut img,
+        w,
+        records.iter().map(|r| r.val_jaccard).collect(),
+        0.0,
+        1.0,
+        [40, 90, 200],
+    );
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .map_err(|e| Error::Shape(e.to_string()))?;
+    write_atomic(path, &bytes)
+}
+
+fn put(img: &mut image::RgbImage, x: i64, y: i64, c: [u8; 3]) {
+    if x >= 0 && y >= 0 && (x as u32) < img.width() && (y as u32) < img.height() {
+        img.put_pixel(x as u32, y as u32, image::Rgb(c));
+    }
+}
+
+fn line(img: &mut image::RgbImage, (x0, y0): (i64, i64), (x1, y1): (i64, i64), c: [u8; 3]) {
+    let steps = (x1 - x0).abs().max((y1 - y0).abs()).max(1);
+    for s in 0..=steps {
+        put(
+            img,
+            x0 + (x1 - x0) * s / steps,
+            y0 + (y1 - y0) * s / steps,
+            c,
+        );
+    }
+}
+
+/// What a run reports after each step and epoch (the CLI draws a progress bar from it).
+pub trait Progress {
+    fn step(&mut self, epoch: usize, step: usize, loss: f32, samples_per_second: f64);
+    /// Called after each epoch's files are written; returning false stops the run there (as a
+    /// kill would, but cleanly).
+    fn epoch(&mut self, record: &EpochRecord, best: bool) -> bool;
+}
+
+/// Runs (or resumes) training; returns the log.
+pub fn run(
+    ctx: Arc<Context>,
+    o: &TrainOptions,
+    progress: &mut dyn Progress,
+) -> Result<Vec<EpochRecord>> {
+    std::fs::create_dir_all(&o.out).map_err(|e| Error::io(&o.out, e))?;
+    let (train_pairs, val_pairs) = match &o.data {
+        DataSpec::Dir(dir) => {
+            let (pairs, problems) = data::load_pairs(dir)?;
+            for p in problems {
+                eprintln!("warning: skipped {p}");
+            }
+            if pairs.len() < 2 {
+                return Err(Error::Shape(format!(
+                    "{} holds {} usable frame/mask pair(s); training needs at least 2 (one for validation)",
+                    dir.display(),
+                    pairs.len()
+                )));
+            }
+            data::split(pairs, o.val_fraction, o.seed)
+        }
+        DataSpec::Simulate(_) => (Vec::new(), Vec::new()),
+    };
+    let val = validation_set(o, val_pairs)?;
+    let source = match &o.data {
+        DataSpec::Dir(_) => Source::Pairs(train_pairs),
+        DataSpec::Simulate(preset) => Source::Simulate {
+            params: Box::new(SimParams::preset(*preset)),
+            seed: o.seed,
+            size: (o.crop * 3 / 2).max(o.crop + 16),
+        },
+    };
+    let generator = Generator {
+        source,
+        augment: Augment::new(o.crop),
+    };
+    let loss = LossParams {
+        pos_weight: o.pos_weight,
+        jaccard_weight: o.jaccard_weight,
+    };
+    let adam = AdamParams {
+        lr: o.lr,
+        weight_decay: o.weight_decay,
+        ..Default::default()
+    };
+
+    let mut model = Model::init_he(o.depth, o.channels, o.seed)?;
+    model
+        .metadata
+        .insert("data".into(), format!("{:?}", o.data));
+    let state_path = o.out.join("state.safetensors");
+    let (mut first_epoch, mut records, mut best) = (0, Vec::new(), (0usize, -1.0f64));
+    let mut restored = None;
+    if o.resume && state_path.exists() {
+        let (m, moments, meta) = load_state(&state_path, &model)?;
+        if meta.get("options").map(String::as_str) != Some(fingerprint(o).as_str()) {
+            return Err(Error::Shape(format!(
+                "--resume: {} was written with other options ({}); use the same ones",
+                state_path.display(),
+                meta.get("options").map_or("?", |s| s.as_str())
+            )));
+        }
+        let num = |k: &str| {
+            meta.get(k)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        first_epoch = num("epoch") as usize;
+        best = (num("best_epoch") as usize, num("best_val_jaccard"));
+        records = meta
+            .get("log")
+            .map(|log| log.lines().skip(1).filter_map(parse_record).collect())
+            .unwrap_or_default();
+        model = m;
+        restored = Some((moments, num("step") as u32));
+        eprintln!(
+            "resuming after epoch {first_epoch} (best so far: epoch {}, val Jaccard {:.4})",
+            best.0, best.1
+        );
+    } else if o.resume {
+        eprintln!("--resume: no {} yet, starting afresh", state_path.display());
+    }
+    let mut trainer = GpuTrainer::new(ctx.clone(), &model, o.batch, o.crop, o.crop, loss, adam)?;
+    if let Some((moments, step)) = restored {
+        trainer.restore(&moments, step)?;
+    }
+    let total = o.epochs * o.steps;
+    for epoch in first_epoch..o.epochs {
+        let start = Instant::now();
+        let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
+        rng.set_stream(epoch as u64 + 1);
+        let mut sum = 0.0f64;
+        let mut lr = o.lr;
+        for s in 0..o.steps {
+            let (x, t) = generator.batch(&mut rng, o.batch)?;
+            lr = learning_rate(o.lr, epoch * o.steps + s, total);
+            trainer.set_lr(lr);
+            let l = trainer.step(&x, &t)?;
+            if !l.is_finite() {
+                return Err(Error::Shape(format!(
+                    "the loss became {l} at epoch {} step {}; lower --lr",
+                    epoch + 1,
+                    s + 1
+                )));
+            }
+            sum += l as f64;
+            let rate = ((s + 1) * o.batch) as f64 / start.elapsed().as_secs_f64();
+            progress.step(epoch, s, l, rate);
+        }
+        let model = trainer.model()?;
+        let val_jaccard = validate(&ctx, &model, &val)?;
+        let record = EpochRecord {
+            epoch: epoch + 1,
+            step: trainer.step,
+            loss: sum / o.steps as f64,
+            val_jaccard,
+            lr,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        records.push(record.clone());
+        let is_best = val_jaccard > best.1;
+        if is_best {
+            best = (epoch + 1, val_jaccard);
+            let mut b = model.clone();
+            b.metadata.insert("epochs".into(), (epoch + 1).to_string());
+            b.metadata
+                .insert("best_epoch".into(), (epoch + 1).to_string());
+            b.metadata
+                .insert("val_jaccard".into(), format!("{val_jaccard:.6}"));
+            b.save(&o.out.join("best.safetensors"))?;
+        }
+        let log = std::iter::once(LOG_HEADER.to_string())
+            .chain(records.iter().map(EpochRecord::csv))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n";
+        let mut meta = BTreeMap::new();
+        meta.insert("format".to_string(), STATE_FORMAT.to_string());
+        meta.insert("options".into(), fingerprint(o));
+        meta.insert("epoch".into(), (epoch + 1).to_string());
+        meta.insert("step".into(), trainer.step.to_string());
+        meta.insert("best_epoch".into(), best.0.to_string());
+        meta.insert("best_val_jaccard".into(), best.1.to_string());
+        meta.insert("log".into(), log.clone());
+        // The state first: a kill between the two writes leaves a consistent state to resume.
+        save_state(&state_path, &model, &trainer.moments()?, meta)?;
+        let mut last = model;
+        last.metadata
+            .insert("epochs".into(), (epoch + 1).to_string());
+        last.metadata
+            .insert("best_epoch".into(), best.0.to_string());
+        last.metadata
+            .insert("val_jaccard".into(), format!("{val_jaccard:.6}"));
+        last.save(&o.out.join("last.safetensors"))?;
+        write_atomic(&o.out.join("log.csv"), log.as_bytes())?;
+        draw_curves(&records, &o.out.join("curves.png"))?;
+        if !progress.epoch(&record, is_best) {
+            break;
+        }
+    }
+    Ok(records)
+}
+
+fn parse_record(line: &str) -> Option<EpochRecord> {
+    let f: Vec<&str> = line.split(',').collect();
+    Some(EpochRecord {
+        epoch: f.first()?.parse().ok()?,
+        step: f.get(1)?.parse().ok()?,
+        loss: f.get(2)?.parse().ok()?,
+        val_jaccard: f.get(3)?.parse().ok()?,
+        lr: f.get(4)?.parse().ok()?,
+        seconds: f.get(5)?.parse().ok()?,
+    })
+}
