@@ -414,6 +414,14 @@ fn segment(
     Ok(code)
 }
 
+/// A progress bar over `len` items called `unit`, with elapsed time, ETA and a message.
+fn progress_bar(len: u64, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit}  {{elapsed}} (eta {{eta}})  {{msg}}");
+    bar.set_style(ProgressStyle::with_template(&template).expect("valid template"));
+    bar
+}
+
 /// Runs `work` on every frame with a progress bar; prints each frame's line (or its error, named)
 /// and a summary with the mean time. A failed frame does not stop the others; the exit status
 /// is non-zero if any failed.
@@ -422,11 +430,7 @@ fn for_each_frame(
     verb: &str,
     mut work: impl FnMut(&Path) -> emunet::Result<(String, f64)>,
 ) -> ExitCode {
-    let bar = ProgressBar::new(frames.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} frames  {elapsed} (eta {eta})  {msg}")
-            .expect("valid template"),
-    );
+    let bar = progress_bar(frames.len() as u64, "frames");
     let (mut ok, mut failed, mut total_ms) = (0usize, 0usize, 0.0f64);
     for path in frames {
         match work(path) {
@@ -594,11 +598,7 @@ fn simulate(
         create_dir(&out.join(sub))?;
     }
     let total = count * frames_per_view;
-    let bar = ProgressBar::new(total as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} frames  {elapsed} (eta {eta})  {msg}")
-            .expect("valid template"),
-    );
+    let bar = progress_bar(total as u64, "frames");
     let start = std::time::Instant::now();
     let mut csv = String::from(simulate::GRAINS_CSV_HEADER);
     csv.push('\n');
@@ -741,11 +741,7 @@ fn train(options: TrainOptions) -> emunet::Result<ExitCode> {
         options.crop,
         options.data
     );
-    let bar = ProgressBar::new((options.epochs * options.steps) as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} steps  {elapsed} (eta {eta})  {msg}")
-            .expect("valid template"),
-    );
+    let bar = progress_bar((options.epochs * options.steps) as u64, "steps");
     let mut progress = TrainBar {
         bar,
         steps: options.steps,
