@@ -713,11 +713,12 @@ impl emunet::trainer::Progress for TrainBar {
     fn epoch(&mut self, r: &emunet::trainer::EpochRecord, best: bool) -> bool {
         self.bar.suspend(|| {
             println!(
-                "epoch {:>3}  step {:>6}  loss {:.5}  val Jaccard {:.4}{}  lr {:.2e}  {:.0} s",
+                "epoch {:>3}  step {:>6}  loss {:.5}  val Jaccard {:.4} at threshold {:.2}{}  lr {:.2e}  {:.0} s",
                 r.epoch,
                 r.step,
                 r.loss,
                 r.val_jaccard,
+                r.threshold,
                 if best { " (best)" } else { "" },
                 r.lr,
                 r.seconds

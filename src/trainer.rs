@@ -1,5 +1,6 @@
 //! `emunet train`: epochs of GPU training steps on augmented crops, a cosine learning-rate
-//! schedule, validation Jaccard on full-size frames after every epoch, the best epoch kept
+//! schedule, validation Jaccard on full-size frames after every epoch (at the mask threshold that
+//! maximises it, which the checkpoints record), the best epoch kept
 //! (`OUT/best.safetensors`), the last one with its optimizer state (`OUT/last.safetensors`,
 //! `OUT/state.safetensors`), `OUT/log.csv` and `OUT/curves.png`; every file written atomically.
 //!
@@ -64,18 +65,26 @@ pub struct EpochRecord {
     pub step: u32,
     pub loss: f64,
     pub val_jaccard: f64,
+    /// The mask threshold that gave `val_jaccard`.
+    pub threshold: f32,
     pub lr: f32,
     pub seconds: f64,
 }
 
-const LOG_HEADER: &str = "epoch,step,loss,val_jaccard,lr,seconds";
+const LOG_HEADER: &str = "epoch,step,loss,val_jaccard,threshold,lr,seconds";
 const STATE_FORMAT: &str = "emunet-train-state/1";
 
 impl EpochRecord {
     fn csv(&self) -> String {
         format!(
-            "{},{},{:.6},{:.6},{:.6e},{:.1}",
-            self.epoch, self.step, self.loss, self.val_jaccard, self.lr, self.seconds
+            "{},{},{:.6},{:.6},{},{:.6e},{:.1}",
+            self.epoch,
+            self.step,
+            self.loss,
+            self.val_jaccard,
+            self.threshold,
+            self.lr,
+            self.seconds
         )
     }
 }
@@ -130,23 +139,34 @@ fn validation_set(o: &TrainOptions, val_pairs: Vec<Pair>) -> Result<Vec<Pair>> {
     }
 }
 
-/// Pooled pixel Jaccard of `model` on the validation frames (masks at the model's threshold).
-pub fn validate(ctx: &Arc<Context>, model: &Model, val: &[Pair]) -> Result<f64> {
+/// Thresholds tried when calibrating the mask threshold on the validation frames.
+const THRESHOLDS: [f32; 17] = [
+    0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9,
+];
+
+/// Pooled pixel Jaccard of `model` on the validation frames at the threshold (of
+/// [`THRESHOLDS`]) that maximises it: (Jaccard, threshold). The checkpoints record the
+/// threshold, so `segment` uses the calibrated one by default.
+pub fn validate(ctx: &Arc<Context>, model: &Model, val: &[Pair]) -> Result<(f64, f32)> {
     let mut unet = Unet::new(ctx.clone(), model)?;
-    let (mut inter, mut union) = (0u64, 0u64);
+    let mut counts = [(0u64, 0u64); THRESHOLDS.len()];
     for p in val {
         let seg = unet.segment(&p.frame)?;
-        for (m, &t) in seg.mask().iter().zip(&p.mask) {
-            let (a, b) = (*m != 0, t != 0);
-            inter += (a && b) as u64;
-            union += (a || b) as u64;
+        for (&prob, &t) in seg.prob.iter().zip(&p.mask) {
+            for (k, &thr) in THRESHOLDS.iter().enumerate() {
+                let (a, b) = (prob >= thr, t != 0);
+                counts[k].0 += (a && b) as u64;
+                counts[k].1 += (a || b) as u64;
+            }
         }
     }
-    Ok(if union == 0 {
-        1.0
-    } else {
-        inter as f64 / union as f64
-    })
+    let jaccard = |(i, u): (u64, u64)| if u == 0 { 1.0 } else { i as f64 / u as f64 };
+    let (k, best) = counts
+        .iter()
+        .map(|&c| jaccard(c))
+        .enumerate()
+        .fold((0, f64::MIN), |b, (k, j)| if j > b.1 { (k, j) } else { b });
+    Ok((best, THRESHOLDS[k]))
 }
 
 /// Writes the state file: weights (file layout), Adam's moments (packed), progress metadata.
@@ -446,13 +466,15 @@ pub fn run(
             let rate = ((s + 1) * o.batch) as f64 / start.elapsed().as_secs_f64();
             progress.step(epoch, s, l, rate);
         }
-        let model = trainer.model()?;
-        let val_jaccard = validate(&ctx, &model, &val)?;
+        let mut model = trainer.model()?;
+        let (val_jaccard, threshold) = validate(&ctx, &model, &val)?;
+        model.set_threshold(threshold)?;
         let record = EpochRecord {
             epoch: epoch + 1,
             step: trainer.step,
             loss: sum / o.steps as f64,
             val_jaccard,
+            threshold,
             lr,
             seconds: start.elapsed().as_secs_f64(),
         };
@@ -507,7 +529,8 @@ fn parse_record(line: &str) -> Option<EpochRecord> {
         step: f.get(1)?.parse().ok()?,
         loss: f.get(2)?.parse().ok()?,
         val_jaccard: f.get(3)?.parse().ok()?,
-        lr: f.get(4)?.parse().ok()?,
-        seconds: f.get(5)?.parse().ok()?,
+        threshold: f.get(4)?.parse().ok()?,
+        lr: f.get(5)?.parse().ok()?,
+        seconds: f.get(6)?.parse().ok()?,
     })
 }

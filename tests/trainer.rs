@@ -79,6 +79,12 @@ fn unet_2_8_learns_simulated_frames() {
     }
     let b = Model::load(&dir.path().join("best.safetensors")).unwrap();
     assert!(b.metadata.contains_key("val_jaccard") && b.metadata.contains_key("best_epoch"));
+    // The checkpoint carries the calibrated threshold of its epoch.
+    let best_record = records
+        .iter()
+        .max_by(|a, b| a.val_jaccard.total_cmp(&b.val_jaccard))
+        .unwrap();
+    assert_eq!(b.threshold, best_record.threshold);
     let log = std::fs::read_to_string(dir.path().join("log.csv")).unwrap();
     assert_eq!(log.lines().count(), 5);
 }
