@@ -175,7 +175,8 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Segment frames: writes DIR/<stem>.mask.png (0/255) and DIR/<stem>.prob.npy (float32 H×W).
+    /// Segment frames: writes DIR/<stem>.mask.png (0/255), DIR/<stem>.prob.npy (float32 H×W) and
+    /// DIR/<stem>.clusters.csv.
     Segment {
         /// Weights file (.safetensors, format emunet-unet/1).
         #[arg(long)]
@@ -200,6 +201,13 @@ enum Command {
 
 fn main() -> ExitCode {
     quiet_wayland_probe();
+    // Like other Unix tools, end quietly when the reader of stdout goes away (`| head`),
+    // instead of panicking on the broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Simulate {

@@ -17,7 +17,7 @@ while read -r d c w h bits seed; do
   name="unet${d}_${c}_${w}x${h}_${bits}bit"
   "$emunet" init --depth "$d" --channels "$c" --seed "$seed" --out "$work/$name.safetensors" >/dev/null
   $py --make-frame "$work/$name.png" --width "$w" --height "$h" --bits "$bits" --seed "$seed" >/dev/null
-  "$emunet" segment --weights "$work/$name.safetensors" --out "$work/out" "$work/$name.png" 2>/dev/null | head -n 1
+  "$emunet" segment --weights "$work/$name.safetensors" --out "$work/out" "$work/$name.png" 2>/dev/null | sed -n 1p
   $py --weights "$work/$name.safetensors" --frame "$work/$name.png" \
       --prob "$work/out/$name.prob.npy" --mask "$work/out/$name.mask.png"
 done <<'CASES'
@@ -29,7 +29,7 @@ done <<'CASES'
 CASES
 # The shipped emulsion-like sample frame.
 "$emunet" init --depth 3 --channels 8 --seed 6 --out "$work/unet6.safetensors" >/dev/null
-"$emunet" segment --weights "$work/unet6.safetensors" --out "$work/out" tests/data/sample_frame.png 2>/dev/null | head -n 1
+"$emunet" segment --weights "$work/unet6.safetensors" --out "$work/out" tests/data/sample_frame.png 2>/dev/null | sed -n 1p
 $py --weights "$work/unet6.safetensors" --frame tests/data/sample_frame.png \
     --prob "$work/out/sample_frame.prob.npy" --mask "$work/out/sample_frame.mask.png"
 # The classical pipeline (GPU filter and threshold, CPU labelling) against scipy.ndimage on
