@@ -140,8 +140,9 @@ fn validation_set(o: &TrainOptions, val_pairs: Vec<Pair>) -> Result<Vec<Pair>> {
 }
 
 /// Thresholds tried when calibrating the mask threshold on the validation frames.
-const THRESHOLDS: [f32; 17] = [
-    0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9,
+const THRESHOLDS: [f32; 19] = [
+    0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85,
+    0.9, 0.95,
 ];
 
 /// Pooled pixel Jaccard of `model` on the validation frames at the threshold (of
