@@ -31,17 +31,6 @@
 //                           subgroupBroadcast hands them out. On lavapipe a storage load is
 //                           emulated lane by lane, so this is 3–4× faster there (benches/conv3x3.rs).
 
-struct Conv3x3Params {
-    n: u32,
-    h: u32,
-    w: u32,
-    ca4: u32,
-    cb4: u32,
-    co4: u32,
-    relu: u32,
-    _pad: u32,
-}
-
 @group(0) @binding(0) var<storage, read> x_a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> x_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;

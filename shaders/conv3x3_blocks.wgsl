@@ -1,8 +1,21 @@
-// conv3x3_blocks.wgsl — register blocks shared by conv3x3.wgsl and conv3x3_grad_input.wgsl
-// (prepended to both): PX adjacent pixels of one output group, the PX + 2 inputs of one row they
-// read, the nine 4×4 weight blocks of one (output group, input group), and the tap steps.
+// conv3x3_blocks.wgsl — the parameters and register blocks shared by conv3x3.wgsl and
+// conv3x3_grad_input.wgsl (prepended to both): PX adjacent pixels of one output group, the
+// PX + 2 inputs of one row they read, the nine 4×4 weight blocks of one (output group, input
+// group), and the tap steps.
 // Forward steps compute `w * x` (sum over input channels); transposed steps compute `x * w`
 // (sum over output channels), which is what the input gradient needs.
+
+// The parameters of a conv3x3 (the input gradient takes the forward conv's own).
+struct Conv3x3Params {
+    n: u32,
+    h: u32,
+    w: u32,
+    ca4: u32,
+    cb4: u32,
+    co4: u32,
+    relu: u32,
+    _pad: u32,
+}
 
 const PX: u32 = 8u;
 

@@ -18,17 +18,6 @@
 // transposed (`dz * w`) with the taps mirrored. Module: conv3x3_blocks.wgsl + this file + a
 // variant file (conv3x3_direct.wgsl or conv3x3_subgroup.wgsl, as for the forward conv).
 
-struct Conv3x3Params {
-    n: u32,
-    h: u32,
-    w: u32,
-    ca4: u32,
-    cb4: u32,
-    co4: u32,
-    relu: u32,
-    _pad: u32,
-}
-
 @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
