@@ -18,34 +18,16 @@
 // Past-the-end invocations compute on clamped coordinates and store nothing (every invocation
 // reaches the subgroup operations).
 //
-// Variants, as for conv3x3: the entry point `main` (which calls `kernel`) and `load_quad` come
-// from upconv2x2_direct.wgsl (every invocation loads the blocks) or upconv2x2_subgroup.wgsl (lanes 0..7
-// load the 16 columns together and broadcast them: 5–8× faster on lavapipe).
-
-struct Upconv2x2Params {
-    n: u32,
-    h: u32,
-    w: u32,
-    ci4: u32,
-    co4: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// Module: upconv2x2_blocks.wgsl (parameters, Quad) + this file + a variant file. As for conv3x3,
+// the entry point `main` (which calls `kernel`) and `load_quad` come from upconv2x2_direct.wgsl
+// (every invocation loads the blocks) or upconv2x2_subgroup.wgsl (lanes 0..7 load the 16 columns
+// together and broadcast them: 5–8× faster on lavapipe).
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> weight: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(4) var<uniform> p: Upconv2x2Params;
-
-// The four taps (2a + b) of one (output group, input group).
-struct Quad {
-    t0: mat4x4<f32>,
-    t1: mat4x4<f32>,
-    t2: mat4x4<f32>,
-    t3: mat4x4<f32>,
-}
 
 // The 2×2 output block of one input pixel for one output group, by tap.
 struct Block {

@@ -10,31 +10,13 @@
 //
 // Dispatch: as upconv2x2.wgsl with input and output groups exchanged: one invocation writes 2
 // adjacent input pixels × 4 input groups, looping over output groups; each tap block is applied
-// transposed (`dy * w`). grid = (gx, gy, N·ceil(ci4/4)). Module: this file + a variant file
-// (upconv2x2_direct.wgsl or upconv2x2_subgroup.wgsl, which define `load_quad` and `main`).
-
-struct Upconv2x2Params {
-    n: u32,
-    h: u32,
-    w: u32,
-    ci4: u32,
-    co4: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// transposed (`dy * w`). grid = (gx, gy, N·ceil(ci4/4)). Module: upconv2x2_blocks.wgsl + this
+// file + a variant file (upconv2x2_direct.wgsl or upconv2x2_subgroup.wgsl: `load_quad`, `main`).
 
 @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> weight: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> dx: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> p: Upconv2x2Params;
-
-struct Quad {
-    t0: mat4x4<f32>,
-    t1: mat4x4<f32>,
-    t2: mat4x4<f32>,
-    t3: mat4x4<f32>,
-}
 
 // The output gradient at the four taps of one input pixel, for one output group.
 struct Taps4 {

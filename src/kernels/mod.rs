@@ -55,6 +55,7 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("normalize.wgsl", normalize::SOURCE),
     ("threshold.wgsl", threshold::SOURCE),
     ("upconv2x2.wgsl", upconv2x2::SOURCE),
+    ("upconv2x2_blocks.wgsl", upconv2x2::SOURCE_BLOCKS),
     ("upconv2x2_direct.wgsl", upconv2x2::SOURCE_DIRECT),
     ("upconv2x2_subgroup.wgsl", upconv2x2::SOURCE_SUBGROUP),
 ];

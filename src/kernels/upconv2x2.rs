@@ -3,20 +3,21 @@
 use super::{Access, Variant, bind, div_ceil, grid_2d, layout, pipeline};
 
 pub const SOURCE: &str = include_str!("../../shaders/upconv2x2.wgsl");
+pub const SOURCE_BLOCKS: &str = include_str!("../../shaders/upconv2x2_blocks.wgsl");
 pub const SOURCE_DIRECT: &str = include_str!("../../shaders/upconv2x2_direct.wgsl");
 pub const SOURCE_SUBGROUP: &str = include_str!("../../shaders/upconv2x2_subgroup.wgsl");
 /// Input pixels along x and vec4 output groups handled by one invocation (must match the shader).
 pub const PX: u32 = 2;
 pub const OB: u32 = 4;
 
-/// An upconv2x2-family WGSL module: the op's body (`SOURCE` here, or the input gradient's) and
-/// the variant's weight loading and entry point.
+/// An upconv2x2-family WGSL module: the shared declarations, the op's body (`SOURCE` here, or the
+/// input gradient's) and the variant's weight loading and entry point.
 pub fn module_source(body: &str, variant: Variant) -> String {
     let tail = match variant {
         Variant::Direct => SOURCE_DIRECT,
         Variant::Subgroup => SOURCE_SUBGROUP,
     };
-    format!("{body}\n{tail}")
+    format!("{SOURCE_BLOCKS}\n{body}\n{tail}")
 }
 
 /// The forward up-conv's module for a variant.
