@@ -115,7 +115,27 @@ pub enum Source {
         params: Box<SimParams>,
         seed: u64,
         size: usize,
+        /// 0: the truth mask as the target. s > 0: the soft target
+        /// `sigmoid((darkness − truth threshold) / s)`, which also tells the network how far
+        /// (in grey levels) a pixel lies from the truth contour; its 0.5 level is the mask.
+        soft_target: f64,
     },
+}
+
+/// The per-pixel targets of a frame: a 0/non-zero mask, or probabilities in [0, 1].
+#[derive(Clone, Copy)]
+pub enum Targets<'a> {
+    Mask(&'a [u8]),
+    Prob(&'a [f32]),
+}
+
+impl Targets<'_> {
+    fn at(&self, i: usize) -> f32 {
+        match self {
+            Targets::Mask(m) => (m[i] != 0) as u8 as f32,
+            Targets::Prob(p) => p[i],
+        }
+    }
 }
 
 /// Augmentation ranges.
@@ -139,6 +159,21 @@ impl Augment {
             brightness: 0.05,
             noise: 0.01,
             blur_probability: 0.3,
+        }
+    }
+
+    /// Crops, flips and quarter turns only. Simulated frames already span the real
+    /// photometric range, and their truth is tied to the rendered grey levels (own darkness
+    /// ≥ 20): gamma, contrast, noise or blur jitter would move pixels across that contour
+    /// without moving the label.
+    pub fn geometric(crop: usize) -> Self {
+        Augment {
+            crop,
+            gamma: (1.0, 1.0),
+            contrast: (1.0, 1.0),
+            brightness: 0.0,
+            noise: 0.0,
+            blur_probability: 0.0,
         }
     }
 }
@@ -174,23 +209,43 @@ impl Generator {
                     return Err(Error::Shape("no training pairs".into()));
                 }
                 let p = &pairs[rng.random_range(0..pairs.len())];
-                augment_pair(&p.frame, &p.mask, &self.augment, rng)
+                augment_pair(&p.frame, Targets::Mask(&p.mask), &self.augment, rng)
             }
-            Source::Simulate { params, seed, size } => {
+            Source::Simulate {
+                params,
+                seed,
+                size,
+                soft_target,
+            } => {
                 let mut p = (**params).clone();
                 p.width = *size;
                 p.height = *size;
                 let view = rng.random::<u32>() as u64;
                 let z = rng.random_range(4.0..p.layer_um - 4.0);
                 let f = View::new(&p, *seed, view)?.render(String::new(), z);
-                augment_pair(&f.image, &f.truth, &self.augment, rng)
+                if *soft_target > 0.0 {
+                    let (thr, s) = (p.truth_threshold, *soft_target);
+                    let prob: Vec<f32> = f
+                        .darkness
+                        .iter()
+                        .map(|&d| (1.0 / (1.0 + (-(d as f64 - thr) / s).exp())) as f32)
+                        .collect();
+                    augment_pair(&f.image, Targets::Prob(&prob), &self.augment, rng)
+                } else {
+                    augment_pair(&f.image, Targets::Mask(&f.truth), &self.augment, rng)
+                }
             }
         }
     }
 }
 
-/// Crops, jitters, normalises and rotates/flips one frame and its mask.
-pub fn augment_pair(frame: &Frame, mask: &[u8], a: &Augment, rng: &mut impl Rng) -> Result<Sample> {
+/// Crops, jitters, normalises and rotates/flips one frame and its targets.
+pub fn augment_pair(
+    frame: &Frame,
+    targets: Targets,
+    a: &Augment,
+    rng: &mut impl Rng,
+) -> Result<Sample> {
     let (w, h, c) = (frame.width, frame.height, a.crop);
     if w < c || h < c {
         return Err(Error::Shape(format!(
@@ -228,6 +283,10 @@ pub fn augment_pair(frame: &Frame, mask: &[u8], a: &Augment, rng: &mut impl Rng)
     for yy in 0..c {
         for xx in 0..c {
             let v = jitter(frame.value((y0 + yy) * w + x0 + xx));
+            if noise == 0.0 {
+                x.push(v);
+                continue;
+            }
             let z: f64 = {
                 let u1: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
                 let u2: f64 = rng.random();
@@ -244,7 +303,7 @@ pub fn augment_pair(frame: &Frame, mask: &[u8], a: &Augment, rng: &mut impl Rng)
         .map(|v| ((v - mean) / (std + 1e-6)) as f32)
         .collect();
     let mut ts: Vec<f32> = (0..c * c)
-        .map(|i| (mask[(y0 + i / c) * w + x0 + i % c] != 0) as u8 as f32)
+        .map(|i| targets.at((y0 + i / c) * w + x0 + i % c))
         .collect();
     // The same flips and quarter turns for input and target.
     let (flip_x, flip_y, turns) = (

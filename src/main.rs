@@ -22,6 +22,14 @@ struct Cli {
     command: Command,
 }
 
+/// How training crops are augmented (see `emunet train --help`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum AugmentMode {
+    Auto,
+    Full,
+    Geometric,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Render emulsion-like frames with exact truth: DIR/images/<name>.png, DIR/masks/<name>.png
@@ -127,6 +135,15 @@ enum Command {
         /// Weight of the soft-Jaccard term added to the cross-entropy.
         #[arg(long, default_value_t = 0.5)]
         jaccard_weight: f32,
+        /// Augmentation: `geometric` = crops, flips and quarter turns; `full` adds gamma,
+        /// contrast, brightness, noise and blur jitter; `auto` = geometric for --simulate (its
+        /// labels follow the rendered grey levels), full for --data.
+        #[arg(long, value_enum, default_value_t = AugmentMode::Auto)]
+        augment: AugmentMode,
+        /// --simulate: train on the soft target sigmoid((own darkness − 20 gl) / S) instead of
+        /// the 0/1 truth mask (its 0.5 level is the mask); S in grey levels, 0 = the mask.
+        #[arg(long, default_value_t = 0.0)]
+        soft_target: f32,
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Fraction of the files held out for validation (--data).
@@ -272,11 +289,19 @@ fn main() -> ExitCode {
             weight_decay,
             pos_weight,
             jaccard_weight,
+            augment,
+            soft_target,
             seed,
             val_fraction,
             val_frames,
             resume,
         } => train(TrainOptions {
+            soft_target,
+            photometric: match augment {
+                AugmentMode::Full => true,
+                AugmentMode::Geometric => false,
+                AugmentMode::Auto => data.is_some(),
+            },
             out,
             data: match data {
                 Some(dir) => DataSpec::Dir(dir),

@@ -48,6 +48,12 @@ pub struct TrainOptions {
     pub weight_decay: f32,
     pub pos_weight: f32,
     pub jaccard_weight: f32,
+    /// Photometric augmentation (gamma, contrast, brightness, noise, blur) besides crops,
+    /// flips and turns. Off suits simulated data, whose labels follow its grey levels.
+    pub photometric: bool,
+    /// Simulated data: the scale (grey levels) of the soft target around the truth contour;
+    /// 0 trains on the truth mask itself.
+    pub soft_target: f32,
     pub seed: u64,
     /// Fraction of the files held out for validation (folder data).
     pub val_fraction: f64,
@@ -98,7 +104,7 @@ pub fn learning_rate(lr: f32, step: usize, total: usize) -> f32 {
 /// The options that must match for `--resume` (others, like the epoch count, may change).
 fn fingerprint(o: &TrainOptions) -> String {
     format!(
-        "data={:?} depth={} channels={} steps={} batch={} crop={} lr={} wd={} pos_weight={} jaccard_weight={} seed={}",
+        "data={:?} depth={} channels={} steps={} batch={} crop={} lr={} wd={} pos_weight={} jaccard_weight={} photometric={} soft_target={} seed={}",
         o.data,
         o.depth,
         o.channels,
@@ -109,6 +115,8 @@ fn fingerprint(o: &TrainOptions) -> String {
         o.weight_decay,
         o.pos_weight,
         o.jaccard_weight,
+        o.photometric,
+        o.soft_target,
         o.seed
     )
 }
@@ -139,35 +147,54 @@ fn validation_set(o: &TrainOptions, val_pairs: Vec<Pair>) -> Result<Vec<Pair>> {
     }
 }
 
-/// Thresholds tried when calibrating the mask threshold on the validation frames.
-const THRESHOLDS: [f32; 19] = [
-    0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85,
-    0.9, 0.95,
-];
+/// Thresholds tried when calibrating the mask threshold: k / [`THRESHOLD_STEPS`], k = 1..steps−1.
+const THRESHOLD_STEPS: usize = 100;
 
-/// Pooled pixel Jaccard of `model` on the validation frames at the threshold (of
-/// [`THRESHOLDS`]) that maximises it: (Jaccard, threshold). The checkpoints record the
-/// threshold, so `segment` uses the calibrated one by default.
+/// The k for which `prob` lies in [k / steps, (k + 1) / steps), with the same f32 comparison
+/// `prob >= threshold` that segmentation makes, so a threshold's counts are exact.
+fn threshold_bin(prob: f32) -> usize {
+    let n = THRESHOLD_STEPS;
+    let mut k = ((prob * n as f32).floor().max(0.0) as usize).min(n - 1);
+    if k + 1 < n && prob >= (k + 1) as f32 / n as f32 {
+        k += 1;
+    }
+    if k > 0 && prob < k as f32 / n as f32 {
+        k -= 1;
+    }
+    k
+}
+
+/// Pooled pixel Jaccard of `model` on the validation frames at the threshold (k / 100) that
+/// maximises it: (Jaccard, threshold). The checkpoints record the threshold, so `segment` uses
+/// the calibrated one by default.
 pub fn validate(ctx: &Arc<Context>, model: &Model, val: &[Pair]) -> Result<(f64, f32)> {
     let mut unet = Unet::new(ctx.clone(), model)?;
-    let mut counts = [(0u64, 0u64); THRESHOLDS.len()];
+    // Histograms of the probability of truth and background pixels.
+    let (mut on, mut off) = ([0u64; THRESHOLD_STEPS], [0u64; THRESHOLD_STEPS]);
     for p in val {
         let seg = unet.segment(&p.frame)?;
         for (&prob, &t) in seg.prob.iter().zip(&p.mask) {
-            for (k, &thr) in THRESHOLDS.iter().enumerate() {
-                let (a, b) = (prob >= thr, t != 0);
-                counts[k].0 += (a && b) as u64;
-                counts[k].1 += (a || b) as u64;
-            }
+            let k = threshold_bin(prob);
+            if t != 0 { on[k] += 1 } else { off[k] += 1 }
         }
     }
-    let jaccard = |(i, u): (u64, u64)| if u == 0 { 1.0 } else { i as f64 / u as f64 };
-    let (k, best) = counts
-        .iter()
-        .map(|&c| jaccard(c))
-        .enumerate()
-        .fold((0, f64::MIN), |b, (k, j)| if j > b.1 { (k, j) } else { b });
-    Ok((best, THRESHOLDS[k]))
+    let truth: u64 = on.iter().sum();
+    let (mut best, mut best_k) = (f64::MIN, THRESHOLD_STEPS / 2);
+    for k in 1..THRESHOLD_STEPS {
+        // Predicted on: probability ≥ k / steps.
+        let tp: u64 = on[k..].iter().sum();
+        let fp: u64 = off[k..].iter().sum();
+        let union = truth + fp;
+        let j = if union == 0 {
+            1.0
+        } else {
+            tp as f64 / union as f64
+        };
+        if j > best {
+            (best, best_k) = (j, k);
+        }
+    }
+    Ok((best, best_k as f32 / THRESHOLD_STEPS as f32))
 }
 
 /// Writes the state file: weights (file layout), Adam's moments (packed), progress metadata.
@@ -388,11 +415,16 @@ pub fn run(
             params: Box::new(SimParams::preset(*preset)),
             seed: o.seed,
             size: (o.crop * 3 / 2).max(o.crop + 16),
+            soft_target: o.soft_target as f64,
         },
     };
     let generator = Generator {
         source,
-        augment: Augment::new(o.crop),
+        augment: if o.photometric {
+            Augment::new(o.crop)
+        } else {
+            Augment::geometric(o.crop)
+        },
     };
     let loss = LossParams {
         pos_weight: o.pos_weight,
@@ -449,24 +481,41 @@ pub fn run(
         let start = Instant::now();
         let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
         rng.set_stream(epoch as u64 + 1);
-        let mut sum = 0.0f64;
-        let mut lr = o.lr;
-        for s in 0..o.steps {
-            let (x, t) = generator.batch(&mut rng, o.batch)?;
-            lr = learning_rate(o.lr, epoch * o.steps + s, total);
-            trainer.set_lr(lr);
-            let l = trainer.step(&x, &t)?;
-            if !l.is_finite() {
-                return Err(Error::Shape(format!(
-                    "the loss became {l} at epoch {} step {}; lower --lr",
-                    epoch + 1,
-                    s + 1
-                )));
+        // A second thread draws the next batches while the GPU runs this one. It draws the
+        // same batches, in the same order, as drawing them here would.
+        let (sum, lr) = std::thread::scope(|scope| -> Result<(f64, f32)> {
+            let (tx, rx) = std::sync::mpsc::sync_channel(2);
+            let generator = &generator;
+            scope.spawn(move || {
+                for _ in 0..o.steps {
+                    let batch = generator.batch(&mut rng, o.batch);
+                    let failed = batch.is_err();
+                    if tx.send(batch).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            let (mut sum, mut lr) = (0.0f64, o.lr);
+            for s in 0..o.steps {
+                let (x, t) = rx
+                    .recv()
+                    .map_err(|_| Error::Shape("the training-data thread stopped".into()))??;
+                lr = learning_rate(o.lr, epoch * o.steps + s, total);
+                trainer.set_lr(lr);
+                let l = trainer.step(&x, &t)?;
+                if !l.is_finite() {
+                    return Err(Error::Shape(format!(
+                        "the loss became {l} at epoch {} step {}; lower --lr",
+                        epoch + 1,
+                        s + 1
+                    )));
+                }
+                sum += l as f64;
+                let rate = ((s + 1) * o.batch) as f64 / start.elapsed().as_secs_f64();
+                progress.step(epoch, s, l, rate);
             }
-            sum += l as f64;
-            let rate = ((s + 1) * o.batch) as f64 / start.elapsed().as_secs_f64();
-            progress.step(epoch, s, l, rate);
-        }
+            Ok((sum, lr))
+        })?;
         let mut model = trainer.model()?;
         let (val_jaccard, threshold) = validate(&ctx, &model, &val)?;
         model.set_threshold(threshold)?;

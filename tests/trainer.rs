@@ -4,9 +4,11 @@
 
 mod common;
 use common::ctx;
-use emunet::Model;
+use emunet::data::Pair;
 use emunet::simulate::Preset;
+use emunet::simulate::{SimParams, View};
 use emunet::trainer::{self, DataSpec, EpochRecord, Progress, TrainOptions};
+use emunet::{Model, Unet};
 use std::path::Path;
 
 struct StopAfter(Option<usize>);
@@ -44,6 +46,8 @@ fn options(
         weight_decay: 1e-4,
         pos_weight: 3.0,
         jaccard_weight: 0.5,
+        photometric: false,
+        soft_target: 0.0,
         seed: 3,
         val_fraction: 0.1,
         val_frames: 2,
@@ -87,6 +91,54 @@ fn unet_2_8_learns_simulated_frames() {
     assert_eq!(b.threshold, best_record.threshold);
     let log = std::fs::read_to_string(dir.path().join("log.csv")).unwrap();
     assert_eq!(log.lines().count(), 5);
+}
+
+#[test]
+fn validation_reports_the_best_threshold_and_its_exact_jaccard() {
+    // A small untrained model gives probabilities spread over (0, 1).
+    let model = Model::init_he(2, 4, 11).unwrap();
+    let mut p = SimParams::preset(Preset::Nominal);
+    (p.width, p.height) = (96, 80);
+    let val: Vec<Pair> = (0..2)
+        .map(|v| {
+            let f = View::new(&p, 5, v).unwrap().render(format!("v{v}"), 20.0);
+            Pair {
+                name: f.name,
+                frame: f.image,
+                mask: f.truth,
+            }
+        })
+        .collect();
+    let (jaccard, threshold) = trainer::validate(&ctx(), &model, &val).unwrap();
+    // Recount directly, with segmentation's own comparison, at every threshold of the grid.
+    let mut unet = Unet::new(ctx(), &model).unwrap();
+    let probs: Vec<Vec<f32>> = val
+        .iter()
+        .map(|p| unet.segment(&p.frame).unwrap().prob)
+        .collect();
+    let at = |thr: f32| {
+        let (mut i, mut u) = (0u64, 0u64);
+        for (prob, pair) in probs.iter().zip(&val) {
+            for (&q, &t) in prob.iter().zip(&pair.mask) {
+                i += (q >= thr && t != 0) as u64;
+                u += (q >= thr || t != 0) as u64;
+            }
+        }
+        i as f64 / u as f64
+    };
+    assert_eq!(
+        jaccard,
+        at(threshold),
+        "reported Jaccard is not the one at its threshold"
+    );
+    for k in 1..100 {
+        let thr = k as f32 / 100.0;
+        assert!(
+            at(thr) <= jaccard,
+            "threshold {thr} scores {} > {jaccard}",
+            at(thr)
+        );
+    }
 }
 
 #[test]
