@@ -183,6 +183,9 @@ pub struct SimFrame {
     pub image: Frame,
     /// Truth mask, 0 or 255 per pixel.
     pub truth: Vec<u8>,
+    /// Per pixel, the largest own darkening of an in-focus grain (grey levels, against the clean
+    /// background): the truth mask is exactly `darkness ≥ truth_threshold`.
+    pub darkness: Vec<f32>,
     /// Grains within 3 µm of the focal plane whose centre lies in the frame or within 2 µm of it.
     pub grains: Vec<GrainRecord>,
     pub focal_plane_um: f64,
@@ -333,6 +336,7 @@ impl View {
         let (w, h) = (p.width, p.height);
         let mut transmission = vec![1.0f64; w * h];
         let mut truth = vec![0u8; w * h];
+        let mut darkness = vec![0f32; w * h];
         let mut records = Vec::new();
         let px = p.pixel_um;
         let min_dark = 0.02; // grey levels below which a grain's tail is not drawn
@@ -372,11 +376,13 @@ impl View {
                         for (i, x) in (x0..x1).enumerate() {
                             let ag = a * gx[i] * gy;
                             transmission[row + x] *= 1.0 - ag;
-                            if in_focus
-                                && self.optics.clean_background[row + x] * ag >= p.truth_threshold
-                            {
-                                truth[row + x] = 255;
-                                truth_px += 1;
+                            if in_focus {
+                                let d = self.optics.clean_background[row + x] * ag;
+                                darkness[row + x] = darkness[row + x].max(d as f32);
+                                if d >= p.truth_threshold {
+                                    truth[row + x] = 255;
+                                    truth_px += 1;
+                                }
                             }
                         }
                     }
@@ -412,6 +418,7 @@ impl View {
             name,
             image: Frame::from_u8(w, h, pixels).expect("size matches"),
             truth,
+            darkness,
             grains: records,
             focal_plane_um: z_focus,
         }

@@ -148,3 +148,25 @@ fn bad_sizes_are_refused() {
     p.width = 8;
     assert!(View::new(&p, 0, 0).is_err());
 }
+
+#[test]
+fn darkness_map_is_the_truth_before_its_threshold() {
+    let p = small(Preset::Nominal);
+    let f = View::new(&p, 9, 2).unwrap().render("d".into(), 20.0);
+    assert_eq!(f.darkness.len(), f.truth.len());
+    let (mut on, mut faint) = (0, 0);
+    for (&d, &t) in f.darkness.iter().zip(&f.truth) {
+        assert!(d >= 0.0 && d.is_finite());
+        // The mask is the darkness map thresholded (up to its f32 rounding at the threshold).
+        if (t != 0) != (d as f64 >= p.truth_threshold) {
+            assert!(
+                (d as f64 - p.truth_threshold).abs() < 1e-4,
+                "darkness {d}, truth {t}"
+            );
+        }
+        on += (t != 0) as usize;
+        faint += (d > 1.0 && t == 0) as usize;
+    }
+    // In-focus grains darken more pixels faintly than they put into the truth.
+    assert!(on > 0 && faint > on, "on {on}, faint {faint}");
+}
