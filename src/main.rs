@@ -110,9 +110,9 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         depth: usize,
         /// Base channels C.
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = 16)]
         channels: usize,
-        #[arg(long, default_value_t = 12)]
+        #[arg(long, default_value_t = 14)]
         epochs: usize,
         /// Training steps per epoch.
         #[arg(long, default_value_t = 100)]
