@@ -8,6 +8,7 @@
 
 pub mod classic;
 pub mod clusters;
+pub mod curves;
 pub mod data;
 pub mod error;
 pub mod eval;

@@ -286,96 +286,6 @@ fn load_state(path: &Path, template: &Model) -> Result<(Model, Moments, BTreeMap
     Ok((model, moments, meta))
 }
 
-/// Draws `curves.png`: training loss (left, log scale) and validation Jaccard (right, 0–1) per
-/// epoch, as polylines with dots on light grids.
-pub fn draw_curves(records: &[EpochRecord], path: &Path) -> Result<()> {
-    let (w, h, pad) = (360u32, 240u32, 20i64);
-    let mut img = image::RgbImage::from_pixel(2 * w, h, image::Rgb([255, 255, 255]));
-    let n = records.len().max(2) as f64;
-    let panel =
-        |img: &mut image::RgbImage, x0: u32, values: Vec<f64>, lo: f64, hi: f64, color: [u8; 3]| {
-            let to_xy = |i: usize, v: f64| {
-                let x =
-                    x0 as i64 + pad + ((w as i64 - 2 * pad) as f64 * i as f64 / (n - 1.0)) as i64;
-                let f = ((v - lo) / (hi - lo).max(1e-12)).clamp(0.0, 1.0);
-                let y = h as i64 - pad - ((h as i64 - 2 * pad) as f64 * f) as i64;
-                (x, y)
-            };
-            for k in 0..=4 {
-                // Grid: quarter lines.
-                let y = h as i64 - pad - (h as i64 - 2 * pad) * k / 4;
-                line(
-                    img,
-                    (x0 as i64 + pad, y),
-                    (x0 as i64 + w as i64 - pad, y),
-                    [225, 225, 225],
-                );
-            }
-            line(
-                img,
-                (x0 as i64 + pad, pad),
-                (x0 as i64 + pad, h as i64 - pad),
-                [0, 0, 0],
-            );
-            line(
-                img,
-                (x0 as i64 + pad, h as i64 - pad),
-                (x0 as i64 + w as i64 - pad, h as i64 - pad),
-                [0, 0, 0],
-            );
-            for i in 1..values.len() {
-                line(img, to_xy(i - 1, values[i - 1]), to_xy(i, values[i]), color);
-            }
-            for (i, &v) in values.iter().enumerate() {
-                let (x, y) = to_xy(i, v);
-                for dy in -2..=2 {
-                    for dx in -2..=2 {
-                        put(img, x + dx, y + dy, color);
-                    }
-                }
-            }
-        };
-    let losses: Vec<f64> = records.iter().map(|r| r.loss.max(1e-9).log10()).collect();
-    let (lo, hi) = losses
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-    panel(&mut img, 0, losses, lo - 0.05, hi + 0.05, [200, 60, 40]);
-    panel(
-        &mut img,
-        w,
-        records.iter().map(|r| r.val_jaccard).collect(),
-        0.0,
-        1.0,
-        [40, 90, 200],
-    );
-    let mut bytes = Vec::new();
-    image::DynamicImage::ImageRgb8(img)
-        .write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
-        )
-        .map_err(|e| Error::Shape(e.to_string()))?;
-    write_atomic(path, &bytes)
-}
-
-fn put(img: &mut image::RgbImage, x: i64, y: i64, c: [u8; 3]) {
-    if x >= 0 && y >= 0 && (x as u32) < img.width() && (y as u32) < img.height() {
-        img.put_pixel(x as u32, y as u32, image::Rgb(c));
-    }
-}
-
-fn line(img: &mut image::RgbImage, (x0, y0): (i64, i64), (x1, y1): (i64, i64), c: [u8; 3]) {
-    let steps = (x1 - x0).abs().max((y1 - y0).abs()).max(1);
-    for s in 0..=steps {
-        put(
-            img,
-            x0 + (x1 - x0) * s / steps,
-            y0 + (y1 - y0) * s / steps,
-            c,
-        );
-    }
-}
-
 /// What a run reports after each step and epoch (the CLI draws a progress bar from it).
 pub trait Progress {
     fn step(&mut self, epoch: usize, step: usize, loss: f32, samples_per_second: f64);
@@ -564,7 +474,7 @@ pub fn run(
             .insert("val_jaccard".into(), format!("{val_jaccard:.6}"));
         last.save(&o.out.join("last.safetensors"))?;
         write_atomic(&o.out.join("log.csv"), log.as_bytes())?;
-        draw_curves(&records, &o.out.join("curves.png"))?;
+        crate::curves::draw_curves(&records, &o.out.join("curves.png"))?;
         if !progress.epoch(&record, is_best) {
             break;
         }
