@@ -64,14 +64,12 @@ fn main() {
             .iter()
             .map(|g| {
                 let dz = g.z_um - z;
-                let vg = g.diameter_um * g.diameter_um / 8.0;
-                let vf = vg + p.blur_sigma0_um * p.blur_sigma0_um;
-                let var = vf + (p.defocus_k * dz).powi(2);
+                let (a, s) = g.spot(&p, dz);
                 G {
                     cx: g.x_um / p.pixel_um,
                     cy: g.y_um / p.pixel_um,
-                    a: (g.contrast / p.background * vf / var).min(0.95),
-                    s: var.sqrt() / p.pixel_um,
+                    a,
+                    s,
                     inf: dz.abs() <= p.in_focus_um,
                 }
             })

@@ -8,6 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;
+use crate::reference::sigmoid;
 use crate::simulate::{SimParams, View};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -228,7 +229,7 @@ impl Generator {
                     let prob: Vec<f32> = f
                         .darkness
                         .iter()
-                        .map(|&d| (1.0 / (1.0 + (-(d as f64 - thr) / s).exp())) as f32)
+                        .map(|&d| sigmoid((d as f64 - thr) / s) as f32)
                         .collect();
                     augment_pair(&f.image, Targets::Prob(&prob), &self.augment, rng)
                 } else {

@@ -161,6 +161,19 @@ pub struct Grain {
     pub track: i32,
 }
 
+impl Grain {
+    /// The grain's image at defocus `dz` (µm): a Gaussian of the disc's variance blurred by the
+    /// optics, as (peak absorption `a`, σ in pixels); the darkening at the centre is
+    /// `a · background`. Integrated darkness is conserved: the peak falls as 1/σ².
+    pub fn spot(&self, p: &SimParams, dz: f64) -> (f64, f64) {
+        let var_grain = self.diameter_um * self.diameter_um / 8.0;
+        let var_focus = var_grain + p.blur_sigma0_um * p.blur_sigma0_um;
+        let var = var_focus + (p.defocus_k * dz) * (p.defocus_k * dz);
+        let a = (self.contrast / p.background * var_focus / var).min(0.95);
+        (a, libm::sqrt(var) / p.pixel_um)
+    }
+}
+
 /// One grain's row in `grains.csv` for one frame.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GrainRecord {
@@ -342,15 +355,9 @@ impl View {
         let min_dark = 0.02; // grey levels below which a grain's tail is not drawn
         for (id, g) in self.grains.iter().enumerate() {
             let dz = g.z_um - z_focus;
-            // The grain as a Gaussian of the disc's variance, blurred by the defocus.
-            let var_grain = g.diameter_um * g.diameter_um / 8.0;
-            let var_focus = var_grain + p.blur_sigma0_um * p.blur_sigma0_um;
-            let var = var_focus + (p.defocus_k * dz) * (p.defocus_k * dz);
-            // Integrated darkness is conserved: the peak falls as 1/σ².
-            let a = (g.contrast / p.background * var_focus / var).min(0.95);
+            let (a, sigma_px) = g.spot(p, dz);
             let in_focus = dz.abs() <= p.in_focus_um;
             let (cx, cy) = (g.x_um / px, g.y_um / px); // pixel frame: centres at i + 0.5
-            let sigma_px = libm::sqrt(var) / px;
             let peak = a * p.background;
             let near = dz.abs() <= 3.0
                 && cx >= -2.0 / px * 1.0
