@@ -41,16 +41,14 @@ from collections import deque  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
+from frames import InputError, read_gray  # noqa: E402
+
 TIE_TOL = 1e-3          # |r - T| <= this: a mask mismatch there is a tolerated rounding tie
 VOLUME_REL_TOL = 1e-3   # relative volume tolerance
 VOLUME_ABS_TOL = 1e-4   # plus this much absolute slack (the CSV prints 4 decimals)
 CSV_COLUMNS = ["id", "x", "y", "area", "volume", "cog_x", "cog_y", "peak", "peak_x", "peak_y",
                "x0", "y0", "x1", "y1", "mxx", "mxy", "myy"]
 MAX_REPORTED = 5        # how many differences to print
-
-
-class InputError(Exception):
-    """Unreadable or malformed frame, CSV or mask (exit status 2)."""
 
 
 # ---------------------------------------------------------------------------
@@ -92,55 +90,10 @@ KERNELS = ["fedra6x6", "laplace3x3", "ring5x5", "hat5x5"]
 # Frame reading
 # ---------------------------------------------------------------------------
 
-def _png_ihdr(path):
-    """(bit depth, colour type) of a PNG file, or None if it is not a PNG."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(29)
-    except OSError as e:
-        raise InputError(f"{path}: {e}") from e
-    if len(head) < 29 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        return None
-    return head[24], head[25]
-
-
 def load_frame(path):
     """8/16-bit grayscale PNG or TIFF -> (pixel values float64 HxW, max_value)."""
-    from PIL import Image
-    try:
-        im = Image.open(path)
-        im.load()
-    except Exception as e:  # noqa: BLE001 - any decode error is an input error
-        raise InputError(f"{path}: cannot read image: {e}") from e
-    ihdr = _png_ihdr(path)
-    if ihdr is not None:
-        depth, ctype = ihdr
-        if ctype != 0 or depth not in (8, 16):
-            raise InputError(f"{path}: PNG colour type {ctype}, bit depth {depth}; "
-                             "expected 8- or 16-bit grayscale")
-        bits = depth
-    elif im.mode == "L":
-        bits = 8
-    elif im.mode.startswith("I;16"):
-        bits = 16
-    elif im.mode == "I" and getattr(im, "tag_v2", None) is not None:
-        bps = im.tag_v2.get(258)
-        bps = bps[0] if isinstance(bps, tuple) else bps
-        if bps not in (8, 16):
-            raise InputError(f"{path}: TIFF BitsPerSample={bps}, expected 8 or 16")
-        bits = int(bps)
-    else:
-        raise InputError(f"{path}: image mode {im.mode!r}; expected 8- or 16-bit grayscale")
-    a = np.array(im)
-    if a.ndim != 2:
-        raise InputError(f"{path}: expected one channel, got array shape {a.shape}")
-    a = a.astype(np.float64)
-    max_value = 255.0 if bits == 8 else 65535.0
-    if a.size == 0:
-        raise InputError(f"{path}: empty image")
-    if a.min() < 0 or a.max() > max_value:
-        raise InputError(f"{path}: values outside 0..{max_value:.0f} for {bits}-bit")
-    return a, max_value
+    a, bits = read_gray(path)
+    return a, 255.0 if bits == 8 else 65535.0
 
 
 def load_mask(path, shape):

@@ -28,14 +28,12 @@ import time
 
 import numpy as np
 
+from frames import InputError, read_gray
+
 FORMAT = "emunet-unet/1"
 PROB_TOL = 1e-4      # (printed as "1e-4" in the summary) max allowed |prob_emunet - prob_reference|
 THR_TOL = 1e-4       # a mask mismatch is a tolerated tie if |p_ref - thr| <= this
 NORM_EPS = 1e-6
-
-
-class InputError(Exception):
-    """Bad weights file, frame or comparison file (exit status 2)."""
 
 
 # ---------------------------------------------------------------------------
@@ -210,49 +208,10 @@ def make_weights_file(path, depth, c, seed=0, threshold="0.5"):
 # image I/O
 # ---------------------------------------------------------------------------
 
-def _png_ihdr(path):
-    with open(path, "rb") as f:
-        head = f.read(33)
-    if len(head) >= 26 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
-        return head[24], head[25]          # bit depth, colour type
-    return None
-
-
 def load_frame(path):
     """Grayscale 8/16-bit PNG or TIFF -> (p float64 in [0,1] HxW, bits)."""
-    from PIL import Image
-    try:
-        im = Image.open(path)
-        im.load()
-    except Exception as e:  # noqa: BLE001 - any decode error is an input error
-        raise InputError(f"{path}: cannot read image: {e}") from e
-    ihdr = _png_ihdr(path)
-    if ihdr is not None:
-        bitdepth, ctype = ihdr
-        if ctype != 0 or bitdepth not in (8, 16):
-            raise InputError(f"{path}: PNG colour type {ctype} bit depth {bitdepth}; "
-                             "expected 8- or 16-bit grayscale (colour type 0)")
-        bits = bitdepth
-    elif im.mode == "L":
-        bits = 8
-    elif im.mode.startswith("I;16"):
-        bits = 16
-    elif im.mode == "I" and getattr(im, "tag_v2", None) is not None:
-        bps = im.tag_v2.get(258)
-        bps = bps[0] if isinstance(bps, tuple) else bps
-        if bps not in (8, 16):
-            raise InputError(f"{path}: TIFF BitsPerSample={bps}, expected 8 or 16")
-        bits = int(bps)
-    else:
-        raise InputError(f"{path}: image mode {im.mode!r}; expected 8- or 16-bit grayscale")
-    a = np.array(im)
-    if a.ndim != 2:
-        raise InputError(f"{path}: expected a single-channel image, got array shape {a.shape}")
-    a = a.astype(np.float64)
-    full = 255.0 if bits == 8 else 65535.0
-    if a.min() < 0 or a.max() > full:
-        raise InputError(f"{path}: pixel values outside [0,{full:.0f}] for {bits}-bit")
-    return a / full, bits
+    a, bits = read_gray(path)
+    return a / (255.0 if bits == 8 else 65535.0), bits
 
 
 def load_mask_png(path):
