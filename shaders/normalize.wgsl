@@ -1,13 +1,15 @@
-// normalize.wgsl — input normalisation (design.md §2, "zscore") fused with reflect padding and tiling.
+// normalize.wgsl — input normalisation fused with reflect padding and tiling.
 //
-// x[ty][tx] = vec4((p(fy, fx) − mean) / (std + 1e-6), 0, 0, 0), with p = v / (2^bits − 1) and
+// mode 0 ("zscore", design.md §2): x[ty][tx] = vec4((p(fy, fx) − mean) / (std + 1e-6), 0, 0, 0);
+// mode 1 ("median"): x[ty][tx] = vec4(255 · (p(fy, fx) − median) / 32, 0, 0, 0), computed from the
+// raw values as (v − median_v) · 255 / (32 · (2^bits − 1)); with p = v / (2^bits − 1) and
 // (fy, fx) = (oy + ty, ox + tx) the tile pixel's position in the padded frame; rows/columns past the
 // frame (bottom/right padding up to a multiple of 2^D) reflect without repeating the edge pixel:
 // f ≥ H ↦ 2(H − 1) − f. Channels 1..3 of the vec4 are the zero padding of the 1-channel input.
 //
 // Bindings:
 //   0 raw    read        packed frame pixels (see frame_stats.wgsl)
-//   1 stats  read        [4] f32 from frame_stats.wgsl (mean_p, 1/(std_p+1e-6), …)
+//   1 stats  read        [8] f32 from frame_stats.wgsl (mean_p, 1/(std_p+1e-6), std_p, count, median_v, …)
 //   2 x      read_write  [th][tw][1] vec4<f32>
 //   3 p      uniform     NormalizeParams
 //
@@ -17,7 +19,7 @@ struct NormalizeParams {
     h: u32,
     w: u32,
     bits: u32,
-    _pad: u32,
+    mode: u32,
     oy: u32,
     ox: u32,
     th: u32,
@@ -44,6 +46,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let per_word = 32u / p.bits;
     let mask = (1u << p.bits) - 1u;
     let v = (raw[i / per_word] >> ((i % per_word) * p.bits)) & mask;
-    let value = f32(v) / f32(mask);
-    x[gid.y * p.tw + gid.x] = vec4<f32>((value - stats[0]) * stats[1], 0.0, 0.0, 0.0);
+    var value: f32;
+    if (p.mode == 0u) {
+        value = (f32(v) / f32(mask) - stats[0]) * stats[1];
+    } else {
+        value = (f32(v) - stats[4]) * (255.0 / (32.0 * f32(mask)));
+    }
+    x[gid.y * p.tw + gid.x] = vec4<f32>(value, 0.0, 0.0, 0.0);
 }

@@ -3,11 +3,13 @@
 //! normalised crops — random crops, flips, 90° rotations, gamma/contrast/brightness jitter,
 //! noise and slight blur — with their 0/1 targets.
 //!
-//! Inputs are normalised as at inference (z-score, design.md §2) with the statistics of the whole
-//! (augmented) frame, so a crop sees what the same pixels would see in a full-frame pass.
+//! Inputs are normalised as at inference (the model's rule, [`Normalization`]) with the statistics
+//! of the whole (augmented) frame, so a crop sees what the same pixels would see in a full-frame
+//! pass.
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;
+use crate::model::{DEFAULT_NORMALIZATION, Normalization};
 use crate::reference::sigmoid;
 use crate::simulate::{SimParams, View};
 use rand::{Rng, RngExt, SeedableRng};
@@ -149,6 +151,8 @@ pub struct Augment {
     /// Upper bound of the added noise σ, in units of the [0, 1] pixel scale.
     pub noise: f64,
     pub blur_probability: f64,
+    /// The input rule, as the model being trained applies it at inference.
+    pub normalization: Normalization,
 }
 
 impl Augment {
@@ -160,6 +164,7 @@ impl Augment {
             brightness: 0.05,
             noise: 0.01,
             blur_probability: 0.3,
+            normalization: DEFAULT_NORMALIZATION,
         }
     }
 
@@ -175,6 +180,7 @@ impl Augment {
             brightness: 0.0,
             noise: 0.0,
             blur_probability: 0.0,
+            normalization: DEFAULT_NORMALIZATION,
         }
     }
 }
@@ -280,6 +286,17 @@ pub fn augment_pair(
         .sum::<f64>()
         / n;
     let std = (var + noise * noise).sqrt();
+    // The jitter is monotonic, so the jittered frame's median is the jittered median value.
+    let rank = (frame.len() as u64 - 1) / 2;
+    let mut below = 0;
+    let median_value = hist
+        .iter()
+        .position(|&k| {
+            below += k;
+            below > rank
+        })
+        .unwrap_or(0);
+    let median = jitter(median_value as u32);
     let mut x: Vec<f64> = Vec::with_capacity(c * c);
     for yy in 0..c {
         for xx in 0..c {
@@ -301,7 +318,7 @@ pub fn augment_pair(
     }
     let mut xs: Vec<f32> = x
         .iter()
-        .map(|v| ((v - mean) / (std + 1e-6)) as f32)
+        .map(|&v| a.normalization.apply(v, mean, std, median) as f32)
         .collect();
     let mut ts: Vec<f32> = (0..c * c)
         .map(|i| targets.at((y0 + i / c) * w + x0 + i % c))

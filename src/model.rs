@@ -13,6 +13,53 @@ pub const FORMAT: &str = "emunet-unet/1";
 pub const MAX_DEPTH: usize = 8;
 pub const MAX_CHANNELS: usize = 512;
 
+/// How a frame's pixel values become the network's one input channel (metadata `normalization`).
+/// `p` is the pixel value scaled to [0, 1] (v / 255, or v / 65535 for 16-bit frames).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Normalization {
+    /// design.md §2: `x = (p − mean(p)) / (std(p) + 1e-6)` over the frame. Its scale follows the
+    /// frame's own spread, which changes with noise, fog density and vignetting.
+    Zscore,
+    /// `x = 255 · (p − median(p)) / 32`: grey levels about the frame's background (the median, as
+    /// emulsion.md defines it) at a fixed scale, so a grain's darkening keeps the absolute scale
+    /// the truth is defined in (20 grey levels of own darkening ↦ −0.625 whatever the noise).
+    Median,
+}
+
+/// Grey levels per input unit of [`Normalization::Median`].
+pub const MEDIAN_SCALE_GL: f64 = 32.0;
+
+impl Normalization {
+    /// The metadata value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Normalization::Zscore => "zscore",
+            Normalization::Median => "median",
+        }
+    }
+
+    /// Parses the metadata value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "zscore" => Some(Normalization::Zscore),
+            "median" => Some(Normalization::Median),
+            _ => None,
+        }
+    }
+
+    /// The input value of `p` (pixel value in [0, 1]) for a frame with these statistics (also in
+    /// [0, 1] units): mean, population std and median.
+    pub fn apply(self, p: f64, mean: f64, std: f64, median: f64) -> f64 {
+        match self {
+            Normalization::Zscore => (p - mean) / (std + 1e-6),
+            Normalization::Median => (p - median) * (255.0 / MEDIAN_SCALE_GL),
+        }
+    }
+}
+
+/// The rule new models are created with.
+pub const DEFAULT_NORMALIZATION: Normalization = Normalization::Median;
+
 /// A UNet(D, C) with its weights in file layout and its metadata.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Model {
@@ -110,7 +157,7 @@ impl Model {
         metadata.insert("format".into(), FORMAT.into());
         metadata.insert("depth".into(), depth.to_string());
         metadata.insert("base_channels".into(), channels.to_string());
-        metadata.insert("normalization".into(), "zscore".into());
+        metadata.insert("normalization".into(), DEFAULT_NORMALIZATION.name().into());
         metadata.insert("threshold".into(), "0.5".into());
         metadata.insert("init".into(), format!("he-normal seed={seed}"));
         Ok(Model {
@@ -138,6 +185,21 @@ impl Model {
             .get_mut(name)
             .unwrap_or_else(|| panic!("model has no tensor {name}"))
             .1
+    }
+
+    /// The input normalisation rule (validated when the file was read; files written before the
+    /// key had other values are z-scored, design.md §2).
+    pub fn normalization(&self) -> Normalization {
+        self.metadata
+            .get("normalization")
+            .and_then(|s| Normalization::parse(s))
+            .unwrap_or(Normalization::Zscore)
+    }
+
+    /// Sets the input normalisation rule (kept in the metadata).
+    pub fn set_normalization(&mut self, n: Normalization) {
+        self.metadata
+            .insert("normalization".into(), n.name().into());
     }
 
     /// Sets the decision threshold (kept in the metadata too).
@@ -196,9 +258,9 @@ impl Model {
             )
         })?;
         let normalization = get("normalization")?;
-        if normalization != "zscore" {
+        if Normalization::parse(normalization).is_none() {
             return Err(format!(
-                "unknown normalization `{normalization}` (this version knows `zscore`)"
+                "unknown normalization `{normalization}` (this version knows `zscore` and `median`)"
             ));
         }
         let threshold: f32 = get("threshold")?.parse().map_err(|_| {

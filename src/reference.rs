@@ -3,7 +3,7 @@
 //! argument order follow the GPU kernels (`reference::conv3x3` ↔ `kernels::conv3x3`).
 
 use crate::frame::Frame;
-use crate::model::Model;
+use crate::model::{Model, Normalization};
 
 /// A dense NCHW f32 tensor.
 #[derive(Clone, Debug, PartialEq)]
@@ -205,11 +205,12 @@ pub fn frame_median(frame: &Frame) -> u32 {
     *values.select_nth_unstable(rank).1
 }
 
-/// The network input `[1][1][Hp][Wp]`: z-score normalised frame, reflect-padded (bottom, right,
-/// without repeating the edge pixel) up to multiples of `multiple`.
-pub fn normalize(frame: &Frame, multiple: usize) -> Tensor {
+/// The network input `[1][1][Hp][Wp]`: the frame normalised by `rule`, reflect-padded (bottom,
+/// right, without repeating the edge pixel) up to multiples of `multiple`.
+pub fn normalize(frame: &Frame, multiple: usize, rule: Normalization) -> Tensor {
     let (mean, std) = frame_stats(frame);
     let scale = 1.0 / frame.max_value() as f64;
+    let median = frame_median(frame) as f64 * scale;
     let (h, w) = (frame.height, frame.width);
     let (hp, wp) = (h.next_multiple_of(multiple), w.next_multiple_of(multiple));
     let reflect = |i: usize, n: usize| if i < n { i } else { 2 * (n - 1) - i };
@@ -217,7 +218,7 @@ pub fn normalize(frame: &Frame, multiple: usize) -> Tensor {
     for y in 0..hp {
         for x in 0..wp {
             let v = frame.value(reflect(y, h) * w + reflect(x, w)) as f64 * scale;
-            *t.at_mut(0, 0, y, x) = ((v - mean) / (std + 1e-6)) as f32;
+            *t.at_mut(0, 0, y, x) = rule.apply(v, mean, std, median) as f32;
         }
     }
     t
@@ -244,7 +245,7 @@ pub fn unet_forward(model: &Model, frame: &Frame) -> Vec<f32> {
             true,
         ),
     };
-    let mut x = normalize(frame, 1 << d);
+    let mut x = normalize(frame, 1 << d, model.normalization());
     let mut skips = Vec::with_capacity(d);
     for l in 0..d {
         x = conv(&x, None, &format!("enc{l}.conv1"));

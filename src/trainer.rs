@@ -12,7 +12,7 @@
 use crate::data::{self, Augment, Generator, Pair, Source};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::model::{Model, write_atomic};
+use crate::model::{Model, Normalization, write_atomic};
 use crate::reference::{AdamParams, LossParams};
 use crate::simulate::{Preset, SimParams, View, focal_planes};
 use crate::train::{GpuTrainer, Moments};
@@ -54,6 +54,8 @@ pub struct TrainOptions {
     /// Simulated data: the scale (grey levels) of the soft target around the truth contour;
     /// 0 trains on the truth mask itself.
     pub soft_target: f32,
+    /// The input rule the model is trained (and later run) with.
+    pub normalization: Normalization,
     pub seed: u64,
     /// Fraction of the files held out for validation (folder data).
     pub val_fraction: f64,
@@ -104,7 +106,7 @@ pub fn learning_rate(lr: f32, step: usize, total: usize) -> f32 {
 /// The options that must match for `--resume` (others, like the epoch count, may change).
 fn fingerprint(o: &TrainOptions) -> String {
     format!(
-        "data={:?} depth={} channels={} steps={} batch={} crop={} lr={} wd={} pos_weight={} jaccard_weight={} photometric={} soft_target={} seed={}",
+        "data={:?} depth={} channels={} steps={} batch={} crop={} lr={} wd={} pos_weight={} jaccard_weight={} photometric={} soft_target={} normalization={} seed={}",
         o.data,
         o.depth,
         o.channels,
@@ -117,6 +119,7 @@ fn fingerprint(o: &TrainOptions) -> String {
         o.jaccard_weight,
         o.photometric,
         o.soft_target,
+        o.normalization.name(),
         o.seed
     )
 }
@@ -330,10 +333,13 @@ pub fn run(
     };
     let generator = Generator {
         source,
-        augment: if o.photometric {
-            Augment::new(o.crop)
-        } else {
-            Augment::geometric(o.crop)
+        augment: Augment {
+            normalization: o.normalization,
+            ..if o.photometric {
+                Augment::new(o.crop)
+            } else {
+                Augment::geometric(o.crop)
+            }
         },
     };
     let loss = LossParams {
@@ -347,6 +353,7 @@ pub fn run(
     };
 
     let mut model = Model::init_he(o.depth, o.channels, o.seed)?;
+    model.set_normalization(o.normalization);
     model
         .metadata
         .insert("data".into(), format!("{:?}", o.data));

@@ -13,7 +13,7 @@ use crate::frame::Frame;
 use crate::gpu::{Context, read_mapped};
 use crate::kernels::*;
 use crate::layout::{self, c4};
-use crate::model::{Model, level_channels};
+use crate::model::{Model, Normalization, level_channels};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -127,6 +127,7 @@ pub struct Unet {
     pub depth: usize,
     pub channels: usize,
     pub threshold: f32,
+    pub normalization: Normalization,
     convs: Vec<ConvWeights>,
     ups: Vec<UpWeights>,
     head_weight: wgpu::Buffer,
@@ -200,6 +201,7 @@ impl Unet {
             depth: d,
             channels: c,
             threshold: model.threshold,
+            normalization: model.normalization(),
             convs,
             ups,
             head_weight,
@@ -396,7 +398,7 @@ impl Unet {
                 h: h as u32,
                 w: w as u32,
                 bits,
-                _pad: 0,
+                mode: NormalizeParams::mode_of(self.normalization),
                 oy: tile.oy as u32,
                 ox: tile.ox as u32,
                 th: tile.th as u32,

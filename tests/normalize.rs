@@ -1,10 +1,11 @@
-//! frame_stats (histogram + mean/std) and normalize (z-score, reflect padding, tiling) on the GPU
+//! frame_stats (histogram + mean/std + median) and normalize (z-score and median rules, reflect padding, tiling) on the GPU
 //! against the CPU reference, for 8- and 16-bit frames.
 
 mod common;
 use common::*;
 use emunet::Frame;
 use emunet::kernels::{FrameStatsParams, NormalizeParams};
+use emunet::model::Normalization;
 use emunet::reference;
 use rand::RngExt;
 
@@ -28,11 +29,26 @@ fn random_frame(seed: u64, w: usize, h: usize, bits: u32) -> Frame {
     }
 }
 
-/// Runs stats + normalize for one tile of the padded frame and compares with the reference.
+/// Runs stats + normalize for one tile of the padded frame and compares with the reference, for
+/// every normalisation rule.
 fn check(seed: u64, w: usize, h: usize, bits: u32, multiple: usize, tile: [usize; 4]) {
+    for rule in [Normalization::Zscore, Normalization::Median] {
+        check_rule(rule, seed, w, h, bits, multiple, tile);
+    }
+}
+
+fn check_rule(
+    rule: Normalization,
+    seed: u64,
+    w: usize,
+    h: usize,
+    bits: u32,
+    multiple: usize,
+    tile: [usize; 4],
+) {
     let ctx = ctx();
     let frame = random_frame(seed, w, h, bits);
-    let full = reference::normalize(&frame, multiple);
+    let full = reference::normalize(&frame, multiple, rule);
     let [oy, ox, th, tw] = tile;
     let mut expected = Vec::with_capacity(th * tw * 4);
     for y in oy..oy + th {
@@ -56,7 +72,7 @@ fn check(seed: u64, w: usize, h: usize, bits: u32, multiple: usize, tile: [usize
         h: h as u32,
         w: w as u32,
         bits,
-        _pad: 0,
+        mode: NormalizeParams::mode_of(rule),
         oy: oy as u32,
         ox: ox as u32,
         th: th as u32,
@@ -96,7 +112,7 @@ fn check(seed: u64, w: usize, h: usize, bits: u32, multiple: usize, tile: [usize
     );
     let got = ctx.read::<f32>(&x).unwrap();
     assert_close(
-        &format!("normalize {w}x{h} {bits}-bit tile {tile:?}"),
+        &format!("normalize {rule:?} {w}x{h} {bits}-bit tile {tile:?}"),
         &expected,
         &got[..th * tw * 4],
     );

@@ -48,6 +48,7 @@ fn options(
         jaccard_weight: 0.5,
         photometric: false,
         soft_target: 0.0,
+        normalization: emunet::model::DEFAULT_NORMALIZATION,
         seed: 3,
         val_fraction: 0.1,
         val_frames: 2,

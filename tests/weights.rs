@@ -211,3 +211,25 @@ fn invalid_shapes_refused_at_init() {
     assert!(Model::init_he(9, 8, 0).is_err());
     assert!(Model::init_he(2, 0, 0).is_err());
 }
+
+#[test]
+fn normalization_rule_is_kept_and_old_files_read_as_zscore() {
+    use emunet::model::{DEFAULT_NORMALIZATION, Normalization};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.safetensors");
+    let mut model = Model::init_he(2, 4, 1).unwrap();
+    assert_eq!(model.normalization(), DEFAULT_NORMALIZATION);
+    for rule in [Normalization::Zscore, Normalization::Median] {
+        model.set_normalization(rule);
+        model.save(&path).unwrap();
+        let back = Model::load(&path).unwrap();
+        assert_eq!(back.normalization(), rule);
+        assert_eq!(back.metadata["normalization"], rule.name());
+    }
+    // A file of the first version (normalization = "zscore") is read as z-scored.
+    model
+        .metadata
+        .insert("normalization".into(), "zscore".into());
+    let back = Model::from_bytes(&model.to_bytes().unwrap()).unwrap();
+    assert_eq!(back.normalization(), Normalization::Zscore);
+}

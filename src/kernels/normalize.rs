@@ -1,23 +1,33 @@
-//! Wrapper of `shaders/normalize.wgsl`: z-score normalisation of the raw frame into a tile of the
-//! reflect-padded network input.
+//! Wrapper of `shaders/normalize.wgsl`: normalisation of the raw frame (z-score or median-relative,
+//! [`crate::model::Normalization`]) into a tile of the reflect-padded network input.
 
 use super::{Access, bind, div_ceil, layout, pipeline};
 
 pub const SOURCE: &str = include_str!("../../shaders/normalize.wgsl");
 
 /// Mirrors `NormalizeParams`: frame `h × w` with `bits` per pixel; the tile `th × tw` starts at
-/// padded-frame position `(oy, ox)`.
+/// padded-frame position `(oy, ox)`; `mode` is [`NormalizeParams::mode_of`] the rule.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct NormalizeParams {
     pub h: u32,
     pub w: u32,
     pub bits: u32,
-    pub _pad: u32,
+    pub mode: u32,
     pub oy: u32,
     pub ox: u32,
     pub th: u32,
     pub tw: u32,
+}
+
+impl NormalizeParams {
+    /// The shader's `mode` for a rule.
+    pub fn mode_of(rule: crate::model::Normalization) -> u32 {
+        match rule {
+            crate::model::Normalization::Zscore => 0,
+            crate::model::Normalization::Median => 1,
+        }
+    }
 }
 
 pub struct Normalize {

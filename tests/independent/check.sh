@@ -12,20 +12,23 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 $py --self-test | tail -n 1
-# depth channels width height bits seed
-while read -r d c w h bits seed; do
-  name="unet${d}_${c}_${w}x${h}_${bits}bit"
-  "$emunet" init --depth "$d" --channels "$c" --seed "$seed" --out "$work/$name.safetensors" >/dev/null
+# depth channels width height bits seed normalization
+while read -r d c w h bits seed norm; do
+  name="unet${d}_${c}_${w}x${h}_${bits}bit_${norm}"
+  "$emunet" init --depth "$d" --channels "$c" --seed "$seed" --normalization "$norm" \
+      --out "$work/$name.safetensors" >/dev/null
   $py --make-frame "$work/$name.png" --width "$w" --height "$h" --bits "$bits" --seed "$seed" >/dev/null
   "$emunet" segment --weights "$work/$name.safetensors" --out "$work/out" "$work/$name.png" 2>/dev/null | sed -n 1p
   $py --weights "$work/$name.safetensors" --frame "$work/$name.png" \
       --prob "$work/out/$name.prob.npy" --mask "$work/out/$name.mask.png"
 done <<'CASES'
-2 8 130 70 8 1
-2 8 37 29 16 2
-3 16 130 70 8 3
-3 16 1001 203 8 4
-4 16 1280 1024 8 5
+2 8 130 70 8 1 zscore
+2 8 130 70 8 1 median
+2 8 37 29 16 2 zscore
+2 8 37 29 16 2 median
+3 16 130 70 8 3 median
+3 16 1001 203 8 4 zscore
+4 16 1280 1024 8 5 median
 CASES
 # The shipped emulsion-like sample frame.
 "$emunet" init --depth 3 --channels 8 --seed 6 --out "$work/unet6.safetensors" >/dev/null

@@ -138,9 +138,9 @@ def load_model(path):
     fmt = meta.get("format")
     if fmt is not None and fmt != FORMAT:
         raise InputError(f"{path}: metadata format={fmt!r}, expected {FORMAT!r}")
-    norm = meta.get("normalization")
-    if norm is not None and norm != "zscore":
-        raise InputError(f"{path}: metadata normalization={norm!r}, only 'zscore' is defined")
+    norm = meta.get("normalization", "zscore")
+    if norm not in ("zscore", "median"):
+        raise InputError(f"{path}: metadata normalization={norm!r}, only 'zscore' and 'median' are defined")
     # depth / base channels: from metadata, cross-checked against the tensors.
     inferred_d = 0
     while f"enc{inferred_d}.conv1.weight" in tensors:
@@ -177,6 +177,7 @@ def load_model(path):
     for k in exp:
         if not np.all(np.isfinite(tensors[k])):
             raise InputError(f"{path}: tensor {k} has non-finite values")
+    tensors["normalization"] = norm
     return tensors, depth, c, thr
 
 
@@ -240,6 +241,12 @@ def zscore(p):
     m = p.mean()
     s = p.std()                     # population std (ddof=0)
     return (p - m) / (s + NORM_EPS)
+
+
+def median_gl(p):
+    """'median' rule: 255·(p − median)/32, the median being the ⌊(N−1)/2⌋-th smallest value."""
+    flat = np.sort(p, axis=None)
+    return (p - flat[(flat.size - 1) // 2]) * (255.0 / 32.0)
 
 
 def reflect_pad(x, mult):
@@ -315,7 +322,7 @@ def forward_logits(p, params, depth, ops=None):
         ops = dict(conv3x3=conv3x3, conv1x1=conv1x1, maxpool2=maxpool2,
                    upconv2x2=upconv2x2, reflect_pad=reflect_pad, zscore=zscore)
     h, w = p.shape
-    x = ops["zscore"](p)
+    x = median_gl(p) if params.get("normalization") == "median" else ops["zscore"](p)
     x = ops["reflect_pad"](x, 1 << depth)[None, :, :]
     skips = []
     for l in range(depth):
