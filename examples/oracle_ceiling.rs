@@ -8,9 +8,10 @@
 //! beat this number.
 //!
 //! ```sh
-//! cargo run --release --example oracle_ceiling -- [VIEWS [SEED [HALF_WINDOW [NOISE [COLUMNS [FIRST_VIEW]]]]]]
+//! cargo run --release --example oracle_ceiling -- [PRESET] [VIEWS [SEED [HALF_WINDOW [NOISE [COLUMNS [FIRST_VIEW]]]]]]
 //! ```
-//! Defaults: 3 nominal views of seed 777 (those of `emunet simulate --count 3 --seed 777`), an
+//! PRESET is easy, nominal (the default), hard or mixed (each view its own draw; NOISE and
+//! COLUMNS then override every view's). Defaults: 3 views of seed 777 (those of `emunet simulate --count 3 --seed 777`), an
 //! 11 × 11 window, the preset's temporal noise σ and column-pattern σ (grey levels), views from 0.
 //! `emunet train --simulate` validates on views 2^40 + i of its seed (default 0):
 //! `oracle_ceiling 3 0 5 2.5 1.5 1099511627776` scores the oracle on those.
@@ -27,11 +28,23 @@ struct G {
 }
 
 fn main() {
-    let args: Vec<f64> = std::env::args()
-        .skip(1)
+    let mut names: Vec<String> = std::env::args().skip(1).collect();
+    let preset = match names.first().map(String::as_str) {
+        Some("easy") => Some(Preset::Easy),
+        Some("nominal") => Some(Preset::Nominal),
+        Some("hard") => Some(Preset::Hard),
+        Some("mixed") => Some(Preset::Mixed),
+        _ => None,
+    };
+    if preset.is_some() {
+        names.remove(0);
+    }
+    let preset = preset.unwrap_or(Preset::Nominal);
+    let args: Vec<f64> = names
+        .iter()
         .map(|a| {
             a.parse().unwrap_or_else(|_| {
-                eprintln!("usage: oracle_ceiling [VIEWS [SEED [HALF_WINDOW [NOISE [COLUMNS [FIRST_VIEW]]]]]]");
+                eprintln!("usage: oracle_ceiling [PRESET] [VIEWS [SEED [HALF_WINDOW [NOISE [COLUMNS [FIRST_VIEW]]]]]]");
                 std::process::exit(2)
             })
         })
@@ -42,19 +55,22 @@ fn main() {
         arg(1, 777.0) as u64,
         arg(2, 5.0) as i64,
     );
-    let mut p = SimParams::preset(Preset::Nominal);
-    p.noise_sigma = arg(3, p.noise_sigma);
-    p.column_sigma = arg(4, p.column_sigma);
+    let base = SimParams::preset(preset);
     let first = arg(5, 0.0) as u64;
     println!(
-        "oracle on {count} nominal view(s) of seed {seed}: window {0}×{0}, noise σ {1}, column σ {2}",
+        "oracle on {count} {preset:?} view(s) of seed {seed}: window {0}×{0}, noise σ {1}, column σ {2}",
         2 * half + 1,
-        p.noise_sigma,
-        p.column_sigma
+        args.get(3).map_or("preset's".into(), |v| v.to_string()),
+        args.get(4).map_or("preset's".into(), |v| v.to_string()),
     );
+    let p = &base;
     let (w, h) = (p.width, p.height);
     let (mut inter, mut union) = (0u64, 0u64);
     for v in first..first + count as u64 {
+        // The view's own parameters (a mixed view draws them), with the noise overrides.
+        let mut p = View::new(p, seed, v).unwrap().params().clone();
+        p.noise_sigma = arg(3, p.noise_sigma);
+        p.column_sigma = arg(4, p.column_sigma);
         let mut view = View::new(&p, seed, v).unwrap();
         let z = focal_planes(&p, seed, v, 1)[0];
         let frame = view.render(String::new(), z);

@@ -13,13 +13,16 @@ use crate::frame::Frame;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// Named parameter sets: `easy` (low fog, no nuisances, low noise), `nominal` (the defaults) and
-/// `hard` (dense fog and tracks, low contrast, strong noise and vignetting, dust and scratches).
+/// Named parameter sets: `easy` (low fog, no nuisances, low noise), `nominal` (the defaults),
+/// `hard` (dense fog and tracks, low contrast, strong noise and vignetting, dust and scratches),
+/// and `mixed`: every view draws its own parameters from wide ranges around emulsion.md's table
+/// ([`SimParams::draw_view`]), so a model trained on it meets many stations, not one preset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Preset {
     Easy,
     Nominal,
     Hard,
+    Mixed,
 }
 
 /// Everything the simulator draws from. Lengths in µm, intensities in grey levels.
@@ -64,6 +67,11 @@ pub struct SimParams {
     pub edge_strip_probability: f64,
     /// Truth threshold on a grain's own darkening (grey levels): a contract of emulsion.md.
     pub truth_threshold: f64,
+    /// Signal-dependent (shot) noise: the temporal noise variance is
+    /// `noise_sigma² + shot_noise · response` (grey levels²).
+    pub shot_noise: f64,
+    /// Draw each view's parameters anew ([`SimParams::draw_view`]): the `mixed` preset.
+    pub vary_per_view: bool,
 }
 
 impl SimParams {
@@ -101,9 +109,15 @@ impl SimParams {
             scratches: (0, 2),
             edge_strip_probability: 0.1,
             truth_threshold: 20.0,
+            shot_noise: 0.0,
+            vary_per_view: false,
         };
         match preset {
             Preset::Nominal => nominal,
+            Preset::Mixed => SimParams {
+                vary_per_view: true,
+                ..nominal
+            },
             Preset::Easy => SimParams {
                 fog_density: 4.0,
                 contrast: 110.0,
@@ -128,6 +142,46 @@ impl SimParams {
                 edge_strip_probability: 0.3,
                 ..nominal
             },
+        }
+    }
+
+    /// The parameters of view `view` of a run seeded with `seed`: these parameters themselves,
+    /// or, for the `mixed` preset, a draw from wide ranges around emulsion.md's table (frame
+    /// size, layer, focal step and the truth threshold are kept). The draw comes from a stream
+    /// of its own, so the view's grains and noise streams are those any preset would use.
+    pub fn draw_view(&self, seed: u64, view: u64) -> SimParams {
+        if !self.vary_per_view {
+            return self.clone();
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6d69_7865_645f_7669);
+        rng.set_stream(view + 1);
+        let mut u = |lo: f64, hi: f64| rng.random_range(lo..=hi);
+        let log_uniform =
+            |x: f64, lo: f64, hi: f64| libm::exp(libm::log(lo) + x * libm::log(hi / lo));
+        SimParams {
+            pixel_um: u(0.28, 0.36),
+            grain_diameter_um: u(0.45, 0.9),
+            grain_diameter_spread: u(0.05, 0.25),
+            touching_fraction: u(0.0, 0.03),
+            fog_density: u(1.0, 10.0),
+            tracks_per_mm2: log_uniform(u(0.0, 1.0), 10.0, 3000.0),
+            track_slope: 0.5,
+            track_grains_per_100um: u(25.0, 40.0),
+            blur_sigma0_um: u(0.10, 0.25),
+            defocus_k: u(0.25, 0.45),
+            background: u(170.0, 245.0),
+            contrast: u(40.0, 150.0),
+            contrast_spread: u(0.1, 0.3),
+            vignetting: u(0.02, 0.15),
+            column_sigma: u(0.0, 3.0),
+            noise_sigma: u(1.0, 5.0),
+            shot_noise: if u(0.0, 1.0) < 0.5 { 0.0 } else { u(0.0, 0.1) },
+            gamma: u(0.8, 1.3),
+            dust: (0, u(0.0, 4.99) as u32),
+            scratches: (0, u(0.0, 3.99) as u32),
+            edge_strip_probability: 0.2,
+            vary_per_view: false,
+            ..self.clone()
         }
     }
 
@@ -262,7 +316,8 @@ impl View {
     /// Draws the grains and nuisances of view `view` for `seed`.
     pub fn new(params: &SimParams, seed: u64, view: u64) -> Result<Self> {
         params.check()?;
-        let p = params;
+        let drawn = params.draw_view(seed, view);
+        let p = &drawn;
         let mut rng = view_rng(seed, view);
         let (fw, fh) = (p.width as f64 * p.pixel_um, p.height as f64 * p.pixel_um);
         // Grains up to `margin` outside the field still blur into it.
@@ -343,6 +398,11 @@ impl View {
         })
     }
 
+    /// The parameters this view was drawn with (for the `mixed` preset, its own draw).
+    pub fn params(&self) -> &SimParams {
+        &self.params
+    }
+
     /// Renders the frame at focal plane `z_focus` (µm from the layer's top).
     pub fn render(&mut self, name: String, z_focus: f64) -> SimFrame {
         let p = &self.params;
@@ -417,7 +477,12 @@ impl View {
             .map(|i| {
                 let light = (self.optics.background[i] * transmission[i]).max(0.0);
                 let response = 255.0 * libm::pow(light / 255.0, inv_gamma);
-                let v = response + p.noise_sigma * normal(rng);
+                let sigma = if p.shot_noise > 0.0 {
+                    libm::sqrt(p.noise_sigma * p.noise_sigma + p.shot_noise * response)
+                } else {
+                    p.noise_sigma
+                };
+                let v = response + sigma * normal(rng);
                 v.round().clamp(0.0, 255.0) as u8
             })
             .collect();
