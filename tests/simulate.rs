@@ -170,3 +170,44 @@ fn darkness_map_is_the_truth_before_its_threshold() {
     // In-focus grains darken more pixels faintly than they put into the truth.
     assert!(on > 0 && faint > on, "on {on}, faint {faint}");
 }
+
+#[test]
+fn mixed_views_draw_their_own_parameters_within_the_ranges() {
+    let p = small(Preset::Mixed);
+    let draws: Vec<SimParams> = (0..200).map(|v| p.draw_view(5, v)).collect();
+    // Reproducible, and the view sees exactly its draw.
+    assert_eq!(draws[7], p.draw_view(5, 7));
+    assert_eq!(View::new(&p, 5, 7).unwrap().params(), &draws[7]);
+    assert_ne!(draws[7], p.draw_view(6, 7), "another seed draws anew");
+    let range = |f: fn(&SimParams) -> f64, lo: f64, hi: f64| {
+        let v: Vec<f64> = draws.iter().map(f).collect();
+        let (min, max) = v
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        assert!(
+            min >= lo && max <= hi,
+            "[{min}, {max}] not within [{lo}, {hi}]"
+        );
+        // The draws spread over most of the range.
+        assert!(
+            max - min > 0.8 * (hi - lo),
+            "[{min}, {max}] covers little of [{lo}, {hi}]"
+        );
+    };
+    range(|p| p.pixel_um, 0.28, 0.36);
+    range(|p| p.fog_density, 1.0, 10.0);
+    range(|p| p.contrast, 40.0, 150.0);
+    range(|p| p.background, 170.0, 245.0);
+    range(|p| p.vignetting, 0.02, 0.15);
+    range(|p| p.column_sigma, 0.0, 3.0);
+    range(|p| p.noise_sigma, 1.0, 5.0);
+    range(|p| p.gamma, 0.8, 1.3);
+    range(|p| p.grain_diameter_um, 0.45, 0.9);
+    for d in &draws {
+        assert!(!d.vary_per_view && (d.width, d.height) == (96, 64));
+        assert_eq!(d.truth_threshold, 20.0, "the truth contract is kept");
+    }
+    // Other presets are their own parameters for every view.
+    let n = small(Preset::Nominal);
+    assert_eq!(n.draw_view(5, 7), n);
+}
