@@ -7,6 +7,7 @@
 //! - [`unet::Unet`] runs the network on frames ([`frame::Frame`]) of any size.
 
 pub mod classic;
+pub mod cluster_list;
 pub mod clusters;
 pub mod curves;
 pub mod data;
@@ -18,8 +19,11 @@ pub mod kernels;
 pub mod layout;
 pub mod model;
 pub mod npy;
+pub mod overlay;
 pub mod reference;
 pub mod simulate;
+pub mod split;
+pub mod subpixel;
 pub mod train;
 pub mod trainer;
 pub mod unet;
