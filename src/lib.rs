@@ -13,6 +13,7 @@ pub mod curves;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod flatfield;
 pub mod frame;
 pub mod gpu;
 pub mod kernels;

@@ -504,11 +504,7 @@ impl ViewOptics {
         let ocx = w as f64 * (0.5 + 0.1 * (rng.random::<f64>() - 0.5));
         let ocy = h as f64 * (0.5 + 0.1 * (rng.random::<f64>() - 0.5));
         let r2max = (w as f64 * w as f64 + h as f64 * h as f64) / 4.0;
-        // The column pattern belongs to the camera: the same for every view of a run.
-        let mut camera = ChaCha8Rng::seed_from_u64(seed);
-        let columns: Vec<f64> = (0..w)
-            .map(|_| p.column_sigma * normal(&mut camera))
-            .collect();
+        let columns = column_pattern(p, seed);
         let mut clean = vec![0.0; w * h];
         for y in 0..h {
             for x in 0..w {
@@ -588,6 +584,15 @@ impl ViewOptics {
             clean_background: clean,
         }
     }
+}
+
+/// The camera's column fixed pattern (grey levels added to each column's background): it belongs
+/// to the camera, so it is the same for every view of a run seeded with `seed`.
+pub fn column_pattern(p: &SimParams, seed: u64) -> Vec<f64> {
+    let mut camera = ChaCha8Rng::seed_from_u64(seed);
+    (0..p.width)
+        .map(|_| p.column_sigma * normal(&mut camera))
+        .collect()
 }
 
 /// Frame names: `f00012` for single frames, `v0003_z07` for plane 7 of view 3.
