@@ -153,6 +153,8 @@ pub struct Augment {
     pub blur_probability: f64,
     /// The input rule, as the model being trained applies it at inference.
     pub normalization: Normalization,
+    /// Random flips and quarter turns.
+    pub orient: bool,
 }
 
 impl Augment {
@@ -165,6 +167,7 @@ impl Augment {
             noise: 0.01,
             blur_probability: 0.3,
             normalization: DEFAULT_NORMALIZATION,
+            orient: true,
         }
     }
 
@@ -181,6 +184,7 @@ impl Augment {
             noise: 0.0,
             blur_probability: 0.0,
             normalization: DEFAULT_NORMALIZATION,
+            orient: true,
         }
     }
 }
@@ -323,14 +327,17 @@ pub fn augment_pair(
     let mut ts: Vec<f32> = (0..c * c)
         .map(|i| targets.at((y0 + i / c) * w + x0 + i % c))
         .collect();
-    // The same flips and quarter turns for input and target.
+    // The same flips and quarter turns for input and target (drawn either way, so the random
+    // stream does not depend on the option).
     let (flip_x, flip_y, turns) = (
         rng.random::<bool>(),
         rng.random::<bool>(),
         rng.random_range(0..4u32),
     );
-    for v in [&mut xs, &mut ts] {
-        *v = orient(v, c, flip_x, flip_y, turns);
+    if a.orient {
+        for v in [&mut xs, &mut ts] {
+            *v = orient(v, c, flip_x, flip_y, turns);
+        }
     }
     Ok(Sample { x: xs, t: ts })
 }

@@ -51,6 +51,8 @@ pub struct TrainOptions {
     /// Photometric augmentation (gamma, contrast, brightness, noise, blur) besides crops,
     /// flips and turns. Off suits simulated data, whose labels follow its grey levels.
     pub photometric: bool,
+    /// Random flips and quarter turns of each crop (off for labels that are not symmetric).
+    pub orient: bool,
     /// Simulated data: the scale (grey levels) of the soft target around the truth contour;
     /// 0 trains on the truth mask itself.
     pub soft_target: f32,
@@ -106,7 +108,7 @@ pub fn learning_rate(lr: f32, step: usize, total: usize) -> f32 {
 /// The options that must match for `--resume` (others, like the epoch count, may change).
 fn fingerprint(o: &TrainOptions) -> String {
     format!(
-        "data={:?} depth={} channels={} steps={} batch={} crop={} lr={} wd={} pos_weight={} jaccard_weight={} photometric={} soft_target={} normalization={} seed={}",
+        "data={:?} depth={} channels={} steps={} batch={} crop={} lr={} wd={} pos_weight={} jaccard_weight={} photometric={} orient={} soft_target={} normalization={} seed={}",
         o.data,
         o.depth,
         o.channels,
@@ -118,6 +120,7 @@ fn fingerprint(o: &TrainOptions) -> String {
         o.pos_weight,
         o.jaccard_weight,
         o.photometric,
+        o.orient,
         o.soft_target,
         o.normalization.name(),
         o.seed
@@ -335,6 +338,7 @@ pub fn run(
         source,
         augment: Augment {
             normalization: o.normalization,
+            orient: o.orient,
             ..if o.photometric {
                 Augment::new(o.crop)
             } else {

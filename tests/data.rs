@@ -4,6 +4,7 @@
 
 use emunet::Frame;
 use emunet::data::{self, Augment, Pair, Targets};
+use emunet::model::Normalization;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashSet;
@@ -29,14 +30,15 @@ fn geometric_crops_keep_every_pixel_with_its_label() {
     let std = (scaled.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / scaled.len() as f64).sqrt();
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut orientations = HashSet::new();
-    for _ in 0..300 {
-        let s = data::augment_pair(
-            &frame,
-            Targets::Mask(&mask),
-            &Augment::geometric(c),
-            &mut rng,
-        )
-        .unwrap();
+    let mut crops_only = HashSet::new();
+    for k in 0..300 {
+        // Every third crop without flips and turns (`--augment crops`).
+        let a = Augment {
+            normalization: Normalization::Zscore,
+            orient: k % 3 != 0,
+            ..Augment::geometric(c)
+        };
+        let s = data::augment_pair(&frame, Targets::Mask(&mask), &a, &mut rng).unwrap();
         assert_eq!((s.x.len(), s.t.len()), (c * c, c * c));
         let pos: Vec<(usize, usize)> =
             s.x.iter()
@@ -70,26 +72,41 @@ fn geometric_crops_keep_every_pixel_with_its_label() {
         );
         assert_eq!(right.0.abs() + right.1.abs(), 1);
         assert_eq!(down.0.abs() + down.1.abs(), 1);
-        orientations.insert((right, down));
+        if a.orient {
+            orientations.insert((right, down));
+        } else {
+            crops_only.insert((right, down));
+        }
     }
-    // Flips and quarter turns together give all eight orientations of the square.
+    // Flips and quarter turns together give all eight orientations of the square; without
+    // them every crop keeps the frame's own.
     assert_eq!(orientations.len(), 8);
+    assert_eq!(crops_only, HashSet::from([((1, 0), (0, 1))]));
 }
 
 #[test]
 fn full_augmentation_changes_values_but_keeps_the_normalisation() {
     let (frame, mask) = coded_frame(40, 40);
     let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let zscore = |a: Augment| Augment {
+        normalization: Normalization::Zscore,
+        ..a
+    };
     let geometric = data::augment_pair(
         &frame,
         Targets::Mask(&mask),
-        &Augment::geometric(40),
+        &zscore(Augment::geometric(40)),
         &mut rng,
     )
     .unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let full =
-        data::augment_pair(&frame, Targets::Mask(&mask), &Augment::new(40), &mut rng).unwrap();
+    let full = data::augment_pair(
+        &frame,
+        Targets::Mask(&mask),
+        &zscore(Augment::new(40)),
+        &mut rng,
+    )
+    .unwrap();
     // A full-frame crop: the z-score has mean 0 and, before noise and blur, unit spread.
     for s in [&geometric, &full] {
         let n = s.x.len() as f64;
@@ -210,4 +227,30 @@ fn soft_simulated_targets_threshold_to_the_truth_mask() {
         }
     }
     assert!(on > 0 && between > 0, "on {on}, between {between}");
+}
+
+#[test]
+fn median_rule_keeps_grey_levels_about_the_frame_median() {
+    let (frame, mask) = coded_frame(40, 40);
+    let a = Augment {
+        orient: false,
+        ..Augment::geometric(40)
+    };
+    assert_eq!(a.normalization, Normalization::Median);
+    let s = data::augment_pair(
+        &frame,
+        Targets::Mask(&mask),
+        &a,
+        &mut ChaCha8Rng::seed_from_u64(3),
+    )
+    .unwrap();
+    let median = emunet::reference::frame_median(&frame) as f64;
+    let max = frame.max_value() as f64;
+    for (i, &x) in s.x.iter().enumerate() {
+        let expected = (frame.value(i) as f64 - median) / max * 255.0 / 32.0;
+        assert!(
+            (x as f64 - expected).abs() < 1e-5,
+            "pixel {i}: {x} vs {expected}"
+        );
+    }
 }

@@ -47,6 +47,7 @@ fn options(
         pos_weight: 3.0,
         jaccard_weight: 0.5,
         photometric: false,
+        orient: true,
         soft_target: 0.0,
         normalization: emunet::model::DEFAULT_NORMALIZATION,
         seed: 3,
