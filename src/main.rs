@@ -3,6 +3,8 @@
 use clap::{Parser, Subcommand};
 use emunet::classic::{Classic, ClassicParams, FilterKernel, ThresholdRule};
 use emunet::clusters::{self, Connectivity};
+use emunet::flatfield::FlatField;
+use emunet::model::Normalization;
 use emunet::simulate::{self, Preset, SimParams, View};
 use emunet::trainer::{DataSpec, TrainOptions};
 use emunet::{Context, Frame, Model, Unet};
@@ -28,6 +30,7 @@ enum AugmentMode {
     Auto,
     Full,
     Geometric,
+    Crops,
 }
 
 #[derive(Subcommand)]
@@ -82,7 +85,21 @@ enum Command {
         /// Also write DIR/<stem>.clusters.json.
         #[arg(long)]
         json: bool,
+        /// Take the camera's fixed pattern out of every frame first (a file from `emunet
+        /// flatfield`).
+        #[arg(long)]
+        flatfield: Option<PathBuf>,
         /// Frames (PNG or TIFF, 8/16-bit) or folders of frames.
+        #[arg(required = true)]
+        frames: Vec<PathBuf>,
+    },
+    /// Estimate the camera's fixed pattern (column offsets and a smooth gain map) from frames of
+    /// one run (at least 3, different views), for `segment`/`classic --flatfield`.
+    Flatfield {
+        /// Output file (.safetensors, format emunet-flatfield/1).
+        #[arg(long)]
+        out: PathBuf,
+        /// Frames (PNG or TIFF, 8/16-bit, one size) or folders of frames.
         #[arg(required = true)]
         frames: Vec<PathBuf>,
     },
@@ -136,14 +153,21 @@ enum Command {
         #[arg(long, default_value_t = 0.5)]
         jaccard_weight: f32,
         /// Augmentation: `geometric` = crops, flips and quarter turns; `full` adds gamma,
-        /// contrast, brightness, noise and blur jitter; `auto` = geometric for --simulate (its
-        /// labels follow the rendered grey levels), full for --data.
+        /// contrast, brightness, noise and blur jitter; `crops` = random crops only, for labels
+        /// that are not symmetric under flips and turns (the classical pipeline's masks sit half
+        /// a pixel down-right of the grains); `auto` = geometric for --simulate (its labels
+        /// follow the rendered grey levels), full for --data.
         #[arg(long, value_enum, default_value_t = AugmentMode::Auto)]
         augment: AugmentMode,
         /// --simulate: train on the soft target sigmoid((own darkness − 20 gl) / S) instead of
         /// the 0/1 truth mask (its 0.5 level is the mask); S in grey levels, 0 = the mask.
         #[arg(long, default_value_t = 0.0)]
         soft_target: f32,
+        /// Input normalisation: `median` = grey levels about the frame's median at a fixed
+        /// scale (keeps the truth's absolute contrast); `zscore` = design.md §2's per-frame
+        /// z-score.
+        #[arg(long, value_enum, default_value_t = emunet::model::DEFAULT_NORMALIZATION)]
+        normalization: Normalization,
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Fraction of the files held out for validation (--data).
@@ -188,6 +212,9 @@ enum Command {
         /// Seed of the initialisation.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Input normalisation rule recorded in the file (see `train --help`).
+        #[arg(long, value_enum, default_value_t = emunet::model::DEFAULT_NORMALIZATION)]
+        normalization: Normalization,
         /// Output weights file (.safetensors).
         #[arg(long)]
         out: PathBuf,
@@ -195,9 +222,10 @@ enum Command {
     /// Segment frames: writes DIR/<stem>.mask.png (0/255), DIR/<stem>.prob.npy (float32 H×W) and
     /// DIR/<stem>.clusters.csv.
     Segment {
-        /// Weights file (.safetensors, format emunet-unet/1).
+        /// Weights file (.safetensors, format emunet-unet/1); default: the shipped model
+        /// (weights/default.safetensors, built into the binary).
         #[arg(long)]
-        weights: PathBuf,
+        weights: Option<PathBuf>,
         /// Output folder (created if missing).
         #[arg(long)]
         out: PathBuf,
@@ -210,6 +238,18 @@ enum Command {
         /// Also write DIR/<stem>.clusters.json.
         #[arg(long)]
         json: bool,
+        /// Keep touching grains in one cluster (by default a cluster is split where its
+        /// darkness has separate maxima).
+        #[arg(long)]
+        no_split: bool,
+        /// Also write DIR/<stem>.overlay.png: the frame with cluster outlines (green; split
+        /// pieces magenta) and positions (red).
+        #[arg(long)]
+        overlay: bool,
+        /// Take the camera's fixed pattern out of every frame first (a file from `emunet
+        /// flatfield`).
+        #[arg(long)]
+        flatfield: Option<PathBuf>,
         /// Frames (PNG or TIFF, 8/16-bit) or folders of frames.
         #[arg(required = true)]
         frames: Vec<PathBuf>,
@@ -256,6 +296,7 @@ fn main() -> ExitCode {
             connectivity,
             cpu,
             json,
+            flatfield,
             frames,
         } => {
             let rule = match (threshold, target_clusters) {
@@ -272,7 +313,7 @@ fn main() -> ExitCode {
                 connectivity,
                 equalise: true,
             };
-            classic(&out, params, cpu, json, &frames)
+            classic(&out, params, cpu, json, flatfield.as_deref(), &frames)
         }
         Command::Train {
             data,
@@ -291,17 +332,20 @@ fn main() -> ExitCode {
             jaccard_weight,
             augment,
             soft_target,
+            normalization,
             seed,
             val_fraction,
             val_frames,
             resume,
         } => train(TrainOptions {
             soft_target,
+            normalization,
             photometric: match augment {
                 AugmentMode::Full => true,
-                AugmentMode::Geometric => false,
+                AugmentMode::Geometric | AugmentMode::Crops => false,
                 AugmentMode::Auto => data.is_some(),
             },
+            orient: augment != AugmentMode::Crops,
             out,
             data: match data {
                 Some(dir) => DataSpec::Dir(dir),
@@ -335,16 +379,33 @@ fn main() -> ExitCode {
             depth,
             channels,
             seed,
+            normalization,
             out,
-        } => init(depth, channels, seed, &out),
+        } => init(depth, channels, seed, normalization, &out),
         Command::Segment {
             weights,
             out,
             threshold,
             profile,
             json,
+            no_split,
+            overlay,
+            flatfield,
             frames,
-        } => segment(&weights, &out, threshold, profile, json, &frames),
+        } => segment(
+            weights.as_deref(),
+            &out,
+            threshold,
+            profile,
+            SegmentOutputs {
+                json,
+                split: !no_split,
+                overlay,
+            },
+            flatfield.as_deref(),
+            &frames,
+        ),
+        Command::Flatfield { out, frames } => flatfield(&out, &frames),
     };
     match result {
         Ok(code) => code,
@@ -374,13 +435,21 @@ fn info() -> emunet::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn init(depth: usize, channels: usize, seed: u64, out: &Path) -> emunet::Result<ExitCode> {
-    let model = Model::init_he(depth, channels, seed)?;
+fn init(
+    depth: usize,
+    channels: usize,
+    seed: u64,
+    normalization: Normalization,
+    out: &Path,
+) -> emunet::Result<ExitCode> {
+    let mut model = Model::init_he(depth, channels, seed)?;
+    model.set_normalization(normalization);
     model.save(out)?;
     println!(
-        "wrote {} : UNet({depth}, {channels}), {} parameters, He-normal init, seed {seed}",
+        "wrote {} : UNet({depth}, {channels}), {} parameters, He-normal init, seed {seed}, {} normalisation",
         out.display(),
-        model.parameter_count()
+        model.parameter_count(),
+        normalization.name()
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -411,15 +480,29 @@ fn collect_frames(inputs: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
+/// What `segment` writes besides the mask, probabilities and clusters CSV, and how it builds
+/// clusters.
+#[derive(Clone, Copy)]
+struct SegmentOutputs {
+    json: bool,
+    split: bool,
+    overlay: bool,
+}
+
 fn segment(
-    weights: &Path,
+    weights: Option<&Path>,
     out: &Path,
     threshold: Option<f32>,
     profile: bool,
-    json: bool,
+    outputs: SegmentOutputs,
+    flatfield: Option<&Path>,
     inputs: &[PathBuf],
 ) -> emunet::Result<ExitCode> {
-    let model = Model::load(weights)?;
+    let flat = flatfield.map(FlatField::load).transpose()?;
+    let model = match weights {
+        Some(path) => Model::load(path)?,
+        None => Model::shipped()?,
+    };
     let frames = collect_frames(inputs);
     if frames.is_empty() {
         eprintln!("error: no PNG or TIFF frames found in {inputs:?}");
@@ -435,14 +518,23 @@ fn segment(
         unet.set_threshold(t)?;
     }
     eprintln!(
-        "UNet({}, {}) on {} ({:?}), threshold {}",
-        model.depth, model.channels, ctx.info.name, ctx.info.backend, unet.threshold
+        "{} UNet({}, {}), {} normalisation, on {} ({:?}), threshold {}",
+        match weights {
+            Some(path) => path.display().to_string(),
+            None => "shipped model".into(),
+        },
+        model.depth,
+        model.channels,
+        model.normalization().name(),
+        ctx.info.name,
+        ctx.info.backend,
+        unet.threshold
     );
     if profile {
         print_profile(&mut unet, &frames[0])?;
     }
     let code = for_each_frame(&frames, "segmented", |path| {
-        segment_one(&mut unet, path, out, json)
+        segment_one(&mut unet, path, out, outputs, flat.as_ref())
     });
     Ok(code)
 }
@@ -529,30 +621,21 @@ fn segment_one(
     unet: &mut Unet,
     path: &Path,
     out: &Path,
-    json: bool,
+    outputs: SegmentOutputs,
+    flat: Option<&FlatField>,
 ) -> emunet::Result<(String, f64)> {
-    let (frame, warnings) = Frame::load(path)?;
-    for w in warnings {
-        eprintln!("warning: {w}");
-    }
+    let frame = load_frame(path, flat)?;
     let seg = unet.segment(&frame)?;
     let stem = stem_of(path);
     let mask = seg.mask();
     let on = mask.iter().filter(|&&v| v != 0).count();
-    // Clusters weighted by darkness max(0, median − p) (emulsion.md).
-    let median = emunet::reference::frame_median(&frame) as f32;
-    let darkness: Vec<f32> = (0..frame.len())
-        .map(|i| (median - frame.value(i) as f32).max(0.0))
-        .collect();
-    let found = clusters::find_clusters(
-        &mask,
-        seg.width,
-        seg.height,
-        Connectivity::Eight,
-        Some(&darkness),
-        (0.0, 0.0),
-    );
-    write_clusters(out, &stem, &found, json)?;
+    let map = emunet::cluster_list::frame_clusters(&frame, &mask, outputs.split);
+    let found = &map.clusters;
+    write_clusters(out, &stem, found, outputs.json)?;
+    if outputs.overlay {
+        emunet::overlay::write_overlay(&out.join(format!("{stem}.overlay.png")), &frame, &map)?;
+    }
+    let pieces = map.split.iter().filter(|&&s| s).count();
     Frame::from_u8(seg.width, seg.height, mask)?.save_png(&out.join(format!("{stem}.mask.png")))?;
     emunet::npy::write(
         &out.join(format!("{stem}.prob.npy")),
@@ -563,7 +646,7 @@ fn segment_one(
     let ms = seg.elapsed.as_secs_f64() * 1e3;
     Ok((
         format!(
-            "{}: {}×{} {}-bit, {:.1} ms{}, mask {:.2} % of pixels, {} clusters",
+            "{}: {}×{} {}-bit, {:.1} ms{}, mask {:.2} % of pixels, {} clusters{}",
             path.display(),
             seg.width,
             seg.height,
@@ -575,7 +658,12 @@ fn segment_one(
                 String::new()
             },
             100.0 * on as f64 / (seg.width * seg.height) as f64,
-            found.len()
+            found.len(),
+            if outputs.split {
+                format!(" ({pieces} of them pieces of split clusters)")
+            } else {
+                String::new()
+            }
         ),
         ms,
     ))
@@ -593,6 +681,53 @@ fn write_clusters(
         clusters::write_json(&out.join(format!("{stem}.clusters.json")), found)?;
     }
     Ok(())
+}
+
+/// Reads a frame (printing its warnings) and takes the flat-field's fixed pattern out of it.
+fn load_frame(path: &Path, flat: Option<&FlatField>) -> emunet::Result<Frame> {
+    let (frame, warnings) = Frame::load(path)?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    match flat {
+        Some(f) => f.apply(&frame),
+        None => Ok(frame),
+    }
+}
+
+fn flatfield(out: &Path, inputs: &[PathBuf]) -> emunet::Result<ExitCode> {
+    let paths = collect_frames(inputs);
+    let bar = progress_bar(paths.len() as u64, "frames read");
+    let mut frames = Vec::with_capacity(paths.len());
+    for path in &paths {
+        match Frame::load(path) {
+            Ok((f, _)) => frames.push(f),
+            Err(e) => bar.suspend(|| eprintln!("error: {e}; frame left out")),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let flat = FlatField::estimate(&frames)?;
+    flat.save(out)?;
+    let sigma = |v: &[f32]| {
+        let m = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
+        (v.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+    };
+    let (gmin, gmax) = flat
+        .gain
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &g| (a.min(g), b.max(g)));
+    println!(
+        "wrote {}: flat-field of {} {}×{} frame(s): column pattern σ {:.2}, gain {:.3}–{:.3}",
+        out.display(),
+        frames.len(),
+        flat.width,
+        flat.height,
+        sigma(&flat.offset),
+        gmin,
+        gmax
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn stem_of(path: &Path) -> String {
@@ -678,8 +813,10 @@ fn classic(
     params: ClassicParams,
     cpu: bool,
     json: bool,
+    flatfield: Option<&Path>,
     inputs: &[PathBuf],
 ) -> emunet::Result<ExitCode> {
+    let flat = flatfield.map(FlatField::load).transpose()?;
     let frames = collect_frames(inputs);
     if frames.is_empty() {
         eprintln!("error: no PNG or TIFF frames found in {inputs:?}");
@@ -698,10 +835,7 @@ fn classic(
         Some(Classic::new(ctx, params))
     };
     let code = for_each_frame(&frames, "processed", |path| {
-        let (frame, warnings) = Frame::load(path)?;
-        for w in warnings {
-            eprintln!("warning: {w}");
-        }
+        let frame = load_frame(path, flat.as_ref())?;
         let result = match gpu.as_mut() {
             Some(g) => g.run(&frame)?,
             None => emunet::classic::reference::run(&frame, &params),

@@ -57,6 +57,9 @@ impl Normalization {
     }
 }
 
+/// The bytes of the shipped default model.
+pub const SHIPPED_WEIGHTS: &[u8] = include_bytes!("../weights/default.safetensors");
+
 /// The rule new models are created with.
 pub const DEFAULT_NORMALIZATION: Normalization = Normalization::Median;
 
@@ -214,6 +217,15 @@ impl Model {
     /// Number of weights.
     pub fn parameter_count(&self) -> usize {
         self.tensors.values().map(|(_, v)| v.len()).sum()
+    }
+
+    /// The shipped default model (`weights/default.safetensors`, built into the library; see
+    /// `weights/README.md` for how it was trained and how well it does).
+    pub fn shipped() -> Result<Self> {
+        Self::from_bytes(SHIPPED_WEIGHTS).map_err(|message| Error::Weights {
+            path: "weights/default.safetensors (built in)".into(),
+            message,
+        })
     }
 
     /// Reads and validates a weights file.
