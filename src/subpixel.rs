@@ -37,9 +37,28 @@ pub fn refine_positions(
     height: usize,
     darkness: &[f32],
 ) {
+    // Starting positions on a grid of 8-px cells, to find each cluster's neighbours.
+    let starts: Vec<(f64, f64)> = clusters.iter().map(|c| (c.cog_x, c.cog_y)).collect();
+    let cell = |x: f64, y: f64| ((x / 8.0).floor() as i64, (y / 8.0).floor() as i64);
+    let mut grid: std::collections::HashMap<(i64, i64), Vec<usize>> = Default::default();
+    for (k, &(x, y)) in starts.iter().enumerate() {
+        grid.entry(cell(x, y)).or_default().push(k);
+    }
     let mut ring = Vec::new();
-    for c in clusters.iter_mut() {
+    let mut near = Vec::new();
+    for (k, c) in clusters.iter_mut().enumerate() {
         let own = c.id as u32 + 1;
+        let (gx, gy) = cell(starts[k].0, starts[k].1);
+        near.clear();
+        for dy in -1..=1 {
+            for dx in -1..=1 {
+                for &j in grid.get(&(gx + dx, gy + dy)).into_iter().flatten() {
+                    if j != k {
+                        near.push(starts[j]);
+                    }
+                }
+            }
+        }
         // Local background: a plane b0 + bx·(x − x̄) + by·(y − ȳ) fitted by least squares to the
         // unlabelled pixels around the bounding box (haze of out-of-focus grains tilts it).
         let m = BACKGROUND_MARGIN;
@@ -59,8 +78,18 @@ pub fn refine_positions(
         let above = |x: usize, y: usize| {
             darkness[y * width + x] as f64 - background(x as f64 + 0.5, y as f64 + 0.5)
         };
-        let usable = |i: usize| labels[i] == 0 || labels[i] == own;
         for _ in 0..MAX_ITERATIONS {
+            // Pixels of other clusters, and pixels nearer another cluster's centre than this
+            // one's (its tail below the mask), are left out.
+            let usable = |i: usize| {
+                if labels[i] != 0 && labels[i] != own {
+                    return false;
+                }
+                let (px, py) = ((i % width) as f64 + 0.5, (i / width) as f64 + 0.5);
+                let d = (px - cx).powi(2) + (py - cy).powi(2);
+                near.iter()
+                    .all(|&(nx, ny)| (px - nx).powi(2) + (py - ny).powi(2) >= d)
+            };
             let (sw, swx, swy) = window_sums(cx, cy, width, height, &usable, &above);
             if sw <= 0.0 {
                 break;
