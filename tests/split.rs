@@ -171,7 +171,17 @@ fn clusters_without_separate_maxima_keep_their_pixels() {
             (c.area, c.x, c.y, c.volume, c.peak, c.x0, c.y0, c.x1, c.y1),
             (w.area, w.x, w.y, w.volume, w.peak, w.x0, w.y0, w.x1, w.y1)
         );
-        assert_eq!((c.cog_x, c.cog_y), (w.cog_x, w.cog_y));
+        // Sub-pixel positions leave out pixels nearer another cluster's centre, so they change
+        // only near a split piece, and then little.
+        let near_split = parts.clusters.iter().enumerate().any(|(j, o)| {
+            parts.split[j] && (o.cog_x - c.cog_x).powi(2) + (o.cog_y - c.cog_y).powi(2) < 144.0
+        });
+        let moved = ((c.cog_x - w.cog_x).powi(2) + (c.cog_y - w.cog_y).powi(2)).sqrt();
+        if near_split {
+            assert!(moved < 0.1, "cluster {k} moved {moved} px");
+        } else {
+            assert_eq!((c.cog_x, c.cog_y), (w.cog_x, w.cog_y));
+        }
         unchanged += 1;
     }
     // Every pixel of the mask belongs to exactly one piece.
