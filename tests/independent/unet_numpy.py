@@ -133,7 +133,7 @@ def expected_shapes(depth, c):
 
 
 def load_model(path):
-    """Read + validate a weights file. Returns (params, depth, C, threshold-or-None)."""
+    """Read + validate a weights file. Returns (params, depth, C, threshold-or-None, normalization)."""
     tensors, meta = read_safetensors(path)
     fmt = meta.get("format")
     if fmt is not None and fmt != FORMAT:
@@ -177,8 +177,7 @@ def load_model(path):
     for k in exp:
         if not np.all(np.isfinite(tensors[k])):
             raise InputError(f"{path}: tensor {k} has non-finite values")
-    tensors["normalization"] = norm
-    return tensors, depth, c, thr
+    return tensors, depth, c, thr, norm
 
 
 def random_params(depth, c, seed=0):
@@ -316,13 +315,13 @@ def sigmoid(z):
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def forward_logits(p, params, depth, ops=None):
+def forward_logits(p, params, depth, ops=None, norm="zscore"):
     """p: HxW float64 in [0,1]. Returns HxW float64 logits (cropped back)."""
     if ops is None:
         ops = dict(conv3x3=conv3x3, conv1x1=conv1x1, maxpool2=maxpool2,
                    upconv2x2=upconv2x2, reflect_pad=reflect_pad, zscore=zscore)
     h, w = p.shape
-    x = median_gl(p) if params.get("normalization") == "median" else ops["zscore"](p)
+    x = median_gl(p) if norm == "median" else ops["zscore"](p)
     x = ops["reflect_pad"](x, 1 << depth)[None, :, :]
     skips = []
     for l in range(depth):
@@ -343,8 +342,8 @@ def forward_logits(p, params, depth, ops=None):
     return logit[:h, :w]
 
 
-def forward_prob(p, params, depth):
-    return sigmoid(forward_logits(p, params, depth))
+def forward_prob(p, params, depth, norm="zscore"):
+    return sigmoid(forward_logits(p, params, depth, norm=norm))
 
 
 # ---------------------------------------------------------------------------
@@ -393,11 +392,11 @@ def compare(prob, thr, depth, c, emu_prob=None, emu_mask=None, prob_path="", mas
 
 
 def run_compare(args):
-    params, depth, c, file_thr = load_model(args.weights)
+    params, depth, c, file_thr, norm = load_model(args.weights)
     thr = args.threshold if args.threshold is not None else (
         file_thr if file_thr is not None else 0.5)
     p, _bits = load_frame(args.frame)
-    prob = forward_prob(p, params, depth)
+    prob = forward_prob(p, params, depth, norm)
     if args.save_prob:
         np.save(args.save_prob, prob)
     emu_prob = None
@@ -592,7 +591,7 @@ def self_test(bench=False):
         # safetensors round trip
         wpath = os.path.join(td, "w.safetensors")
         params = make_weights_file(wpath, 2, 4, seed=7, threshold="0.5")
-        loaded, d, c, thr = load_model(wpath)
+        loaded, d, c, thr, _ = load_model(wpath)
         check_true("safetensors round trip D=2 C=4 (exact, metadata)",
                    d == 2 and c == 4 and thr == 0.5 and set(loaded) == set(params)
                    and all(np.array_equal(loaded[k], params[k]) for k in params),
