@@ -168,6 +168,10 @@ enum Command {
         /// z-score.
         #[arg(long, value_enum, default_value_t = emunet::model::DEFAULT_NORMALIZATION)]
         normalization: Normalization,
+        /// --data: take the camera's fixed pattern (a file from `emunet flatfield`) out of
+        /// every frame as it is read; segment with the same `--flatfield` afterwards.
+        #[arg(long, requires = "data")]
+        flatfield: Option<PathBuf>,
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Fraction of the files held out for validation (--data).
@@ -333,6 +337,7 @@ fn main() -> ExitCode {
             augment,
             soft_target,
             normalization,
+            flatfield,
             seed,
             val_fraction,
             val_frames,
@@ -340,6 +345,7 @@ fn main() -> ExitCode {
         } => train(TrainOptions {
             soft_target,
             normalization,
+            flatfield,
             photometric: match augment {
                 AugmentMode::Full => true,
                 AugmentMode::Geometric | AugmentMode::Crops => false,

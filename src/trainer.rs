@@ -58,6 +58,8 @@ pub struct TrainOptions {
     pub soft_target: f32,
     /// The input rule the model is trained (and later run) with.
     pub normalization: Normalization,
+    /// Folder data: a flat-field (`emunet flatfield`) taken out of every frame as it is read.
+    pub flatfield: Option<PathBuf>,
     pub seed: u64,
     /// Fraction of the files held out for validation (folder data).
     pub val_fraction: f64,
@@ -108,7 +110,7 @@ pub fn learning_rate(lr: f32, step: usize, total: usize) -> f32 {
 /// The options that must match for `--resume` (others, like the epoch count, may change).
 fn fingerprint(o: &TrainOptions) -> String {
     format!(
-        "data={:?} depth={} channels={} steps={} batch={} crop={} lr={} wd={} pos_weight={} jaccard_weight={} photometric={} orient={} soft_target={} normalization={} seed={}",
+        "data={:?} depth={} channels={} steps={} batch={} crop={} lr={} wd={} pos_weight={} jaccard_weight={} photometric={} orient={} soft_target={} normalization={} flatfield={:?} seed={}",
         o.data,
         o.depth,
         o.channels,
@@ -123,6 +125,7 @@ fn fingerprint(o: &TrainOptions) -> String {
         o.orient,
         o.soft_target,
         o.normalization.name(),
+        o.flatfield,
         o.seed
     )
 }
@@ -309,9 +312,17 @@ pub fn run(
     std::fs::create_dir_all(&o.out).map_err(|e| Error::io(&o.out, e))?;
     let (train_pairs, val_pairs) = match &o.data {
         DataSpec::Dir(dir) => {
-            let (pairs, problems) = data::load_pairs(dir)?;
+            let (mut pairs, problems) = data::load_pairs(dir)?;
             for p in problems {
                 eprintln!("warning: skipped {p}");
+            }
+            if let Some(path) = &o.flatfield {
+                let flat = crate::flatfield::FlatField::load(path)?;
+                for p in &mut pairs {
+                    p.frame = flat
+                        .apply(&p.frame)
+                        .map_err(|e| Error::Shape(format!("{}: {e}", p.name)))?;
+                }
             }
             if pairs.len() < 2 {
                 return Err(Error::Shape(format!(

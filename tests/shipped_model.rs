@@ -149,6 +149,29 @@ fn flatfield_then_segment_without_splitting() {
         &s(&sim.join("images")),
     ]);
     assert!(ok && so.contains("4 frame(s) processed, 0 failed"), "{so}");
+    // Training on folder data through the same flat-field.
+    let (ok, so, se) = emunet(&[
+        "train",
+        "--data",
+        &s(&sim),
+        "--flatfield",
+        &s(&flat),
+        "--out",
+        &s(&d.join("run")),
+        "--depth",
+        "1",
+        "--channels",
+        "2",
+        "--epochs",
+        "1",
+        "--steps",
+        "2",
+        "--batch",
+        "2",
+        "--crop",
+        "32",
+    ]);
+    assert!(ok && d.join("run/best.safetensors").exists(), "{so}{se}");
     // A flat-field of another frame size is refused per frame, with the reason.
     let small = d.join("small.png");
     image::GrayImage::from_pixel(64, 64, image::Luma([200]))

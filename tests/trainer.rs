@@ -50,6 +50,7 @@ fn options(
         orient: true,
         soft_target: 0.0,
         normalization: emunet::model::DEFAULT_NORMALIZATION,
+        flatfield: None,
         seed: 3,
         val_fraction: 0.1,
         val_frames: 2,
