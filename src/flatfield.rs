@@ -51,12 +51,13 @@ fn solve6(mut a: [[f64; 6]; 6], mut b: [f64; 6]) -> Option<[f64; 6]> {
         }
         a.swap(k, pivot);
         b.swap(k, pivot);
-        for i in k + 1..6 {
-            let f = a[i][k] / a[k][k];
-            for j in k..6 {
-                a[i][j] -= f * a[k][j];
+        let (row_k, b_k) = (a[k], b[k]);
+        for (row, bi) in a[k + 1..].iter_mut().zip(&mut b[k + 1..]) {
+            let f = row[k] / row_k[k];
+            for (x, &xk) in row[k..].iter_mut().zip(&row_k[k..]) {
+                *x -= f * xk;
             }
-            b[i] -= f * b[k];
+            *bi -= f * b_k;
         }
     }
     let mut c = [0.0; 6];
