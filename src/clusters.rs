@@ -51,7 +51,8 @@ pub struct Cluster {
 pub const CSV_HEADER: &str =
     "id,x,y,area,volume,cog_x,cog_y,peak,peak_x,peak_y,x0,y0,x1,y1,mxx,mxy,myy";
 
-fn find(parent: &mut [u32], mut a: u32) -> u32 {
+/// Union-find root of `a`, halving the path on the way.
+pub(crate) fn find(parent: &mut [u32], mut a: u32) -> u32 {
     while parent[a as usize] != a {
         parent[a as usize] = parent[parent[a as usize] as usize];
         a = parent[a as usize];

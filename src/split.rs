@@ -13,6 +13,8 @@
 //! this linear in the pixel count after the sort. Neighbours are 8-connected, like the
 //! labelling, so a split never reaches across clusters.
 
+use crate::clusters::find;
+
 /// A robust estimate of the frame's temporal noise σ (grey levels) from vertical differences of
 /// neighbouring pixels (the median absolute difference / (0.6745·√2)). Vertical differences
 /// cancel the camera's column pattern; grains touch few pixel pairs and barely move a median.
@@ -38,14 +40,6 @@ pub fn noise_sigma(darkness: &[f32], width: usize, height: usize) -> f64 {
 /// to 0.970 with the purity unchanged; 1.6 σ splits a little more, 2.5 σ and up a little less.
 pub fn min_dynamic_for_noise(sigma: f64) -> f32 {
     (2.0 * sigma).max(3.0) as f32
-}
-
-fn find(parent: &mut [u32], mut a: u32) -> u32 {
-    while parent[a as usize] != a {
-        parent[a as usize] = parent[parent[a as usize] as usize];
-        a = parent[a as usize];
-    }
-    a
 }
 
 /// Splits the clusters of `labels` (0 = background, k = cluster k − 1, 8-connected components)

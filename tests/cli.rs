@@ -1,19 +1,9 @@
 //! The `emunet` binary end to end: init, segment (files and folders, bad frames, exit status),
 //! info.
 
+mod common;
+use common::emunet;
 use std::path::Path;
-use std::process::Command;
-
-fn emunet(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_emunet"))
-        .args(args)
-        .output()
-        .unwrap();
-    let so = String::from_utf8_lossy(&out.stdout).into_owned();
-    let se = String::from_utf8_lossy(&out.stderr).into_owned();
-    println!("$ emunet {}\n{so}{se}", args.join(" "));
-    (out.status.success(), so, se)
-}
 
 fn frame(path: &Path, w: u32, h: u32) {
     image::GrayImage::from_fn(w, h, |x, y| {

@@ -3,19 +3,9 @@
 //! never used in training or validation), with clusters split at separate grains, an overlay and
 //! a flat-field; scored by `emunet eval` against a stated bar per preset.
 
+mod common;
+use common::emunet;
 use std::path::Path;
-use std::process::Command;
-
-fn emunet(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_emunet"))
-        .args(args)
-        .output()
-        .unwrap();
-    let so = String::from_utf8_lossy(&out.stdout).into_owned();
-    let se = String::from_utf8_lossy(&out.stderr).into_owned();
-    println!("$ emunet {}\n{so}{se}", args.join(" "));
-    (out.status.success(), so, se)
-}
 
 /// (pixel Jaccard, grain efficiency, purity, position RMS) of `pred` against the truth of `sim`.
 fn scores(pred: &Path, sim: &Path) -> (f64, f64, f64, f64) {

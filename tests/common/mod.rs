@@ -78,3 +78,15 @@ pub fn run(ctx: &Context, record: impl FnOnce(&mut wgpu::ComputePass)) {
         .poll(wgpu::PollType::wait_indefinitely())
         .unwrap();
 }
+
+/// Runs the `emunet` binary with `args`; returns (success, stdout, stderr) and prints them.
+pub fn emunet(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_emunet"))
+        .args(args)
+        .output()
+        .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout).into_owned();
+    let se = String::from_utf8_lossy(&out.stderr).into_owned();
+    println!("$ emunet {}\n{so}{se}", args.join(" "));
+    (out.status.success(), so, se)
+}
