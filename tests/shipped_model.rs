@@ -40,11 +40,15 @@ fn shipped_model_beats_the_stated_bar_on_fresh_frames() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    // preset, seed, and the bar: efficiency, purity, Jaccard at least; RMS at most.
+    // preset, seed, and the bar: efficiency, purity, Jaccard at least; RMS at most. Measured
+    // with the shipped model (2 frames of 320×256 each, lavapipe): easy 0.944 / 0.956 / 0.865 /
+    // 0.150 px, nominal 0.940 / 0.974 / 0.851 / 0.197, hard 0.855 / 0.984 / 0.725 / 0.238; the
+    // bar sits 1–3 % below (a few hundred grains per preset) and an untrained model, or the
+    // nominal-only pilot (easy purity 0.929), fails it. The README has the 20-frame scores.
     for (preset, seed, bar) in [
-        ("easy", "61001", (0.93, 0.95, 0.80, 0.25)),
-        ("nominal", "61002", (0.90, 0.93, 0.78, 0.30)),
-        ("hard", "61003", (0.80, 0.90, 0.60, 0.40)),
+        ("easy", "61001", (0.92, 0.935, 0.83, 0.20)),
+        ("nominal", "61002", (0.92, 0.95, 0.82, 0.24)),
+        ("hard", "61003", (0.83, 0.96, 0.69, 0.28)),
     ] {
         let sim = d.join(preset);
         let (ok, _, _) = emunet(&[

@@ -6,7 +6,7 @@ import sys
 from PIL import Image, ImageDraw
 
 out_dir = sys.argv[1]
-box = (100, 80, 220, 160)
+box = (196, 10, 316, 90)
 scale, gap, top = 3, 8, 18
 w, h = (box[2] - box[0]) * scale, (box[3] - box[1]) * scale
 panels = [("frame", Image.open("tests/data/sample_frame.png").convert("RGB")),
