@@ -240,14 +240,7 @@ impl FlatField {
                         t.shape()
                     ));
                 }
-                let v: Vec<f32> = t
-                    .data()
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
-                if v.iter().any(|x| !x.is_finite()) {
-                    return Err(format!("tensor `{name}` holds a non-finite value"));
-                }
+                let v = crate::model::finite_f32_values(name, t.data())?;
                 Ok((t.shape().to_vec(), v))
             };
         let (gs, gain) = read("gain", 2)?;

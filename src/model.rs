@@ -316,17 +316,7 @@ impl Model {
                     view.shape()
                 ));
             }
-            let values: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-                return Err(format!(
-                    "tensor `{name}` holds a non-finite value ({}) at element {i}",
-                    values[i]
-                ));
-            }
+            let values = finite_f32_values(&name, view.data())?;
             tensors.insert(name, (shape, values));
         }
         Ok(Model {
@@ -368,6 +358,21 @@ impl Model {
     pub fn save(&self, path: &Path) -> Result<()> {
         write_atomic(path, &self.to_bytes()?)
     }
+}
+
+/// The little-endian F32 values of tensor `name`'s bytes; an error names the first non-finite one.
+pub(crate) fn finite_f32_values(name: &str, data: &[u8]) -> std::result::Result<Vec<f32>, String> {
+    let values: Vec<f32> = data
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(format!(
+            "tensor `{name}` holds a non-finite value ({}) at element {i}",
+            values[i]
+        ));
+    }
+    Ok(values)
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
