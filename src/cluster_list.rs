@@ -9,10 +9,9 @@ use crate::reference::frame_median;
 use crate::split::{min_dynamic_for_noise, noise_sigma, split_clusters};
 
 /// Per pixel, `(median − p) · 255 / max`: darkness in 8-bit grey levels against the frame's
-/// median, signed (the background scatters around 0), with the camera's column pattern taken
-/// out ([`remove_column_pattern`]).
-pub fn darkness_gl(frame: &Frame) -> Vec<f32> {
-    let median = frame_median(frame) as f32;
+/// `median` (its raw value), signed (the background scatters around 0), with the camera's column
+/// pattern taken out ([`remove_column_pattern`]).
+pub fn darkness_gl(frame: &Frame, median: f32) -> Vec<f32> {
     let scale = 255.0 / frame.max_value() as f32;
     let mut d: Vec<f32> = (0..frame.len())
         .map(|i| (median - frame.value(i) as f32) * scale)
@@ -73,28 +72,17 @@ pub struct ClusterMap {
 /// frame's own units, then `cog_x, cog_y` refined to sub-pixel positions.
 pub fn frame_clusters(frame: &Frame, mask: &[u8], split: bool) -> ClusterMap {
     let (w, h) = (frame.width, frame.height);
-    let darkness = darkness_gl(frame);
-    let (components, n) = clusters::label(mask, w, h, Connectivity::Eight);
-    let (labels, count) = if split && n > 0 {
-        let dynamic = min_dynamic_for_noise(noise_sigma(&darkness, w, h));
-        split_clusters(&components, w, h, &darkness, dynamic)
-    } else {
-        (components.clone(), n)
-    };
-    // A piece is split when its component holds more than one piece.
-    let mut pieces = vec![0usize; n];
-    let mut component_of = vec![0u32; count];
-    for (&piece, &component) in labels.iter().zip(&components) {
-        if piece != 0 && component_of[piece as usize - 1] == 0 {
-            component_of[piece as usize - 1] = component;
-            pieces[component as usize - 1] += 1;
-        }
-    }
-    let split = component_of
-        .iter()
-        .map(|&c| pieces[c as usize - 1] > 1)
-        .collect();
     let median = frame_median(frame) as f32;
+    let darkness = darkness_gl(frame, median);
+    let (components, n) = clusters::label(mask, w, h, Connectivity::Eight);
+    let (labels, count, split) = if split && n > 0 {
+        let dynamic = min_dynamic_for_noise(noise_sigma(&darkness, w, h));
+        let (labels, count) = split_clusters(&components, w, h, &darkness, dynamic);
+        let split = split_pieces(&labels, count, &components, n);
+        (labels, count, split)
+    } else {
+        (components, n, vec![false; n])
+    };
     let weight: Vec<f32> = (0..frame.len())
         .map(|i| (median - frame.value(i) as f32).max(0.0))
         .collect();
@@ -105,4 +93,21 @@ pub fn frame_clusters(frame: &Frame, mask: &[u8], split: bool) -> ClusterMap {
         labels,
         split,
     }
+}
+
+/// Per piece of `labels`: whether its connected component (in `components`) holds more than one
+/// piece.
+fn split_pieces(labels: &[u32], count: usize, components: &[u32], n: usize) -> Vec<bool> {
+    let mut pieces = vec![0usize; n];
+    let mut component_of = vec![0u32; count];
+    for (&piece, &component) in labels.iter().zip(components) {
+        if piece != 0 && component_of[piece as usize - 1] == 0 {
+            component_of[piece as usize - 1] = component;
+            pieces[component as usize - 1] += 1;
+        }
+    }
+    component_of
+        .iter()
+        .map(|&c| pieces[c as usize - 1] > 1)
+        .collect()
 }
