@@ -110,10 +110,8 @@ pub fn refine_positions(
 /// The least-squares plane through `(x, y, value)` points, as a function of (x, y); a constant
 /// (the mean) when the points do not span a plane, 0 when there are none.
 fn plane(points: &[(f64, f64, f64)]) -> impl Fn(f64, f64) -> f64 + use<> {
+    // With no points every sum stays 0, and so does the plane.
     let n = points.len() as f64;
-    if points.is_empty() {
-        return Box::new(|_: f64, _: f64| 0.0) as Box<dyn Fn(f64, f64) -> f64>;
-    }
     let (mx, my, mv) = points.iter().fold((0.0, 0.0, 0.0), |a, p| {
         (a.0 + p.0 / n, a.1 + p.1 / n, a.2 + p.2 / n)
     });
@@ -132,7 +130,7 @@ fn plane(points: &[(f64, f64, f64)]) -> impl Fn(f64, f64) -> f64 + use<> {
     } else {
         (0.0, 0.0)
     };
-    Box::new(move |x: f64, y: f64| mv + bx * (x - mx) + by * (y - my))
+    move |x: f64, y: f64| mv + bx * (x - mx) + by * (y - my)
 }
 
 /// Sums of `value(x, y)` under the Gaussian window ([`WINDOW_SIGMA`], centred on (cx, cy), reach
