@@ -537,7 +537,7 @@ fn segment(
         unet.threshold
     );
     if profile {
-        print_profile(&mut unet, &frames[0])?;
+        print_profile(&mut unet, &frames[0], flat.as_ref())?;
     }
     let code = for_each_frame(&frames, "segmented", |path| {
         segment_one(&mut unet, path, out, outputs, flat.as_ref())
@@ -604,8 +604,8 @@ fn for_each_frame(
 }
 
 /// Prints every dispatch's GPU time for one frame, and the total.
-fn print_profile(unet: &mut Unet, path: &Path) -> emunet::Result<()> {
-    let (frame, _) = Frame::load(path)?;
+fn print_profile(unet: &mut Unet, path: &Path, flat: Option<&FlatField>) -> emunet::Result<()> {
+    let frame = load_frame(path, flat)?;
     let times = unet.profile(&frame)?;
     let line = |label: &str, seconds: f64, flops: u64| {
         println!(
