@@ -1,9 +1,11 @@
 //! From a frame and its network mask to the cluster list `segment` writes: 8-connected labelling,
-//! optional splitting at separate grains ([`crate::split`]), measurement weighted by darkness
-//! `max(0, median − p)` (emulsion.md), and sub-pixel positions ([`crate::subpixel`]) in
-//! `cog_x, cog_y`.
+//! optional splitting at separate grains (a watershed, [`crate::split`], then two-spot fits for
+//! blends too close for a saddle, [`crate::deblend`]), measurement weighted by darkness
+//! `max(0, median − p)` (emulsion.md), and sub-pixel positions ([`crate::subpixel`]; a blend's
+//! pieces keep their fitted centres) in `cog_x, cog_y`.
 
 use crate::clusters::{self, Cluster, Connectivity};
+use crate::deblend::split_blends;
 use crate::frame::Frame;
 use crate::reference::frame_median;
 use crate::split::{min_dynamic_for_noise, noise_sigma, split_clusters};
@@ -75,19 +77,27 @@ pub fn frame_clusters(frame: &Frame, mask: &[u8], split: bool) -> ClusterMap {
     let median = frame_median(frame) as f32;
     let darkness = darkness_gl(frame, median);
     let (components, n) = clusters::label(mask, w, h, Connectivity::Eight);
-    let (labels, count, split) = if split && n > 0 {
-        let dynamic = min_dynamic_for_noise(noise_sigma(&darkness, w, h));
-        let (labels, count) = split_clusters(&components, w, h, &darkness, dynamic);
-        let split = split_pieces(&labels, count, &components, n);
-        (labels, count, split)
+    // Per cluster, the fitted centre where it is one piece of a blend.
+    let (labels, count, split, blend_centres) = if split && n > 0 {
+        let noise = noise_sigma(&darkness, w, h);
+        let dynamic = min_dynamic_for_noise(noise);
+        let (pieces, count) = split_clusters(&components, w, h, &darkness, dynamic);
+        let d = split_blends(&pieces, count, w, h, &darkness, noise);
+        let split = split_pieces(&d.labels, d.count, &components, n);
+        (d.labels, d.count, split, d.centres)
     } else {
-        (components, n, vec![false; n])
+        (components, n, vec![false; n], vec![None; n])
     };
     let weight: Vec<f32> = (0..frame.len())
         .map(|i| (median - frame.value(i) as f32).max(0.0))
         .collect();
     let mut found = clusters::measure(&labels, count, w, Some(&weight), (0.0, 0.0));
     crate::subpixel::refine_positions(&mut found, &labels, w, h, &darkness);
+    for (c, centre) in found.iter_mut().zip(&blend_centres) {
+        if let Some((x, y)) = *centre {
+            (c.cog_x, c.cog_y) = (x, y);
+        }
+    }
     ClusterMap {
         clusters: found,
         labels,
