@@ -11,7 +11,7 @@ use crate::clusters::{self, Cluster, Connectivity};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::gpu::{Context, read_mapped};
-use crate::kernels::{FirFilterParams, FrameStatsParams, ThresholdParams};
+use crate::kernels::{FirFilterParams, FlatFieldParams, FrameStatsParams, ThresholdParams};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -280,12 +280,14 @@ struct Plan {
     threshold_group: wgpu::BindGroup,
     stats_params: FrameStatsParams,
     filter_params: FirFilterParams,
+    flat: Option<(wgpu::BindGroup, FlatFieldParams)>,
 }
 
 /// The classical pipeline with its filter and threshold on the GPU.
 pub struct Classic {
     ctx: Arc<Context>,
     pub params: ClassicParams,
+    flat: Option<crate::flatfield::GpuFlatField>,
     plan: Option<Plan>,
 }
 
@@ -294,8 +296,16 @@ impl Classic {
         Classic {
             ctx,
             params,
+            flat: None,
             plan: None,
         }
+    }
+
+    /// Takes `flat`'s fixed pattern out of every following frame on the GPU (`flatfield.wgsl`)
+    /// before the filter; `None` turns it off. Frames of another size are refused.
+    pub fn set_flatfield(&mut self, flat: Option<&crate::flatfield::FlatField>) {
+        self.flat = flat.map(|f| crate::flatfield::GpuFlatField::upload(&self.ctx, f));
+        self.plan = None;
     }
 
     fn build_plan(&self, frame: &Frame) -> Result<Plan> {
@@ -358,7 +368,12 @@ impl Classic {
             &ctx.uniform("classic.filter.params", &filter_params),
         );
         let threshold_group = k.threshold.bind(dev, &response, &mask, &threshold_params);
+        let flat = match &self.flat {
+            Some(f) => Some(f.bind(ctx, &raw, w, h, bits)?),
+            None => None,
+        };
         Ok(Plan {
+            flat,
             key: (w, h, bits, self.params.kernel),
             response_staging: staging("classic.response.staging", response.size()),
             mask_staging: staging("classic.mask.staging", mask.size()),
@@ -397,6 +412,9 @@ impl Classic {
             encoder.clear_buffer(&plan.hist, 0, None);
             {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
+                if let Some((group, p)) = &plan.flat {
+                    k.flatfield.record(&mut pass, group, p);
+                }
                 k.frame_stats
                     .record(&mut pass, &plan.stats_group, &plan.stats_params);
                 k.fir_filter

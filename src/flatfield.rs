@@ -10,9 +10,12 @@
 //!    (a paraboloid, like the vignetting of a microscope's optics);
 //! 3. the column offsets: each column's median of the residual (stack − surface), minus their mean.
 //!
-//! Applying it: `p' = (p − offset(x)) / gain(x, y)`, rounded and clipped to the frame's range, so
-//! the result is an ordinary frame of the same bit depth. It is applied on the CPU as frames are
-//! read, before anything else sees them (network, classical pipeline, training).
+//! Applying it: `p' = (p − offset(x)) · (1 / gain(x, y))`, rounded (half to even) and clipped to
+//! the frame's range, so the result is an ordinary frame of the same bit depth. `segment` and
+//! `classic` apply it on the GPU (`shaders/flatfield.wgsl`, in place on the uploaded frame, before
+//! the frame statistics; [`FlatField::apply`] is its reference, bit for bit) and cluster the
+//! corrected frame read back from it; `train --data` applies it with [`FlatField::apply`] as
+//! frames are read (each training frame is read once).
 //!
 //! File: safetensors with `gain [H, W]` and `offset [W]` (F32) and metadata
 //! `format = "emunet-flatfield/1"`, `frames` (how many were stacked); written atomically.
@@ -162,19 +165,31 @@ impl FlatField {
         })
     }
 
-    /// The frame with the fixed pattern taken out, same size and bit depth.
-    pub fn apply(&self, frame: &Frame) -> Result<Frame> {
-        let (w, h) = (frame.width, frame.height);
-        if (w, h) != (self.width, self.height) {
+    /// `1 / gain` per pixel in f32, the factor [`FlatField::apply`] and the GPU multiply by.
+    pub fn inverse_gain(&self) -> Vec<f32> {
+        self.gain.iter().map(|&g| 1.0 / g).collect()
+    }
+
+    /// Checks that the flat-field is for `width × height` frames.
+    pub fn check_size(&self, width: usize, height: usize) -> Result<()> {
+        if (width, height) != (self.width, self.height) {
             return Err(Error::Shape(format!(
-                "the flat-field is for {}×{} frames, this frame is {w}×{h}",
+                "the flat-field is for {}×{} frames, this frame is {width}×{height}",
                 self.width, self.height
             )));
         }
+        Ok(())
+    }
+
+    /// The frame with the fixed pattern taken out, same size and bit depth.
+    pub fn apply(&self, frame: &Frame) -> Result<Frame> {
+        let (w, h) = (frame.width, frame.height);
+        self.check_size(w, h)?;
         let max = frame.max_value() as f32;
+        let inverse = self.inverse_gain();
         let corrected = |i: usize| {
-            ((frame.value(i) as f32 - self.offset[i % w]) / self.gain[i])
-                .round()
+            ((frame.value(i) as f32 - self.offset[i % w]) * inverse[i])
+                .round_ties_even()
                 .clamp(0.0, max)
         };
         if frame.bits() == 8 {
@@ -258,5 +273,58 @@ impl FlatField {
             offset,
             frames: meta.get("frames").and_then(|f| f.parse().ok()).unwrap_or(0),
         })
+    }
+}
+
+/// A flat-field uploaded for the GPU (`shaders/flatfield.wgsl`): column offsets and `1 / gain`.
+pub struct GpuFlatField {
+    pub width: usize,
+    pub height: usize,
+    offset: wgpu::Buffer,
+    inverse_gain: wgpu::Buffer,
+}
+
+impl GpuFlatField {
+    pub fn upload(ctx: &crate::gpu::Context, flat: &FlatField) -> Self {
+        GpuFlatField {
+            width: flat.width,
+            height: flat.height,
+            offset: ctx.upload("flatfield.offset", &flat.offset),
+            inverse_gain: ctx.upload("flatfield.inverse_gain", &flat.inverse_gain()),
+        }
+    }
+
+    /// The dispatch that corrects `raw` (a packed `width × height` frame of `bits` bits) in place,
+    /// or a shape error when the flat-field is for another frame size.
+    pub fn bind(
+        &self,
+        ctx: &crate::gpu::Context,
+        raw: &wgpu::Buffer,
+        width: usize,
+        height: usize,
+        bits: u32,
+    ) -> Result<(wgpu::BindGroup, crate::kernels::FlatFieldParams)> {
+        if (width, height) != (self.width, self.height) {
+            return Err(Error::Shape(format!(
+                "the flat-field is for {}×{} frames, this frame is {width}×{height}",
+                self.width, self.height
+            )));
+        }
+        let count = width * height;
+        let p = crate::kernels::FlatFieldParams {
+            count: count as u32,
+            width: width as u32,
+            bits,
+            words: count.div_ceil(32 / bits as usize) as u32,
+        };
+        let group = ctx.kernels().flatfield.bind(
+            &ctx.device,
+            "flatfield",
+            raw,
+            &self.offset,
+            &self.inverse_gain,
+            &ctx.uniform("flatfield.params", &p),
+        );
+        Ok((group, p))
     }
 }

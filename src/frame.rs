@@ -86,6 +86,31 @@ impl Frame {
         }
     }
 
+    /// The inverse of [`Frame::packed_words`]: a `width × height` frame of `bits` (8 or 16) bits
+    /// from its packed words (e.g. read back from the GPU).
+    pub fn from_packed_words(
+        width: usize,
+        height: usize,
+        bits: u32,
+        words: &[u32],
+    ) -> Result<Self> {
+        let count = width * height;
+        let per_word = (32 / bits) as usize;
+        if !(bits == 8 || bits == 16) || words.len() < count.div_ceil(per_word) {
+            return Err(Error::Shape(format!(
+                "{} packed words of {bits}-bit pixels cannot hold a {width}×{height} frame",
+                words.len()
+            )));
+        }
+        let mask = (1u32 << bits) - 1;
+        let value = |i: usize| (words[i / per_word] >> ((i % per_word) as u32 * bits)) & mask;
+        if bits == 8 {
+            Frame::from_u8(width, height, (0..count).map(|i| value(i) as u8).collect())
+        } else {
+            Frame::from_u16(width, height, (0..count).map(|i| value(i) as u16).collect())
+        }
+    }
+
     /// Reads a PNG or TIFF frame. Returns the frame and warnings (e.g. colour converted to luma).
     pub fn load(path: &Path) -> Result<(Self, Vec<String>)> {
         let err = |message: String| Error::Frame {

@@ -523,6 +523,7 @@ fn segment(
     if let Some(t) = threshold {
         unet.set_threshold(t)?;
     }
+    unet.set_flatfield(flat.as_ref());
     eprintln!(
         "{} UNet({}, {}), {} normalisation, on {} ({:?}), threshold {}",
         match weights {
@@ -537,10 +538,10 @@ fn segment(
         unet.threshold
     );
     if profile {
-        print_profile(&mut unet, &frames[0], flat.as_ref())?;
+        print_profile(&mut unet, &frames[0])?;
     }
     let code = for_each_frame(&frames, "segmented", |path| {
-        segment_one(&mut unet, path, out, outputs, flat.as_ref())
+        segment_one(&mut unet, path, out, outputs)
     });
     Ok(code)
 }
@@ -604,8 +605,8 @@ fn for_each_frame(
 }
 
 /// Prints every dispatch's GPU time for one frame, and the total.
-fn print_profile(unet: &mut Unet, path: &Path, flat: Option<&FlatField>) -> emunet::Result<()> {
-    let frame = load_frame(path, flat)?;
+fn print_profile(unet: &mut Unet, path: &Path) -> emunet::Result<()> {
+    let frame = load_frame(path, None)?;
     let times = unet.profile(&frame)?;
     let line = |label: &str, seconds: f64, flops: u64| {
         println!(
@@ -628,18 +629,19 @@ fn segment_one(
     path: &Path,
     out: &Path,
     outputs: SegmentOutputs,
-    flat: Option<&FlatField>,
 ) -> emunet::Result<(String, f64)> {
-    let frame = load_frame(path, flat)?;
-    let seg = unet.segment(&frame)?;
+    let raw = load_frame(path, None)?;
+    let seg = unet.segment(&raw)?;
+    // With a flat-field the GPU corrected the frame; the clusters are measured on its result.
+    let frame = seg.corrected.as_ref().unwrap_or(&raw);
     let stem = stem_of(path);
     let mask = seg.mask();
     let on = mask.iter().filter(|&&v| v != 0).count();
-    let map = emunet::cluster_list::frame_clusters(&frame, &mask, outputs.split);
+    let map = emunet::cluster_list::frame_clusters(frame, &mask, outputs.split);
     let found = &map.clusters;
     write_clusters(out, &stem, found, outputs.json)?;
     if outputs.overlay {
-        emunet::overlay::write_overlay(&out.join(format!("{stem}.overlay.png")), &frame, &map)?;
+        emunet::overlay::write_overlay(&out.join(format!("{stem}.overlay.png")), frame, &map)?;
     }
     let pieces = map.split.iter().filter(|&&s| s).count();
     Frame::from_u8(seg.width, seg.height, mask)?.save_png(&out.join(format!("{stem}.mask.png")))?;
@@ -838,13 +840,15 @@ fn classic(
             "classical pipeline on {} ({:?})",
             ctx.info.name, ctx.info.backend
         );
-        Some(Classic::new(ctx, params))
+        let mut classic = Classic::new(ctx, params);
+        classic.set_flatfield(flat.as_ref());
+        Some(classic)
     };
     let code = for_each_frame(&frames, "processed", |path| {
-        let frame = load_frame(path, flat.as_ref())?;
+        // The GPU pipeline takes the flat-field out itself; the CPU reference reads it corrected.
         let result = match gpu.as_mut() {
-            Some(g) => g.run(&frame)?,
-            None => emunet::classic::reference::run(&frame, &params),
+            Some(g) => g.run(&load_frame(path, None)?)?,
+            None => emunet::classic::reference::run(&load_frame(path, flat.as_ref())?, &params),
         };
         let stem = stem_of(path);
         Frame::from_u8(result.width, result.height, result.mask.clone())?

@@ -29,6 +29,9 @@ pub struct Segmentation {
     pub elapsed: Duration,
     /// Number of tiles the frame was processed in (1 when it fits the device).
     pub tiles: usize,
+    /// With a flat-field set ([`Unet::set_flatfield`]): the corrected frame the network saw, read
+    /// back from the GPU (what the cluster stage should measure).
+    pub corrected: Option<Frame>,
 }
 
 impl Segmentation {
@@ -73,6 +76,7 @@ pub struct Tile {
 }
 
 enum Op {
+    FlatField(wgpu::BindGroup, FlatFieldParams),
     Stats(wgpu::BindGroup, FrameStatsParams),
     Normalize(wgpu::BindGroup, NormalizeParams),
     Conv(wgpu::BindGroup, Conv3x3Params),
@@ -91,6 +95,7 @@ struct Step {
 impl Step {
     fn record(&self, k: &Kernels, pass: &mut wgpu::ComputePass) {
         match &self.op {
+            Op::FlatField(g, p) => k.flatfield.record(pass, g, p),
             Op::Stats(g, p) => k.frame_stats.record(pass, g, p),
             Op::Normalize(g, p) => k.normalize.record(pass, g, p),
             Op::Conv(g, p) => k.conv3x3.record(pass, g, p),
@@ -116,6 +121,8 @@ struct Plan {
     hist: wgpu::Buffer,
     prob: wgpu::Buffer,
     staging: wgpu::Buffer,
+    /// Readback of the flat-fielded frame, when a flat-field is set.
+    raw_staging: Option<wgpu::Buffer>,
     steps: Vec<Step>,
     // Activations stay alive as long as the bind groups that use them.
     _activations: Vec<wgpu::Buffer>,
@@ -134,6 +141,8 @@ pub struct Unet {
     head_bias: wgpu::Buffer,
     /// Largest activation buffer a tile may use (defaults to the device's binding limit).
     tile_budget: u64,
+    /// The camera's fixed pattern, taken out of each frame on the GPU before anything reads it.
+    flat: Option<crate::flatfield::GpuFlatField>,
     plan: Option<Plan>,
 }
 
@@ -207,8 +216,16 @@ impl Unet {
             head_weight,
             head_bias,
             tile_budget,
+            flat: None,
             plan: None,
         })
+    }
+
+    /// Takes `flat`'s fixed pattern out of every following frame on the GPU (`flatfield.wgsl`),
+    /// before the frame statistics; `None` turns it off. Frames of another size are refused.
+    pub fn set_flatfield(&mut self, flat: Option<&crate::flatfield::FlatField>) {
+        self.flat = flat.map(|f| crate::flatfield::GpuFlatField::upload(&self.ctx, f));
+        self.plan = None;
     }
 
     /// Caps the activation buffer size a tile may use (tests force tiling on small frames with it).
@@ -380,11 +397,27 @@ impl Unet {
             .map(|l| ctx.storage(&format!("level{l}.skip"), bytes(l)))
             .collect();
 
-        let mut steps = vec![Step {
+        let mut steps = Vec::new();
+        let mut raw_staging = None;
+        if let Some(flat) = &self.flat {
+            let (group, p) = flat.bind(ctx, &raw, w, h, bits)?;
+            steps.push(Step {
+                label: "flatfield".into(),
+                flops: 0,
+                op: Op::FlatField(group, p),
+            });
+            raw_staging = Some(dev.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("frame.raw.staging"),
+                size: frame_bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+        }
+        steps.push(Step {
             label: "frame_stats".into(),
             flops: 0,
             op: Op::Stats(stats_group, stats_params),
-        }];
+        });
         for (ti, tile) in tiles.iter().enumerate() {
             let u = |name: &str, p: &dyn Fn() -> Vec<u8>| {
                 use wgpu::util::DeviceExt;
@@ -546,6 +579,7 @@ impl Unet {
             hist,
             prob,
             staging,
+            raw_staging,
             steps,
             _activations: activations,
         })
@@ -585,10 +619,20 @@ impl Unet {
                 }
             }
             encoder.copy_buffer_to_buffer(&plan.prob, 0, &plan.staging, 0, plan.prob.size());
+            if let Some(raw_staging) = &plan.raw_staging {
+                encoder.copy_buffer_to_buffer(&plan.raw, 0, raw_staging, 0, plan.raw.size());
+            }
             ctx.queue.submit([encoder.finish()]);
         })?;
         let mut prob: Vec<f32> = read_mapped(ctx, &plan.staging)?;
         prob.truncate(h * w);
+        let corrected = match &plan.raw_staging {
+            Some(staging) => {
+                let words: Vec<u32> = read_mapped(ctx, staging)?;
+                Some(Frame::from_packed_words(w, h, frame.bits(), &words)?)
+            }
+            None => None,
+        };
         Ok(Segmentation {
             width: w,
             height: h,
@@ -596,6 +640,7 @@ impl Unet {
             threshold: self.threshold,
             elapsed: start.elapsed(),
             tiles: plan.tiles.len(),
+            corrected,
         })
     }
 
@@ -628,7 +673,12 @@ impl Unet {
             mapped_at_creation: false,
         });
         ctx.checked("profiling the U-Net", || {
+            // The same input as a real run: the raw frame again (the flat-field corrects it in
+            // place) and a cleared histogram.
+            ctx.queue
+                .write_buffer(&plan.raw, 0, bytemuck::cast_slice(&frame.packed_words()));
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            encoder.clear_buffer(&plan.hist, 0, None);
             for (i, step) in plan.steps.iter().enumerate() {
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some(&step.label),

@@ -143,6 +143,17 @@ fn flatfield_then_segment_without_splitting() {
         &s(&sim.join("images")),
     ]);
     assert!(ok && so.contains("4 frame(s) processed, 0 failed"), "{so}");
+    // A frame of another size than the flat-field's is refused, named, and nothing is written.
+    let (ok, so, se) = emunet(&[
+        "segment",
+        "--flatfield",
+        &s(&flat),
+        "--out",
+        &s(&d.join("wrong")),
+        "tests/data/sample_frame.png",
+    ]);
+    assert!(!ok && (so + &se).contains("flat-field is for 160×128 frames"));
+    assert!(!d.join("wrong/sample_frame.clusters.csv").exists());
     // Training on folder data through the same flat-field.
     let (ok, so, se) = emunet(&[
         "train",

@@ -7,6 +7,7 @@ pub mod conv3x3;
 pub mod conv3x3_grad_input;
 pub mod conv3x3_grad_weight;
 pub mod fir_filter;
+pub mod flatfield;
 pub mod frame_stats;
 pub mod head1x1;
 pub mod head1x1_grad;
@@ -23,6 +24,7 @@ pub use conv3x3::{Conv3x3, Conv3x3Params};
 pub use conv3x3_grad_input::Conv3x3GradInput;
 pub use conv3x3_grad_weight::{Conv3x3GradWeight, GradWeightParams};
 pub use fir_filter::{FirFilter, FirFilterParams};
+pub use flatfield::{FlatFieldKernel, FlatFieldParams};
 pub use frame_stats::{FrameStats, FrameStatsParams};
 pub use head1x1::{Head1x1, Head1x1Params};
 pub use head1x1_grad::{Head1x1Grad, HeadGradParams};
@@ -49,6 +51,7 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("conv3x3_direct.wgsl", conv3x3::SOURCE_DIRECT),
     ("conv3x3_subgroup.wgsl", conv3x3::SOURCE_SUBGROUP),
     ("fir_filter.wgsl", fir_filter::SOURCE),
+    ("flatfield.wgsl", flatfield::SOURCE),
     ("frame_stats.wgsl", frame_stats::SOURCE),
     ("head1x1.wgsl", head1x1::SOURCE),
     ("maxpool2x2.wgsl", maxpool2x2::SOURCE),
@@ -94,6 +97,7 @@ pub fn modules() -> Vec<(&'static str, String)> {
             conv3x3::module_source(conv3x3_grad_input::SOURCE, Variant::Subgroup),
         ),
         ("fir_filter", fir_filter::SOURCE.to_string()),
+        ("flatfield", flatfield::SOURCE.to_string()),
         ("frame_stats", frame_stats::SOURCE.to_string()),
         ("head1x1", head1x1::SOURCE.to_string()),
         ("maxpool2x2", maxpool2x2::SOURCE.to_string()),
@@ -156,6 +160,7 @@ pub struct Kernels {
     pub frame_stats: FrameStats,
     pub fir_filter: FirFilter,
     pub threshold: Threshold,
+    pub flatfield: FlatFieldKernel,
 }
 
 impl Kernels {
@@ -170,6 +175,7 @@ impl Kernels {
             frame_stats: FrameStats::new(device),
             fir_filter: FirFilter::new(device),
             threshold: Threshold::new(device),
+            flatfield: FlatFieldKernel::new(device),
         }
     }
 }
