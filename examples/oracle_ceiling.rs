@@ -3,7 +3,8 @@
 //! grains exist, and the nuisance-free haze of all the others; it fits that one grain's own
 //! parameters (local background, amplitude, centre, width) to the noisy frame by least squares
 //! in a window, starting from the true values, and marks the pixels where the fitted own
-//! darkening reaches the truth threshold (20 grey levels). The union over in-focus grains is
+//! darkening reaches the truth threshold (20 grey levels), fitting in linear light (the camera's
+//! gamma undone). The union over in-focus grains is
 //! scored against the truth mask. A network sees only the pixels, so it cannot be expected to
 //! beat this number.
 //!
@@ -125,7 +126,13 @@ fn main() {
                 .iter()
                 .map(|&(x, y)| t[y * w + x] / (1.0 - spot(g, x, y)))
                 .collect();
-            let obs: Vec<f64> = px.iter().map(|&(x, y)| img[y * w + x]).collect();
+            // Observations back in linear light: the oracle knows the camera's gamma too
+            // (out = 255 · (I / 255)^(1/γ)), so the hard and mixed presets' response curve does
+            // not bias its fit.
+            let obs: Vec<f64> = px
+                .iter()
+                .map(|&(x, y)| 255.0 * (img[y * w + x].max(0.0) / 255.0).powf(p.gamma))
+                .collect();
             // Parameters: background, amplitude, centre x, centre y, width.
             let model = |q: &[f64; 5], k: usize| {
                 let (x, y) = px[k];
