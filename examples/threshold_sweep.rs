@@ -33,7 +33,10 @@ fn main() -> emunet::error::Result<()> {
             .filter(|&(x, y)| x >= 0.0 && y >= 0.0 && x < w && y < h)
             .collect();
         for (t, s) in thresholds.iter().zip(scores.iter_mut()) {
-            let mask: Vec<u8> = prob.iter().map(|&p| if p >= *t { 255 } else { 0 }).collect();
+            let mask: Vec<u8> = prob
+                .iter()
+                .map(|&p| if p >= *t { 255 } else { 0 })
+                .collect();
             let found = frame_clusters(&frame, &mask, true).clusters;
             let pos: Vec<(f64, f64)> = found.iter().map(|c| (c.cog_x, c.cog_y)).collect();
             s.add(match_positions(&truth, &pos, 1.5));
