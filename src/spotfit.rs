@@ -84,17 +84,19 @@ pub fn fit_spots(samples: &[(f64, f64, f64)], spots: &[Spot], plane: [f64; 3]) -
             row[0] = 1.0;
             row[1] = x - centre.0;
             row[2] = y - centre.1;
+            // The model's value is summed from the same terms as its derivatives.
+            let mut r = fit.plane[0] + fit.plane[1] * row[1] + fit.plane[2] * row[2] - d;
             for (k, s) in fit.spots.iter().enumerate() {
                 let (dx, dy) = (x - s.x, y - s.y);
                 let inv = 1.0 / (s.sigma * s.sigma);
                 let g = (-(dx * dx + dy * dy) * 0.5 * inv).exp();
                 let ag = s.amplitude * g;
+                r += ag;
                 row[3 + 4 * k] = g;
                 row[4 + 4 * k] = ag * dx * inv;
                 row[5 + 4 * k] = ag * dy * inv;
                 row[6 + 4 * k] = ag * (dx * dx + dy * dy) * inv / s.sigma;
             }
-            let r = fit.at(x, y) - d;
             for i in 0..n {
                 if row[i] == 0.0 {
                     continue;
