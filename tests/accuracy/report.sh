@@ -10,6 +10,9 @@
 #   EMUNET  the binary (default target/release/emunet); COUNT frames per preset (default 20);
 #   WORK    a folder for frames and outputs (default: a temporary one);
 #   WEIGHTS a weights file (default: the shipped model built into EMUNET).
+# With the examples built (`cargo build --release --examples`), the truth mask through the same
+# cluster builder (examples/truth_clusters) and the oracle's pixel Jaccard (examples/oracle_ceiling)
+# on the same frames are added.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 emunet=${1:-target/release/emunet}
@@ -38,19 +41,18 @@ for preset in easy nominal hard mixed; do
     "$emunet" eval --pred "$d/$run" --truth "$d/masks" --grains "$d/grains.csv" \
       --json "$d/$run.eval.json" > /dev/null
   done
+  examples=target/release/examples
+  if [ -x "$examples/truth_clusters" ] && [ -x "$examples/oracle_ceiling" ]; then
+    "$examples/truth_clusters" "$preset" "$count" "$seed" > "$d/truth_clusters.txt"
+    "$examples/oracle_ceiling" "$preset" "$count" "$seed" > "$d/oracle.txt"
+  fi
 done
-python3 - "$work" <<'PY'
-import json, math, sys, os
+EVAL_SCORES_DIR=tests/accuracy python3 - "$work" <<'PY'
+import os, sys
+sys.path.insert(0, os.environ["EVAL_SCORES_DIR"])
+from eval_scores import scores
 work = sys.argv[1]
-def scores(path):
-    r = json.load(open(path))
-    o = r["objects"]
-    eff = o["matched"] / max(o["grains"], 1)
-    pur = o["matched"] / max(o["clusters"], 1)
-    rms = math.sqrt(o["sum_d2"] / max(o["matched"], 1))
-    c = r["ceiling"]
-    return dict(j=r["jaccard"], eff=eff, pur=pur, rms=rms, n=o["clusters"] / len(r["frames"]),
-                ceff=c["matched"] / max(c["grains"], 1), cpur=c["matched"] / max(c["clusters"], 1))
+notes = []
 rows = ["| preset | method | pixel Jaccard | efficiency | purity | position RMS | clusters / frame |",
         "|---|---|---|---|---|---|---|"]
 for preset in ["easy", "nominal", "hard", "mixed"]:
@@ -66,7 +68,16 @@ for preset in ["easy", "nominal", "hard", "mixed"]:
         rows.append(f"| {preset} | {name} | {s['j']:.3f} | {s['eff']:.3f} | {s['pur']:.3f} | {s['rms']:.3f} px | {s['n']:,.0f} |")
     c = runs[0][1]
     rows.append(f"| {preset} | truth mask (ceiling) | 1 | {c['ceff']:.3f} | {c['cpur']:.3f} | | |")
+    tc = os.path.join(d, "truth_clusters.txt")
+    if os.path.exists(tc):
+        line = [l for l in open(tc) if "sub-pixel, split" in l][0].split()
+        eff, pur, rms = (float(line[line.index(k) + 1]) for k in ("efficiency", "purity", "RMS"))
+        rows.append(f"| {preset} | truth mask, split + sub-pixel | 1 | {eff:.3f} | {pur:.3f} | {rms:.3f} px | |")
+        oracle = float(open(os.path.join(d, "oracle.txt")).read().split()[-1])
+        notes.append(f"{preset}: emunet {runs[0][1]['j']:.3f} / oracle {oracle:.3f} = {runs[0][1]['j'] / oracle:.2f}")
 text = "\n".join(rows) + "\n"
+if notes:
+    text += "\nPixel Jaccard against the oracle ceiling: " + "; ".join(notes) + ".\n"
 open(os.path.join(work, "report.md"), "w").write(text)
 print(text)
 PY

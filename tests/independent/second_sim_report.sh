@@ -36,21 +36,11 @@ for run in "${runs[@]}"; do
   "$emunet" eval --pred "$work/$run" --truth "$sim/masks" --grains "$sim/grains.csv" \
     --json "$work/$run.eval.json" > /dev/null
 done
-python3 - "$work" "$count" <<'PY'
-import json, math, sys, os
+EVAL_SCORES_DIR="$here/../accuracy" python3 - "$work" "$count" <<'PY'
+import os, sys
+sys.path.insert(0, os.environ["EVAL_SCORES_DIR"])
+from eval_scores import scores
 work, count = sys.argv[1], int(sys.argv[2])
-def scores(path):
-    r = json.load(open(path))
-    o = r["objects"]
-    eff = o["matched"] / max(o["grains"], 1)
-    pur = o["matched"] / max(o["clusters"], 1)
-    rms = math.sqrt(o["sum_d2"] / max(o["matched"], 1))
-    c = r["ceiling"]
-    nf = max(len(r["frames"]), 1)
-    return dict(j=r["jaccard"], eff=eff, pur=pur, rms=rms, n=o["clusters"] / nf,
-                g=o["grains"] / nf, ceff=c["matched"] / max(c["grains"], 1),
-                cpur=c["matched"] / max(c["clusters"], 1),
-                crms=math.sqrt(c["sum_d2"] / max(c["matched"], 1)), cn=c["clusters"] / nf)
 model = scores(os.path.join(work, "model.eval.json"))
 classic = {t: scores(os.path.join(work, f"classic_{t}.eval.json")) for t in (30, 40, 50, 60, 70)}
 best_t = max(classic, key=lambda t: classic[t]["eff"] + classic[t]["pur"])
