@@ -95,7 +95,7 @@ fn resolved_fraction(separation: f64, trials: u64) -> f64 {
 fn pairs_of_grains_are_resolved_from_a_stated_separation() {
     // Nominal grains (σ 0.87 px, 80 grey levels, noise σ 2.5). The watershed alone resolved
     // 0 % at 1.5 px, ~20 % at 2, ~87 % at 2.5 and 100 % from 3 (no dip between closer grains);
-    // with the two-spot fit for blends (`deblend`), measured: 77 % at 1 px, 98–100 % from 1.5 px.
+    // with the two-spot fit for blends (`deblend`), measured: 13 % at 1 px, 100 % from 1.5 px.
     let table: Vec<(f64, f64)> = [1.0, 1.5, 2.0, 2.5, 3.0, 4.0]
         .iter()
         .map(|&s| (s, resolved_fraction(s, 60)))
@@ -161,6 +161,79 @@ fn defocused_single_grains_are_not_split_into_blends() {
         extra += map.clusters.len().saturating_sub(1);
     }
     assert_eq!(extra, 0, "{extra} single grains split");
+}
+
+/// A `size²` frame with one grain of profile `g(dx, dy)` (peak 1) at `spot`, darkening `depth`
+/// at its peak, temporal noise, and its truth-like mask.
+fn render_profile(
+    size: usize,
+    spot: (f64, f64),
+    depth: f64,
+    g: impl Fn(f64, f64) -> f64,
+    seed: u64,
+) -> (Frame, Vec<u8>) {
+    let mut r = rng(seed);
+    let (mut pixels, mut mask) = (Vec::new(), Vec::new());
+    for y in 0..size {
+        for x in 0..size {
+            // 4×4 samples per pixel: the pixel's mean of the profile.
+            let mut v = 0.0;
+            for k in 0..16 {
+                let (sx, sy) = ((k % 4) as f64 * 0.25 + 0.125, (k / 4) as f64 * 0.25 + 0.125);
+                v += g(x as f64 + sx - spot.0, y as f64 + sy - spot.1) / 16.0;
+            }
+            let own = depth * v;
+            let p = BACKGROUND - own + NOISE * normal(&mut r);
+            pixels.push(p.round().clamp(0.0, 255.0) as u8);
+            mask.push(if own >= 20.0 { 255 } else { 0 });
+        }
+    }
+    (Frame::from_u8(size, size, pixels).unwrap(), mask)
+}
+
+#[test]
+fn non_gaussian_single_grains_are_not_split_into_blends() {
+    // Spots the blend fit's Gaussians do not describe (another microscope's, or the independent
+    // simulator's): astigmatic ellipses (variance ratio up to 1.12⁴ ≈ 1.6, the independent
+    // simulator's range) and flat-topped defocused discs (a pillbox of radius 1.2–2.2 px, edges
+    // softened by the optics). Stronger astigmatism (ratio 2.4) split 14 of 100 grains: a pair
+    // 1.5 px apart and such an ellipse differ too little for the fit to tell (an elliptical
+    // single-spot model, tried, stops those splits but also resolves only 12 % of pairs 1.5 px
+    // apart and costs a point of efficiency on development frames).
+    let mut extra = 0;
+    for t in 0..200u64 {
+        let mut r = rng(12000 + t);
+        let spot = (
+            12.0 + 8.0 * r.random::<f64>(),
+            12.0 + 8.0 * r.random::<f64>(),
+        );
+        let (frame, mask) = if t % 2 == 0 {
+            let sigma = r.random_range(SIGMA_PX..1.4);
+            let e = r.random_range(1.0..1.12);
+            let phi = r.random_range(0.0..std::f64::consts::PI);
+            let (c, s) = (phi.cos(), phi.sin());
+            let depth = DEPTH * (SIGMA_PX / sigma).powi(2);
+            let g = move |dx: f64, dy: f64| {
+                let (u, v) = (c * dx + s * dy, -s * dx + c * dy);
+                (-(u * u / (e * e) + v * v * e * e) / (2.0 * sigma * sigma)).exp()
+            };
+            render_profile(32, spot, depth, g, 800 + t)
+        } else {
+            let radius = r.random_range(1.2..2.2);
+            let depth = r.random_range(25.0..60.0);
+            let g = move |dx: f64, dy: f64| {
+                let d = (dx * dx + dy * dy).sqrt();
+                1.0 / (1.0 + ((d - radius) / 0.25).exp())
+            };
+            render_profile(32, spot, depth, g, 800 + t)
+        };
+        let map = frame_clusters(&frame, &mask, true);
+        if map.clusters.len() > 1 {
+            println!("trial {t}: {} clusters", map.clusters.len());
+        }
+        extra += map.clusters.len().saturating_sub(1);
+    }
+    assert_eq!(extra, 0, "{extra} single non-Gaussian grains split");
 }
 
 #[test]
@@ -317,6 +390,5 @@ fn spot_fit_recovers_a_noiseless_pair_of_spots() {
         );
         assert!((f.amplitude - t.amplitude).abs() < 1e-3 && (f.sigma - t.sigma).abs() < 1e-4);
     }
-    // The plane's level is about the window's centre, which need not be (11, 10.5): compare the model.
-    assert!((fit.at(7.5, 14.5) - samples[14 * 3 + 3].2).abs() < 1e-3 || fit.chi2 < 1e-6);
+    assert!(fit.chi2 < 1e-6, "χ² {}", fit.chi2);
 }
