@@ -172,13 +172,7 @@ impl FlatField {
 
     /// Checks that the flat-field is for `width × height` frames.
     pub fn check_size(&self, width: usize, height: usize) -> Result<()> {
-        if (width, height) != (self.width, self.height) {
-            return Err(Error::Shape(format!(
-                "the flat-field is for {}×{} frames, this frame is {width}×{height}",
-                self.width, self.height
-            )));
-        }
-        Ok(())
+        check_size((self.width, self.height), (width, height))
     }
 
     /// The frame with the fixed pattern taken out, same size and bit depth.
@@ -276,6 +270,16 @@ impl FlatField {
     }
 }
 
+/// A clear error unless a flat-field for `(w, h)` frames meets a `(width, height)` frame.
+fn check_size((w, h): (usize, usize), (width, height): (usize, usize)) -> Result<()> {
+    if (width, height) != (w, h) {
+        return Err(Error::Shape(format!(
+            "the flat-field is for {w}×{h} frames, this frame is {width}×{height}"
+        )));
+    }
+    Ok(())
+}
+
 /// A flat-field uploaded for the GPU (`shaders/flatfield.wgsl`): column offsets and `1 / gain`.
 pub struct GpuFlatField {
     pub width: usize,
@@ -304,12 +308,7 @@ impl GpuFlatField {
         height: usize,
         bits: u32,
     ) -> Result<(wgpu::BindGroup, crate::kernels::FlatFieldParams)> {
-        if (width, height) != (self.width, self.height) {
-            return Err(Error::Shape(format!(
-                "the flat-field is for {}×{} frames, this frame is {width}×{height}",
-                self.width, self.height
-            )));
-        }
+        check_size((self.width, self.height), (width, height))?;
         let count = width * height;
         let p = crate::kernels::FlatFieldParams {
             count: count as u32,
