@@ -124,20 +124,33 @@ pub fn label(
         }
     }
     // Resolve roots, then number clusters by the raster order of their first pixel.
-    let mut final_id = vec![0u32; parent.len()];
-    let mut count = 0u32;
+    let groups = parent.len();
+    let order = number_in_raster_order(&mut labels, groups, |l| find(&mut parent, l));
+    (labels, order.len())
+}
+
+/// Numbers the groups of `labels` 1, 2, … in raster order of each group's first pixel, in place:
+/// a non-zero label `l` belongs to group `group(l)` (< `groups`, e.g. a union-find root), 0 stays
+/// background. Returns, for each new number k, its group at index k − 1.
+pub(crate) fn number_in_raster_order(
+    labels: &mut [u32],
+    groups: usize,
+    mut group: impl FnMut(u32) -> u32,
+) -> Vec<u32> {
+    let mut id = vec![0u32; groups];
+    let mut order = Vec::new();
     for l in labels.iter_mut() {
         if *l == 0 {
             continue;
         }
-        let root = find(&mut parent, *l) as usize;
-        if final_id[root] == 0 {
-            count += 1;
-            final_id[root] = count;
+        let g = group(*l) as usize;
+        if id[g] == 0 {
+            order.push(g as u32);
+            id[g] = order.len() as u32;
         }
-        *l = final_id[root];
+        *l = id[g];
     }
-    (labels, count as usize)
+    order
 }
 
 /// Measures the clusters of a labelling under `weight` (same size; `None` weighs every pixel 1),

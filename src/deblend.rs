@@ -6,6 +6,7 @@
 //! (amplitude, separation), the cluster is split between them: every pixel goes to the spot
 //! whose model is darker there, and the pieces' positions are the fitted centres.
 
+use crate::clusters::number_in_raster_order;
 use crate::spotfit::{Spot, fit_spots};
 
 /// Clusters smaller than this (pixels) are single grains: a pair of grains covers more.
@@ -179,24 +180,10 @@ pub fn split_blends(
         centres.push(Some((q.x, q.y)));
     }
     // Renumber in raster order of each cluster's first pixel, like the labelling.
-    let mut id = vec![0u32; next as usize + 1];
-    let mut n = 0u32;
-    let mut renumbered = vec![None; next as usize];
-    for l in out.iter_mut() {
-        if *l == 0 {
-            continue;
-        }
-        let old = *l as usize;
-        if id[old] == 0 {
-            n += 1;
-            id[old] = n;
-            renumbered[n as usize - 1] = centres[old - 1];
-        }
-        *l = id[old];
-    }
+    let order = number_in_raster_order(&mut out, next as usize + 1, |l| l);
     Deblended {
         labels: out,
-        count: n as usize,
-        centres: renumbered,
+        count: order.len(),
+        centres: order.iter().map(|&old| centres[old as usize - 1]).collect(),
     }
 }

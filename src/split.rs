@@ -13,7 +13,7 @@
 //! this linear in the pixel count after the sort. Neighbours are 8-connected, like the
 //! labelling, so a split never reaches across clusters.
 
-use crate::clusters::find;
+use crate::clusters::{find, number_in_raster_order};
 
 /// A robust estimate of the frame's temporal noise σ (grey levels) from vertical differences of
 /// neighbouring pixels (the median absolute difference / (0.6745·√2)). Vertical differences
@@ -118,19 +118,8 @@ pub fn split_clusters(
         basin[p] = find(&mut parent, basin[q]);
     }
     // Number the final basins in raster order of their first pixel.
-    let mut id = vec![0u32; parent.len()];
-    let mut count = 0u32;
-    let mut out = vec![0u32; labels.len()];
-    for (i, o) in out.iter_mut().enumerate() {
-        if basin[i] == NONE {
-            continue;
-        }
-        let r = find(&mut parent, basin[i]) as usize;
-        if id[r] == 0 {
-            count += 1;
-            id[r] = count;
-        }
-        *o = id[r];
-    }
-    (out, count as usize)
+    let mut out: Vec<u32> = basin.iter().map(|&b| b.wrapping_add(1)).collect(); // NONE ↦ 0
+    let groups = parent.len();
+    let order = number_in_raster_order(&mut out, groups, |b| find(&mut parent, b - 1));
+    (out, order.len())
 }
