@@ -170,15 +170,10 @@ impl FlatField {
         self.gain.iter().map(|&g| 1.0 / g).collect()
     }
 
-    /// Checks that the flat-field is for `width × height` frames.
-    pub fn check_size(&self, width: usize, height: usize) -> Result<()> {
-        check_size((self.width, self.height), (width, height))
-    }
-
     /// The frame with the fixed pattern taken out, same size and bit depth.
     pub fn apply(&self, frame: &Frame) -> Result<Frame> {
         let (w, h) = (frame.width, frame.height);
-        self.check_size(w, h)?;
+        check_size((self.width, self.height), (w, h))?;
         let max = frame.max_value() as f32;
         let inverse = self.inverse_gain();
         let corrected = |i: usize| {
