@@ -408,7 +408,7 @@ impl Unet {
             });
             raw_staging = Some(dev.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("frame.raw.staging"),
-                size: frame_bytes,
+                size: raw.size(), // storage buffers are rounded up to 16 bytes
                 usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             }));
