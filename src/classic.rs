@@ -326,14 +326,6 @@ impl Classic {
         let taps = ctx.upload("classic.taps", &taps);
         let response = ctx.storage("classic.response", (frame.len() * 4) as u64);
         let mask = ctx.storage("classic.mask", frame.len().div_ceil(4) as u64 * 4);
-        let staging = |label: &str, size: u64| {
-            dev.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            })
-        };
         let stats_params = FrameStatsParams {
             count: frame.len() as u32,
             bits,
@@ -375,8 +367,8 @@ impl Classic {
         Ok(Plan {
             flat,
             key: (w, h, bits, self.params.kernel),
-            response_staging: staging("classic.response.staging", response.size()),
-            mask_staging: staging("classic.mask.staging", mask.size()),
+            response_staging: ctx.staging("classic.response.staging", response.size()),
+            mask_staging: ctx.staging("classic.mask.staging", mask.size()),
             raw,
             hist,
             response,

@@ -152,12 +152,7 @@ impl GpuTrainer {
             input: ctx.storage("train.input", (batch * height * width * 16) as u64),
             target: ctx.storage("train.target", (batch * height * width * 4) as u64),
             sums: ctx.storage("train.loss.sums", 32),
-            sums_staging: dev.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("train.loss.staging"),
-                size: 32,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            }),
+            sums_staging: ctx.staging("train.loss.staging", 32),
             kernels,
             depth: model.depth,
             channels: model.channels,

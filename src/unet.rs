@@ -360,12 +360,7 @@ impl Unet {
         let hist = ctx.storage("frame.histogram", 4 << bits);
         let stats = ctx.storage("frame.stats", 32);
         let prob = ctx.storage("prob", prob_bytes);
-        let staging = dev.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("prob.staging"),
-            size: prob.size(),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let staging = ctx.staging("prob.staging", prob.size());
         let stats_params = FrameStatsParams {
             count: (h * w) as u32,
             bits,
@@ -406,12 +401,8 @@ impl Unet {
                 flops: 0,
                 op: Op::FlatField(group, p),
             });
-            raw_staging = Some(dev.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("frame.raw.staging"),
-                size: raw.size(), // storage buffers are rounded up to 16 bytes
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            }));
+            // As large as the frame buffer (storage buffers are rounded up to 16 bytes).
+            raw_staging = Some(ctx.staging("frame.raw.staging", raw.size()));
         }
         steps.push(Step {
             label: "frame_stats".into(),
@@ -666,12 +657,7 @@ impl Unet {
             usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
-        let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("profile.staging"),
-            size: count as u64 * 8,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let staging = ctx.staging("profile.staging", count as u64 * 8);
         ctx.checked("profiling the U-Net", || {
             // The same input as a real run: the raw frame again (the flat-field corrects it in
             // place) and a cleared histogram.
