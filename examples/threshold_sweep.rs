@@ -8,7 +8,7 @@
 
 use emunet::Frame;
 use emunet::cluster_list::frame_clusters;
-use emunet::eval::{Matching, match_positions, read_grains};
+use emunet::eval::{Matching, inside_frame, match_positions, read_grains};
 use std::path::Path;
 
 fn main() -> emunet::error::Result<()> {
@@ -26,12 +26,7 @@ fn main() -> emunet::error::Result<()> {
     for stem in &stems {
         let (frame, _) = Frame::load(&sim.join("images").join(format!("{stem}.png")))?;
         let (prob, _, _) = emunet::npy::read(&seg.join(format!("{stem}.prob.npy")))?;
-        let (w, h) = (frame.width as f64, frame.height as f64);
-        let truth: Vec<(f64, f64)> = grains[stem]
-            .iter()
-            .copied()
-            .filter(|&(x, y)| x >= 0.0 && y >= 0.0 && x < w && y < h)
-            .collect();
+        let truth = inside_frame(&grains[stem], frame.width, frame.height);
         for (t, s) in thresholds.iter().zip(scores.iter_mut()) {
             let mask: Vec<u8> = prob
                 .iter()

@@ -7,7 +7,7 @@
 
 use emunet::cluster_list::frame_clusters;
 use emunet::clusters;
-use emunet::eval::{Matching, mask_centroids, match_positions};
+use emunet::eval::{Matching, inside_frame, mask_centroids, match_positions};
 use emunet::simulate::{Preset, SimParams, View, focal_planes};
 
 fn main() {
@@ -34,8 +34,8 @@ fn main() {
             .iter()
             .filter(|g| g.in_focus && g.truth_px >= 1)
             .map(|g| (g.x_px, g.y_px))
-            .filter(|&(x, y)| x >= 0.0 && y >= 0.0 && x < w as f64 && y < h as f64)
             .collect();
+        let grains = inside_frame(&grains, w, h);
         let cog =
             |c: &[clusters::Cluster]| c.iter().map(|c| (c.cog_x, c.cog_y)).collect::<Vec<_>>();
         let plain = mask_centroids(&f.truth, w, h);

@@ -200,6 +200,15 @@ pub fn read_grains(path: &Path) -> Result<HashMap<String, Vec<(f64, f64)>>> {
     Ok(out)
 }
 
+/// The grains whose centre lies inside a `w × h` frame (the detectable ones eval scores).
+pub fn inside_frame(grains: &[(f64, f64)], w: usize, h: usize) -> Vec<(f64, f64)> {
+    grains
+        .iter()
+        .copied()
+        .filter(|&(x, y)| x >= 0.0 && y >= 0.0 && x < w as f64 && y < h as f64)
+        .collect()
+}
+
 /// Positions of the clusters of a mask: centroids of its 8-connected components.
 pub fn mask_centroids(mask: &[u8], w: usize, h: usize) -> Vec<(f64, f64)> {
     clusters::find_clusters(mask, w, h, Connectivity::Eight, None, (0.0, 0.0))
@@ -304,14 +313,7 @@ pub fn evaluate(pred: &Path, truth: &Path, grains: Option<&Path>, radius: f64) -
             };
             let (objects, ceiling) = match &grains {
                 Some(g) => {
-                    let inside: Vec<(f64, f64)> = g
-                        .get(&name)
-                        .map(|v| v.as_slice())
-                        .unwrap_or(&[])
-                        .iter()
-                        .copied()
-                        .filter(|&(x, y)| x >= 0.0 && y >= 0.0 && x < w as f64 && y < h as f64)
-                        .collect();
+                    let inside = inside_frame(g.get(&name).map_or(&[], |v| v.as_slice()), w, h);
                     (
                         Some(match_positions(&inside, &positions, radius)),
                         Some(match_positions(&inside, &mask_centroids(&t, w, h), radius)),
