@@ -180,6 +180,11 @@ enum Command {
         /// Full-size frames rendered for validation (--simulate).
         #[arg(long, default_value_t = 3)]
         val_frames: usize,
+        /// Start from these weights instead of random ones (fine-tuning, for example
+        /// `--init weights/default.safetensors` on a station's own frames and masks); their depth,
+        /// channels and input rule must match the options.
+        #[arg(long)]
+        init: Option<PathBuf>,
         /// Continue the run saved in OUT (same options) after its last finished epoch.
         #[arg(long)]
         resume: bool,
@@ -341,6 +346,7 @@ fn main() -> ExitCode {
             seed,
             val_fraction,
             val_frames,
+            init,
             resume,
         } => train(TrainOptions {
             soft_target,
@@ -371,6 +377,7 @@ fn main() -> ExitCode {
             val_fraction,
             val_frames,
             val_size: None,
+            init,
             resume,
         }),
         Command::Eval {

@@ -67,6 +67,10 @@ pub struct TrainOptions {
     pub val_frames: usize,
     /// Size of the simulated validation frames (default: the preset's, 1280×1024).
     pub val_size: Option<(usize, usize)>,
+    /// Start from these weights instead of a He-normal draw (fine-tuning, for example the
+    /// shipped model on a station's own frames); their depth, channels and input rule must be
+    /// the options'.
+    pub init: Option<PathBuf>,
     pub resume: bool,
 }
 
@@ -110,7 +114,7 @@ pub fn learning_rate(lr: f32, step: usize, total: usize) -> f32 {
 /// The options that must match for `--resume` (others, like the epoch count, may change).
 fn fingerprint(o: &TrainOptions) -> String {
     format!(
-        "data={:?} depth={} channels={} steps={} batch={} crop={} lr={} wd={} pos_weight={} jaccard_weight={} photometric={} orient={} soft_target={} normalization={} flatfield={:?} seed={}",
+        "data={:?} depth={} channels={} steps={} batch={} crop={} lr={} wd={} pos_weight={} jaccard_weight={} photometric={} orient={} soft_target={} normalization={} flatfield={:?} init={:?} seed={}",
         o.data,
         o.depth,
         o.channels,
@@ -126,6 +130,7 @@ fn fingerprint(o: &TrainOptions) -> String {
         o.soft_target,
         o.normalization.name(),
         o.flatfield,
+        o.init,
         o.seed
     )
 }
@@ -303,6 +308,34 @@ pub trait Progress {
     fn epoch(&mut self, record: &EpochRecord, best: bool) -> bool;
 }
 
+/// The weights of `--init`, checked against the options they will be trained with.
+fn initial_weights(path: &Path, o: &TrainOptions) -> Result<Model> {
+    let mut model = Model::load(path)?;
+    if model.depth != o.depth
+        || model.channels != o.channels
+        || model.normalization() != o.normalization
+    {
+        return Err(Error::Shape(format!(
+            "--init {}: the file holds a UNet({}, {}) with the `{}` input rule; train it with \
+             --depth {} --channels {} --normalization {} (the options ask for UNet({}, {}), `{}`)",
+            path.display(),
+            model.depth,
+            model.channels,
+            model.normalization().name(),
+            model.depth,
+            model.channels,
+            model.normalization().name(),
+            o.depth,
+            o.channels,
+            o.normalization.name()
+        )));
+    }
+    model
+        .metadata
+        .insert("init".into(), format!("weights of {}", path.display()));
+    Ok(model)
+}
+
 /// Runs (or resumes) training; returns the log.
 pub fn run(
     ctx: Arc<Context>,
@@ -367,7 +400,10 @@ pub fn run(
         ..Default::default()
     };
 
-    let mut model = Model::init_he(o.depth, o.channels, o.seed)?;
+    let mut model = match &o.init {
+        Some(path) => initial_weights(path, o)?,
+        None => Model::init_he(o.depth, o.channels, o.seed)?,
+    };
     model.set_normalization(o.normalization);
     model
         .metadata

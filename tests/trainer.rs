@@ -55,6 +55,7 @@ fn options(
         val_fraction: 0.1,
         val_frames: 2,
         val_size: Some((256, 192)),
+        init: None,
         resume: false,
     }
 }
@@ -180,6 +181,39 @@ fn resume_ends_with_the_weights_of_an_uninterrupted_run() {
     let mut other = broken.clone();
     other.lr = 1e-2;
     assert!(trainer::run(ctx(), &other, &mut StopAfter(None)).is_err());
+}
+
+#[test]
+fn init_starts_from_the_given_weights_and_refuses_other_shapes() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    trainer::run(
+        ctx(),
+        &options(a.path(), 1, 4, 1, 4, 2, 32),
+        &mut StopAfter(None),
+    )
+    .unwrap();
+    let start = a.path().join("last.safetensors");
+    // At learning rate 0 (weight decay is scaled by it too) no step moves a weight, so the
+    // run ends exactly where --init put it; a fresh He-normal draw would not.
+    let mut fine = options(b.path(), 1, 4, 1, 3, 2, 32);
+    fine.init = Some(start.clone());
+    fine.lr = 0.0;
+    trainer::run(ctx(), &fine, &mut StopAfter(None)).unwrap();
+    let from = Model::load(&start).unwrap();
+    let ended = Model::load(&b.path().join("last.safetensors")).unwrap();
+    assert!(
+        ended.tensors == from.tensors,
+        "the run did not start from --init"
+    );
+    let fresh = Model::init_he(1, 4, fine.seed).unwrap();
+    assert!(fresh.tensors != from.tensors);
+    // Weights of another shape are refused with the options that would take them.
+    let mut other = options(b.path(), 2, 4, 1, 3, 2, 32);
+    other.init = Some(start);
+    let message = trainer::run(ctx(), &other, &mut StopAfter(None))
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("--depth 1 --channels 4"), "{message}");
 }
 
 #[test]
