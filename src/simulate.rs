@@ -398,6 +398,12 @@ impl View {
         })
     }
 
+    /// The background without nuisances (vignetting only) that the truth measures own
+    /// darkening against, per pixel.
+    pub fn clean_background(&self) -> &[f64] {
+        &self.optics.clean_background
+    }
+
     /// The parameters this view was drawn with (for the `mixed` preset, its own draw).
     pub fn params(&self) -> &SimParams {
         &self.params
