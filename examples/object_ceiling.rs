@@ -35,6 +35,10 @@ struct Sample {
     detectable: bool,
     /// View index (for the per-view observer of `mixed`).
     view: usize,
+    /// Detectable grains: the Cramér–Rao variance of the centre (x + y, px²) alone and among
+    /// its neighbours (every grain within 3 µm of focus whose spot reaches the window, all of
+    /// their parameters unknown).
+    position_var: Option<(f64, f64)>,
 }
 
 fn main() {
@@ -57,6 +61,7 @@ fn main() {
         "{preset:?}: {views} view(s) of seed {seed}, {} grains within 3 µm of focus, {detectable} detectable",
         samples.len()
     );
+    positions(&samples);
     let own = posteriors(&samples, None, false);
     report(
         "the prior of the preset (its optics known)",
@@ -99,7 +104,25 @@ fn grains_seen(preset: Preset, views: usize, seed: u64) -> Vec<Sample> {
         let frame = view.render(String::new(), z);
         let clean = view.clean_background().to_vec();
         let (w, h) = (p.width, p.height);
-        for g in &frame.grains {
+        // Every grain's spot [peak, width, x, y] and a grid of 8-px cells to find neighbours.
+        let spots: Vec<[f64; 4]> = frame
+            .grains
+            .iter()
+            .map(|g| {
+                let (a, s) = view.grains[g.grain].spot(&p, g.dz_um);
+                let (x, y) = (
+                    g.x_px.clamp(0.0, w as f64 - 1.0),
+                    g.y_px.clamp(0.0, h as f64 - 1.0),
+                );
+                [a * clean[y as usize * w + x as usize], s, g.x_px, g.y_px]
+            })
+            .collect();
+        let cell = |x: f64, y: f64| ((x / 8.0).floor() as i64, (y / 8.0).floor() as i64);
+        let mut grid: std::collections::HashMap<(i64, i64), Vec<usize>> = Default::default();
+        for (k, sp) in spots.iter().enumerate() {
+            grid.entry(cell(sp[2], sp[3])).or_default().push(k);
+        }
+        for (k, g) in frame.grains.iter().enumerate() {
             if !(g.x_px >= 0.0 && g.y_px >= 0.0 && g.x_px < w as f64 && g.y_px < h as f64) {
                 continue;
             }
@@ -125,16 +148,56 @@ fn grains_seen(preset: Preset, views: usize, seed: u64) -> Vec<Sample> {
             let l22 = (cov[2] - l21 * l21).max(0.0).sqrt();
             let (n1, n2) = (normal(&mut rng), normal(&mut rng));
             let seen = [mean[0] + l11 * n1, mean[1] + l21 * n1 + l22 * n2];
+            let detectable = g.in_focus && g.truth_px >= 1;
+            let position_var = detectable.then(|| {
+                let origin = (g.x_px.floor() + 0.5, g.y_px.floor() + 0.5);
+                let var = |inv: &[Vec<f64>]| inv[2][2] + inv[3][3];
+                let alone = var(&spots_crlb(&[spots[k]], origin, sigma));
+                let reach = 4.0 * s + 3.0;
+                let mut group = vec![spots[k]];
+                let (cx, cy) = cell(g.x_px, g.y_px);
+                for dy in -2..=2 {
+                    for dx in -2..=2 {
+                        for &j in grid.get(&(cx + dx, cy + dy)).into_iter().flatten() {
+                            let o = spots[j];
+                            let d = ((o[2] - g.x_px).powi(2) + (o[3] - g.y_px).powi(2)).sqrt();
+                            // Spots whose light reaches the window (down to 2 % of a
+                            // 20-grey-level spot's peak).
+                            if j != k && o[0] >= 0.4 && d < reach + 3.0 * o[1] {
+                                group.push(o);
+                            }
+                        }
+                    }
+                }
+                (alone, var(&spots_crlb(&group, origin, sigma)))
+            });
             samples.push(Sample {
                 mean,
                 cov,
                 seen,
-                detectable: g.in_focus && g.truth_px >= 1,
+                detectable,
                 view: v,
+                position_var,
             });
         }
     }
     samples
+}
+
+/// Prints the Cramér–Rao floor of the position RMS of detectable grains, alone and among their
+/// neighbours (grains whose floor exceeds 0.5 px cannot be told apart from a neighbour and are
+/// counted, not averaged: a cluster matched to them sits between the two).
+fn positions(samples: &[Sample]) {
+    let vars: Vec<(f64, f64)> = samples.iter().filter_map(|s| s.position_var).collect();
+    let rms = |v: &[f64]| (v.iter().sum::<f64>() / v.len().max(1) as f64).sqrt();
+    let alone: Vec<f64> = vars.iter().map(|v| v.0).collect();
+    let crowded: Vec<f64> = vars.iter().map(|v| v.1).filter(|&v| v <= 0.25).collect();
+    println!(
+        "  position floor (Cramér–Rao, x and y together): alone RMS {:.3} px; among neighbours RMS {:.3} px over the {:.1} % of detectable grains whose floor is ≤ 0.5 px",
+        rms(&alone),
+        rms(&crowded),
+        100.0 * crowded.len() as f64 / vars.len().max(1) as f64
+    );
 }
 
 /// Prints the ceiling's efficiency–purity curve at the bars and its best sum.
@@ -231,52 +294,67 @@ fn likelihood(x: [f64; 2], m: [f64; 2], c: [f64; 3]) -> f64 {
 /// and width `s` (px), centred (fx, fy) from a pixel centre, on an unknown flat background, in
 /// white noise `sigma`, with the centre and the background as nuisance parameters.
 fn crlb(peak: f64, s: f64, (fx, fy): (f64, f64), sigma: f64) -> [f64; 3] {
-    let reach = (4.0 * s).ceil() as i64 + 2;
-    let mut f = [[0.0f64; 5]; 5];
+    let inv = spots_crlb(&[[peak, s, fx, fy]], (0.0, 0.0), sigma);
+    [inv[0][0], inv[0][1], inv[1][1]]
+}
+
+/// Cramér–Rao covariance of every parameter of Gaussian spots `[peak, width, x, y]` (px, about
+/// any origin) on an unknown flat background (the last parameter), all unknown, in white noise
+/// `sigma`, from the pixel centres within 4 widths + 2 px of the pixel centre `(ox, oy)`.
+fn spots_crlb(spots: &[[f64; 4]], (ox, oy): (f64, f64), sigma: f64) -> Vec<Vec<f64>> {
+    let n = 4 * spots.len() + 1;
+    let reach = (4.0 * spots[0][1]).ceil() as i64 + 2;
+    let mut f = vec![vec![0.0f64; n]; n];
+    let mut j = vec![0.0; n];
     for py in -reach..=reach {
         for px in -reach..=reach {
-            let (dx, dy) = (px as f64 - fx, py as f64 - fy);
-            let r2 = dx * dx + dy * dy;
-            let g = (-r2 / (2.0 * s * s)).exp();
-            let j = [
-                g,
-                peak * g * r2 / (s * s * s),
-                peak * g * dx / (s * s),
-                peak * g * dy / (s * s),
-                1.0,
-            ];
-            for a in 0..5 {
-                for b in 0..5 {
+            let (x, y) = (ox + px as f64, oy + py as f64);
+            for (k, &[peak, s, sx, sy]) in spots.iter().enumerate() {
+                let (dx, dy) = (x - sx, y - sy);
+                let r2 = dx * dx + dy * dy;
+                let g = (-r2 / (2.0 * s * s)).exp();
+                j[4 * k] = g;
+                j[4 * k + 1] = peak * g * r2 / (s * s * s);
+                j[4 * k + 2] = peak * g * dx / (s * s);
+                j[4 * k + 3] = peak * g * dy / (s * s);
+            }
+            j[n - 1] = 1.0;
+            for a in 0..n {
+                for b in 0..n {
                     f[a][b] += j[a] * j[b] / (sigma * sigma);
                 }
             }
         }
     }
-    let inv = invert5(f);
-    [inv[0][0], inv[0][1], inv[1][1]]
+    invert(f)
 }
 
-/// Gauss–Jordan inverse of a symmetric positive definite 5×5 matrix.
-fn invert5(mut a: [[f64; 5]; 5]) -> [[f64; 5]; 5] {
-    let mut inv = [[0.0; 5]; 5];
+/// Gauss–Jordan inverse (partial pivoting) of a symmetric positive definite matrix; a singular
+/// one (spots on top of each other) gives infinite variances.
+fn invert(mut a: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
+    let n = a.len();
+    let mut inv = vec![vec![0.0; n]; n];
     for (i, row) in inv.iter_mut().enumerate() {
         row[i] = 1.0;
     }
-    for c in 0..5 {
-        let pivot = (c..5)
+    for c in 0..n {
+        let pivot = (c..n)
             .max_by(|&x, &y| a[x][c].abs().total_cmp(&a[y][c].abs()))
             .unwrap();
         a.swap(c, pivot);
         inv.swap(c, pivot);
         let d = a[c][c];
-        for k in 0..5 {
+        if d.abs() < 1e-300 {
+            return vec![vec![f64::INFINITY; n]; n];
+        }
+        for k in 0..n {
             a[c][k] /= d;
             inv[c][k] /= d;
         }
-        for r in 0..5 {
+        for r in 0..n {
             if r != c {
                 let m = a[r][c];
-                for k in 0..5 {
+                for k in 0..n {
                     a[r][k] -= m * a[c][k];
                     inv[r][k] -= m * inv[c][k];
                 }
