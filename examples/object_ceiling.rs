@@ -102,7 +102,7 @@ fn grains_seen(preset: Preset, views: usize, seed: u64) -> Vec<Sample> {
         let p = view.params().clone();
         let z = focal_planes(&p, seed, v as u64, 1)[0];
         let frame = view.render(String::new(), z);
-        let clean = view.clean_background().to_vec();
+        let clean = view.clean_background();
         let (w, h) = (p.width, p.height);
         // Every grain's spot [peak, width, x, y] and a grid of 8-px cells to find neighbours.
         let spots: Vec<[f64; 4]> = frame
@@ -126,10 +126,8 @@ fn grains_seen(preset: Preset, views: usize, seed: u64) -> Vec<Sample> {
             if !(g.x_px >= 0.0 && g.y_px >= 0.0 && g.x_px < w as f64 && g.y_px < h as f64) {
                 continue;
             }
-            let grain = &view.grains[g.grain];
-            let (a, s) = grain.spot(&p, g.dz_um);
+            let [peak, s, ..] = spots[k];
             let b = clean[g.y_px as usize * w + g.x_px as usize];
-            let peak = a * b;
             // Temporal noise in linear light at the background: the camera's response
             // 255·(L/255)^(1/γ) has slope (1/γ)·(L/255)^(1/γ − 1) there.
             let response = 255.0 * (b / 255.0).powf(1.0 / p.gamma);
@@ -364,6 +362,7 @@ fn invert(mut a: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
     inv
 }
 
+/// Box–Muller, as the simulator draws its normals (the README's numbers come from these draws).
 fn normal(rng: &mut ChaCha8Rng) -> f64 {
     let u1: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
     let u2: f64 = rng.random();
