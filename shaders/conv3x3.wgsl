@@ -5,7 +5,7 @@
 // skip tensor as x_a and the up-convolution output as x_b, so the concatenation is never materialised;
 // the single-input form binds the same buffer twice and sets cb4 = 0.
 //
-// Bindings (inputs, outputs, parameters):
+// Bindings (inputs, outputs, parameters); 0, 1 and 4 are declared by the storage file (below):
 //   0 x_a    read        [N][H][W][ca4] vec4<f32>   channels-last, channels packed by 4 (zero-padded)
 //   1 x_b    read        [N][H][W][cb4] vec4<f32>   (unused when cb4 = 0)
 //   2 weight read        [co4][ca4+cb4][9] mat4x4<f32> as vec4 columns: for one (output group,
@@ -14,7 +14,7 @@
 //   3 bias   read        [co4] vec4<f32>
 //   4 y      read_write  [N][H][W][co4] vec4<f32>
 //   5 p      uniform     Conv3x3Params
-//
+
 // Dispatch: workgroups of 64 invocations; one invocation writes PX = 8 consecutive pixels of one
 // row × OB = 4 vec4 groups of output channels (register blocking: each weight block is reused PX
 // times, each input vec4 up to 3·OB times). The blocks of all rows are numbered row-major,
@@ -24,34 +24,27 @@
 // clamped coordinates and store nothing, so every invocation reaches the subgroup operations of
 // the subgroup variant. Padded output channels have zero weights and bias: they stay exactly 0.
 //
-// Module: conv3x3_blocks.wgsl + this file + a variant file. This file holds the computation; the
-// entry point `main` and `load_taps` (how the nine weight blocks reach the registers) come from
+// Module: conv3x3_blocks.wgsl + this file + a storage file + a variant file. This file holds the
+// computation; where activations live comes from the storage file, which declares bindings 0, 1
+// and 4 and defines `load_input` and `store_block`:
+//   conv3x3_buffers.wgsl  — storage buffers as above (training and the per-operation engine);
+//   conv3x3_textures.wgsl — the fused engine: inputs are texture_2d_array<f32> (layer = channel
+//                           group), the output a write-only rgba32float storage texture array.
+//                           lavapipe fetches texels with vector gathers but loads storage buffers
+//                           lane by lane with a branch each, so this is ~1.3× faster there;
+//   conv3x3_head1x1.wgsl  — the fused engine's last conv: textures in, and the epilogue applies
+//                           the 1×1 head and the sigmoid and writes the probability map instead.
+// The entry point `main` and `load_taps` (how the nine weight blocks reach the registers) come from
 //   conv3x3_direct.wgsl   — every invocation reads the blocks from storage (GPUs: uniform loads);
 //   conv3x3_subgroup.wgsl — the subgroup's first 8 lanes load the 36 vec4 columns cooperatively and
 //                           subgroupBroadcast hands them out. On lavapipe a storage load is
 //                           emulated lane by lane, so this is 3–4× faster there (benches/conv3x3.rs).
 
-@group(0) @binding(0) var<storage, read> x_a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> x_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> p: Conv3x3Params;
 
 const OB: u32 = 4u;
-
-// Input group `ic` of the concatenation at (row sy, column sx); zero outside the frame.
-fn load_input(n: u32, sy: i32, sx: i32, ic: u32) -> vec4<f32> {
-    let inside = sy >= 0 && sy < i32(p.h) && sx >= 0 && sx < i32(p.w);
-    let pix = (n * p.h + u32(clamp(sy, 0, i32(p.h) - 1))) * p.w + u32(clamp(sx, 0, i32(p.w) - 1));
-    var v: vec4<f32>;
-    if (ic < p.ca4) {
-        v = x_a[pix * p.ca4 + ic];
-    } else {
-        v = x_b[pix * p.cb4 + (ic - p.ca4)];
-    }
-    return select(vec4<f32>(0.0), v, inside);
-}
 
 fn load_row(n: u32, sy: i32, xs: i32, ic: u32) -> Row {
     return Row(
@@ -66,19 +59,6 @@ fn load_row(n: u32, sy: i32, xs: i32, ic: u32) -> Row {
         load_input(n, sy, xs + 7, ic),
         load_input(n, sy, xs + 8, ic),
     );
-}
-
-fn store(n: u32, row: u32, xs: u32, oc: u32, a: Acc) {
-    if (row >= p.h || oc >= p.co4) {
-        return;
-    }
-    let base = (n * p.h + row) * p.w;
-    let v = array<vec4<f32>, PX>(a.p0, a.p1, a.p2, a.p3, a.p4, a.p5, a.p6, a.p7);
-    for (var i = 0u; i < PX; i++) {
-        if (xs + i < p.w) {
-            y[(base + xs + i) * p.co4 + oc] = select(v[i], max(v[i], vec4<f32>(0.0)), p.relu != 0u);
-        }
-    }
 }
 
 // The kernel body; `lane` is the invocation's subgroup lane (used by the subgroup variant).
@@ -112,8 +92,5 @@ fn kernel(li: u32, wid: vec3<u32>, nwg: vec3<u32>, lane: u32) {
         a2 = conv_taps(a2, load_taps(g2, ic, cin4, lane), r0, r1, r2);
         a3 = conv_taps(a3, load_taps(g3, ic, cin4, lane), r0, r1, r2);
     }
-    store(n, row, xs, oc0, a0);
-    store(n, row, xs, oc0 + 1u, a1);
-    store(n, row, xs, oc0 + 2u, a2);
-    store(n, row, xs, oc0 + 3u, a3);
+    store_block(n, row, xs, oc0, a0, a1, a2, a3);
 }

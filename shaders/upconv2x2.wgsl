@@ -18,15 +18,16 @@
 // Past-the-end invocations compute on clamped coordinates and store nothing (every invocation
 // reaches the subgroup operations).
 //
-// Module: upconv2x2_blocks.wgsl (parameters, Quad) + this file + a variant file. As for conv3x3,
-// the entry point `main` (which calls `kernel`) and `load_quad` come from upconv2x2_direct.wgsl
-// (every invocation loads the blocks) or upconv2x2_subgroup.wgsl (lanes 0..7 load the 16 columns
-// together and broadcast them: 5–8× faster on lavapipe).
+// Module: upconv2x2_blocks.wgsl (parameters, Quad) + this file + a storage file + a variant file.
+// The storage file declares bindings 0 (x) and 3 (y) and defines `load_x` and `store`:
+// upconv2x2_buffers.wgsl (storage buffers as above) or upconv2x2_textures.wgsl (the fused engine:
+// texture arrays, see conv3x3_textures.wgsl). As for conv3x3, the entry point `main` (which calls
+// `kernel`) and `load_quad` come from upconv2x2_direct.wgsl (every invocation loads the blocks) or
+// upconv2x2_subgroup.wgsl (lanes 0..7 load the 16 columns together and broadcast them: 5–8×
+// faster on lavapipe).
 
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> weight: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(4) var<uniform> p: Upconv2x2Params;
 
 // The 2×2 output block of one input pixel for one output group, by tap.
@@ -38,19 +39,7 @@ struct Block {
 }
 
 fn accumulate(a: Block, q: Quad, v: vec4<f32>) -> Block {
-    return Block(a.t0 + q.t0 * v, a.t1 + q.t1 * v, a.t2 + q.t2 * v, a.t3 + q.t3 * v);
-}
-
-fn store(n: u32, i: u32, j: u32, oc: u32, a: Block) {
-    if (i >= p.h || j >= p.w || oc >= p.co4) {
-        return;
-    }
-    let wo = 2u * p.w;
-    let top = (n * 2u * p.h + 2u * i) * wo + 2u * j;
-    y[top * p.co4 + oc] = a.t0;
-    y[(top + 1u) * p.co4 + oc] = a.t1;
-    y[(top + wo) * p.co4 + oc] = a.t2;
-    y[(top + wo + 1u) * p.co4 + oc] = a.t3;
+    return Block(mv(a.t0, q.t0, v), mv(a.t1, q.t1, v), mv(a.t2, q.t2, v), mv(a.t3, q.t3, v));
 }
 
 // The kernel body; `lane` is the invocation's subgroup lane (used by the subgroup variant).
@@ -65,8 +54,8 @@ fn kernel(li: u32, wid: vec3<u32>, nwg: vec3<u32>, lane: u32) {
     let j1 = j0 + 1u;
     // Past-the-edge invocations read clamped pixels (their results are not stored).
     let ci_ = min(i, p.h - 1u);
-    let src0 = ((n * p.h + ci_) * p.w + min(j0, p.w - 1u)) * p.ci4;
-    let src1 = ((n * p.h + ci_) * p.w + min(j1, p.w - 1u)) * p.ci4;
+    let cj0 = min(j0, p.w - 1u);
+    let cj1 = min(j1, p.w - 1u);
     let oc0 = ob * 4u;
     let g0 = min(oc0, p.co4 - 1u);
     let g1 = min(oc0 + 1u, p.co4 - 1u);
@@ -85,8 +74,8 @@ fn kernel(li: u32, wid: vec3<u32>, nwg: vec3<u32>, lane: u32) {
     var a12 = a02;
     var a13 = a03;
     for (var ic = 0u; ic < p.ci4; ic++) {
-        let v0 = x[src0 + ic];
-        let v1 = x[src1 + ic];
+        let v0 = load_x(n, ci_, cj0, ic);
+        let v1 = load_x(n, ci_, cj1, ic);
         let q0 = load_quad(g0, ic, lane);
         a00 = accumulate(a00, q0, v0);
         a10 = accumulate(a10, q0, v1);

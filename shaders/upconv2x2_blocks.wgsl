@@ -20,3 +20,8 @@ struct Quad {
     t2: mat4x4<f32>,
     t3: mat4x4<f32>,
 }
+
+// a + w·x as four vec4 multiply-adds, column by column (see conv3x3_blocks.wgsl's `mv`).
+fn mv(a: vec4<f32>, w: mat4x4<f32>, x: vec4<f32>) -> vec4<f32> {
+    return fma(w[3], vec4<f32>(x.w), fma(w[2], vec4<f32>(x.z), fma(w[1], vec4<f32>(x.y), fma(w[0], vec4<f32>(x.x), a))));
+}

@@ -33,7 +33,7 @@ fn load_dy(n: u32, i: u32, j: u32, oc: u32) -> Taps4 {
 }
 
 fn accumulate(a: vec4<f32>, q: Quad, g: Taps4) -> vec4<f32> {
-    return a + g.t0 * q.t0 + g.t1 * q.t1 + g.t2 * q.t2 + g.t3 * q.t3;
+    return mv(mv(mv(mv(a, transpose(q.t0), g.t0), transpose(q.t1), g.t1), transpose(q.t2), g.t2), transpose(q.t3), g.t3);
 }
 
 fn store(n: u32, i: u32, j: u32, ic: u32, v: vec4<f32>) {

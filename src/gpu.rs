@@ -18,6 +18,7 @@ pub struct Context {
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
     kernels: std::sync::OnceLock<crate::kernels::Kernels>,
+    fused_kernels: std::sync::OnceLock<crate::kernels::FusedKernels>,
 }
 
 /// Ranks adapters: a real GPU before an integrated one, before a virtual one, before a CPU one.
@@ -89,6 +90,7 @@ impl Context {
             limits,
             features,
             kernels: std::sync::OnceLock::new(),
+            fused_kernels: std::sync::OnceLock::new(),
         })
     }
 
@@ -96,6 +98,13 @@ impl Context {
     pub fn kernels(&self) -> &crate::kernels::Kernels {
         self.kernels
             .get_or_init(|| crate::kernels::Kernels::new(&self.device, self.features, &self.info))
+    }
+
+    /// The fused engine's pipelines, compiled on first use and cached for the life of the device.
+    pub fn fused_kernels(&self) -> &crate::kernels::FusedKernels {
+        self.fused_kernels.get_or_init(|| {
+            crate::kernels::FusedKernels::new(&self.device, self.features, &self.info)
+        })
     }
 
     /// The largest buffer one storage binding may hold on this device.

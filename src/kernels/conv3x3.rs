@@ -1,11 +1,17 @@
-//! Wrapper of `shaders/conv3x3.wgsl`: 3×3 conv + bias + ReLU, one or two (concatenated) inputs.
+//! Wrapper of `shaders/conv3x3.wgsl`: 3×3 conv + bias + ReLU, one or two (concatenated) inputs,
+//! with its activations in storage buffers or, for the fused engine, in textures (the storage
+//! files `conv3x3_{buffers,textures,frame,head1x1}.wgsl`).
 
-use super::{Access, Variant, bind, div_ceil, grid_2d, layout, pipeline};
+use super::{Access, Variant, bind, bind_at, div_ceil, grid_2d, layout_at, pipeline};
 
 pub const SOURCE: &str = include_str!("../../shaders/conv3x3.wgsl");
 pub const SOURCE_BLOCKS: &str = include_str!("../../shaders/conv3x3_blocks.wgsl");
 pub const SOURCE_DIRECT: &str = include_str!("../../shaders/conv3x3_direct.wgsl");
 pub const SOURCE_SUBGROUP: &str = include_str!("../../shaders/conv3x3_subgroup.wgsl");
+pub const SOURCE_BUFFERS: &str = include_str!("../../shaders/conv3x3_buffers.wgsl");
+pub const SOURCE_TEXTURES: &str = include_str!("../../shaders/conv3x3_textures.wgsl");
+pub const SOURCE_FRAME: &str = include_str!("../../shaders/conv3x3_frame.wgsl");
+pub const SOURCE_HEAD: &str = include_str!("../../shaders/conv3x3_head1x1.wgsl");
 /// Pixels along x and vec4 output groups written by one invocation (must match the shader).
 pub const PX: u32 = 8;
 pub const OB: u32 = 4;
@@ -20,9 +26,105 @@ pub fn module_source(body: &str, variant: Variant) -> String {
     format!("{SOURCE_BLOCKS}\n{body}\n{tail}")
 }
 
-/// The forward conv's module for a variant.
+/// Where a conv3x3 module's activations live: its storage file (see `shaders/conv3x3.wgsl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conv3x3Storage {
+    /// Storage buffers in and out (training, the per-operation engine).
+    Buffers,
+    /// Fused engine: texture array in, storage texture array out.
+    Textures,
+    /// Fused engine's first conv: the raw frame words in (normalised in the load), texture out.
+    Frame,
+    /// Fused engine's last conv: texture in, head + sigmoid epilogue, probability map out.
+    Head,
+}
+
+impl Conv3x3Storage {
+    fn source(self) -> &'static str {
+        match self {
+            Conv3x3Storage::Buffers => SOURCE_BUFFERS,
+            Conv3x3Storage::Textures => SOURCE_TEXTURES,
+            Conv3x3Storage::Frame => SOURCE_FRAME,
+            Conv3x3Storage::Head => SOURCE_HEAD,
+        }
+    }
+
+    /// The bindings the storage file and conv3x3.wgsl declare together.
+    fn bindings(self) -> Vec<(u32, Access)> {
+        use Access::*;
+        match self {
+            Conv3x3Storage::Buffers => vec![
+                (0, Read),
+                (1, Read),
+                (2, Read),
+                (3, Read),
+                (4, ReadWrite),
+                (5, Uniform),
+            ],
+            Conv3x3Storage::Textures => vec![
+                (0, Texture),
+                (2, Read),
+                (3, Read),
+                (4, StorageTexture),
+                (5, Uniform),
+            ],
+            Conv3x3Storage::Frame => vec![
+                (0, Read),
+                (2, Read),
+                (3, Read),
+                (4, StorageTexture),
+                (5, Uniform),
+                (7, Uniform),
+            ],
+            Conv3x3Storage::Head => vec![
+                (0, Texture),
+                (2, Read),
+                (3, Read),
+                (4, ReadWrite),
+                (5, Uniform),
+                (6, Uniform),
+            ],
+        }
+    }
+}
+
+/// The forward conv's module for a variant, activations in storage buffers.
 pub fn source(variant: Variant) -> String {
-    module_source(SOURCE, variant)
+    source_with(variant, Conv3x3Storage::Buffers)
+}
+
+/// The forward conv's module for a variant and storage.
+pub fn source_with(variant: Variant, storage: Conv3x3Storage) -> String {
+    module_source(&format!("{SOURCE}\n{}", storage.source()), variant)
+}
+
+/// Mirrors `HeadParams` in `conv3x3_head1x1.wgsl`: the head's weights by channel group (zero
+/// past C), its bias and the frame size the probability map is cropped to.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct HeadParams {
+    pub weight: [[f32; 4]; 4],
+    pub bias: f32,
+    pub out_h: u32,
+    pub out_w: u32,
+    pub _pad: u32,
+}
+
+/// Mirrors `FrameParams` in `conv3x3_frame.wgsl`: the frame's own size, bits, normalisation mode
+/// and the 8 statistics of frame_stats.wgsl (copied in on the GPU at offset 16).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct FrameParams {
+    pub h: u32,
+    pub w: u32,
+    pub bits: u32,
+    pub mode: u32,
+    pub stats: [f32; 8],
+}
+
+impl FrameParams {
+    /// Byte offset of `stats`, where the frame statistics are copied.
+    pub const STATS_OFFSET: u64 = 16;
 }
 
 /// Mirrors `Conv3x3Params` in the shader. Channel counts are in vec4 groups (`c4 = ceil(c/4)`).
@@ -56,22 +158,37 @@ pub struct Conv3x3 {
     pub pipeline: wgpu::ComputePipeline,
     pub layout: wgpu::BindGroupLayout,
     pub variant: Variant,
+    pub storage: Conv3x3Storage,
 }
 
 impl Conv3x3 {
+    /// The conv on storage buffers.
     pub fn new(device: &wgpu::Device, variant: Variant) -> Self {
-        use Access::*;
-        let layout = layout(
-            device,
-            "conv3x3",
-            &[Read, Read, Read, Read, ReadWrite, Uniform],
-        );
-        let pipeline = pipeline(device, "conv3x3", &source(variant), "main", &layout);
+        Self::with_storage(device, variant, Conv3x3Storage::Buffers)
+    }
+
+    pub fn with_storage(device: &wgpu::Device, variant: Variant, storage: Conv3x3Storage) -> Self {
+        let label = format!("conv3x3 ({storage:?})");
+        let layout = layout_at(device, &label, &storage.bindings());
+        let source = source_with(variant, storage);
+        let pipeline = pipeline(device, &label, &source, "main", &layout);
         Conv3x3 {
             pipeline,
             layout,
             variant,
+            storage,
         }
+    }
+
+    /// A bind group from (binding, resource) pairs, for the texture storages (see
+    /// `shaders/conv3x3_*.wgsl` for which bindings each declares).
+    pub fn bind_resources(
+        &self,
+        device: &wgpu::Device,
+        label: &str,
+        entries: &[(u32, wgpu::BindingResource)],
+    ) -> wgpu::BindGroup {
+        bind_at(device, &self.layout, label, entries)
     }
 
     /// Binds the inputs `x_a`, `x_b` (pass `x_a` again for the single-input form), packed weights

@@ -1,8 +1,10 @@
-//! Wrapper of `shaders/maxpool2x2.wgsl`: 2×2 max-pooling, stride 2.
+//! Wrapper of `shaders/maxpool2x2.wgsl`: 2×2 max-pooling, stride 2; and of its fused-engine form
+//! on textures, `shaders/maxpool2x2_textures.wgsl`.
 
-use super::{Access, bind, div_ceil, layout, pipeline};
+use super::{Access, bind, bind_at, div_ceil, layout, pipeline};
 
 pub const SOURCE: &str = include_str!("../../shaders/maxpool2x2.wgsl");
+pub const SOURCE_TEXTURES: &str = include_str!("../../shaders/maxpool2x2_textures.wgsl");
 
 /// Mirrors `Maxpool2x2Params`: the input's n, h, w and vec4 channel groups.
 #[repr(C)]
@@ -50,6 +52,67 @@ impl Maxpool2x2 {
 
     pub fn grid(p: &Maxpool2x2Params) -> [u32; 3] {
         [div_ceil(p.w / 2 * p.c4, 64), p.h / 2, p.n]
+    }
+
+    pub fn record(
+        &self,
+        pass: &mut wgpu::ComputePass,
+        group: &wgpu::BindGroup,
+        p: &Maxpool2x2Params,
+    ) {
+        let [x, y, z] = Self::grid(p);
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, group, &[]);
+        pass.dispatch_workgroups(x, y, z);
+    }
+}
+
+/// `maxpool2x2_textures.wgsl`: the same pooling from a texture array to a storage texture array.
+pub struct Maxpool2x2Textures {
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
+impl Maxpool2x2Textures {
+    pub fn new(device: &wgpu::Device) -> Self {
+        use Access::*;
+        let layout = layout(
+            device,
+            "maxpool2x2 (Textures)",
+            &[Texture, StorageTexture, Uniform],
+        );
+        let pipeline = pipeline(
+            device,
+            "maxpool2x2 (Textures)",
+            SOURCE_TEXTURES,
+            "main",
+            &layout,
+        );
+        Maxpool2x2Textures { pipeline, layout }
+    }
+
+    pub fn bind(
+        &self,
+        device: &wgpu::Device,
+        label: &str,
+        x: &wgpu::TextureView,
+        y: &wgpu::TextureView,
+        params: &wgpu::Buffer,
+    ) -> wgpu::BindGroup {
+        bind_at(
+            device,
+            &self.layout,
+            label,
+            &[
+                (0, wgpu::BindingResource::TextureView(x)),
+                (1, wgpu::BindingResource::TextureView(y)),
+                (2, params.as_entire_binding()),
+            ],
+        )
+    }
+
+    pub fn grid(p: &Maxpool2x2Params) -> [u32; 3] {
+        [div_ceil(p.w / 2, 8), div_ceil(p.h / 2, 8), 1]
     }
 
     pub fn record(

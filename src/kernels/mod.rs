@@ -20,7 +20,7 @@ pub mod upconv2x2;
 pub mod upconv2x2_grad;
 
 pub use adam::{Adam, AdamParams};
-pub use conv3x3::{Conv3x3, Conv3x3Params};
+pub use conv3x3::{Conv3x3, Conv3x3Params, Conv3x3Storage, FrameParams, HeadParams};
 pub use conv3x3_grad_input::Conv3x3GradInput;
 pub use conv3x3_grad_weight::{Conv3x3GradWeight, GradWeightParams};
 pub use fir_filter::{FirFilter, FirFilterParams};
@@ -29,11 +29,11 @@ pub use frame_stats::{FrameStats, FrameStatsParams};
 pub use head1x1::{Head1x1, Head1x1Params};
 pub use head1x1_grad::{Head1x1Grad, HeadGradParams};
 pub use loss::{Loss, LossParams};
-pub use maxpool2x2::{Maxpool2x2, Maxpool2x2Params};
+pub use maxpool2x2::{Maxpool2x2, Maxpool2x2Params, Maxpool2x2Textures};
 pub use maxpool2x2_grad::{Maxpool2x2Grad, Maxpool2x2GradParams};
 pub use normalize::{Normalize, NormalizeParams};
 pub use threshold::{Threshold, ThresholdParams};
-pub use upconv2x2::{Upconv2x2, Upconv2x2Params};
+pub use upconv2x2::{Upconv2x2, Upconv2x2Params, Upconv2x2Storage};
 pub use upconv2x2_grad::{UpGradWeightParams, Upconv2x2GradInput, Upconv2x2GradWeight};
 
 /// Every WGSL file of the crate, by file name.
@@ -50,6 +50,13 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("conv3x3_grad_input.wgsl", conv3x3_grad_input::SOURCE),
     ("conv3x3_direct.wgsl", conv3x3::SOURCE_DIRECT),
     ("conv3x3_subgroup.wgsl", conv3x3::SOURCE_SUBGROUP),
+    ("conv3x3_buffers.wgsl", conv3x3::SOURCE_BUFFERS),
+    ("conv3x3_textures.wgsl", conv3x3::SOURCE_TEXTURES),
+    ("conv3x3_frame.wgsl", conv3x3::SOURCE_FRAME),
+    ("conv3x3_head1x1.wgsl", conv3x3::SOURCE_HEAD),
+    ("maxpool2x2_textures.wgsl", maxpool2x2::SOURCE_TEXTURES),
+    ("upconv2x2_buffers.wgsl", upconv2x2::SOURCE_BUFFERS),
+    ("upconv2x2_textures.wgsl", upconv2x2::SOURCE_TEXTURES),
     ("fir_filter.wgsl", fir_filter::SOURCE),
     ("flatfield.wgsl", flatfield::SOURCE),
     ("frame_stats.wgsl", frame_stats::SOURCE),
@@ -88,6 +95,42 @@ pub fn modules() -> Vec<(&'static str, String)> {
         ),
         ("conv3x3 (direct)", conv3x3::source(Variant::Direct)),
         ("conv3x3 (subgroup)", conv3x3::source(Variant::Subgroup)),
+        (
+            "conv3x3 (textures, direct)",
+            conv3x3::source_with(Variant::Direct, Conv3x3Storage::Textures),
+        ),
+        (
+            "conv3x3 (textures, subgroup)",
+            conv3x3::source_with(Variant::Subgroup, Conv3x3Storage::Textures),
+        ),
+        (
+            "conv3x3 (frame, subgroup)",
+            conv3x3::source_with(Variant::Subgroup, Conv3x3Storage::Frame),
+        ),
+        (
+            "conv3x3 (frame, direct)",
+            conv3x3::source_with(Variant::Direct, Conv3x3Storage::Frame),
+        ),
+        (
+            "conv3x3 (head1x1, subgroup)",
+            conv3x3::source_with(Variant::Subgroup, Conv3x3Storage::Head),
+        ),
+        (
+            "conv3x3 (head1x1, direct)",
+            conv3x3::source_with(Variant::Direct, Conv3x3Storage::Head),
+        ),
+        (
+            "maxpool2x2 (textures)",
+            maxpool2x2::SOURCE_TEXTURES.to_string(),
+        ),
+        (
+            "upconv2x2 (textures, direct)",
+            upconv2x2::source_with(Variant::Direct, Upconv2x2Storage::Textures),
+        ),
+        (
+            "upconv2x2 (textures, subgroup)",
+            upconv2x2::source_with(Variant::Subgroup, Upconv2x2Storage::Textures),
+        ),
         (
             "conv3x3_grad_input (direct)",
             conv3x3::module_source(conv3x3_grad_input::SOURCE, Variant::Direct),
@@ -180,12 +223,41 @@ impl Kernels {
     }
 }
 
+/// The fused engine's pipelines (activations in textures), compiled once per device on first use.
+pub struct FusedKernels {
+    /// First conv: reads and normalises the raw frame.
+    pub conv_frame: Conv3x3,
+    /// Every other conv but the last.
+    pub conv: Conv3x3,
+    /// Last conv with the head epilogue.
+    pub conv_head: Conv3x3,
+    pub upconv2x2: Upconv2x2,
+    pub maxpool2x2: Maxpool2x2Textures,
+}
+
+impl FusedKernels {
+    pub fn new(device: &wgpu::Device, features: wgpu::Features, info: &wgpu::AdapterInfo) -> Self {
+        let v = Variant::choose(features, info);
+        FusedKernels {
+            conv_frame: Conv3x3::with_storage(device, v, Conv3x3Storage::Frame),
+            conv: Conv3x3::with_storage(device, v, Conv3x3Storage::Textures),
+            conv_head: Conv3x3::with_storage(device, v, Conv3x3Storage::Head),
+            upconv2x2: Upconv2x2::with_storage(device, v, Upconv2x2Storage::Textures),
+            maxpool2x2: Maxpool2x2Textures::new(device),
+        }
+    }
+}
+
 /// How a binding is accessed, in the shader's binding order.
 #[derive(Clone, Copy)]
 pub(crate) enum Access {
     Read,
     ReadWrite,
     Uniform,
+    /// A `texture_2d_array<f32>` read with textureLoad (the fused engine's activations).
+    Texture,
+    /// A `texture_storage_2d_array<rgba32float, write>`.
+    StorageTexture,
 }
 
 /// An explicit bind-group layout for a compute shader whose bindings are 0..n in order.
@@ -194,11 +266,25 @@ pub(crate) fn layout(
     label: &str,
     access: &[Access],
 ) -> wgpu::BindGroupLayout {
-    let entries: Vec<wgpu::BindGroupLayoutEntry> = access
+    let numbered: Vec<(u32, Access)> = access
         .iter()
         .enumerate()
-        .map(|(i, a)| wgpu::BindGroupLayoutEntry {
-            binding: i as u32,
+        .map(|(i, a)| (i as u32, *a))
+        .collect();
+    layout_at(device, label, &numbered)
+}
+
+/// An explicit bind-group layout for the given (binding, access) pairs (storage files of the fused
+/// engine leave some binding numbers unused).
+pub(crate) fn layout_at(
+    device: &wgpu::Device,
+    label: &str,
+    access: &[(u32, Access)],
+) -> wgpu::BindGroupLayout {
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = access
+        .iter()
+        .map(|&(binding, a)| wgpu::BindGroupLayoutEntry {
+            binding,
             visibility: wgpu::ShaderStages::COMPUTE,
             ty: match a {
                 Access::Uniform => wgpu::BindingType::Buffer {
@@ -213,12 +299,46 @@ pub(crate) fn layout(
                     has_dynamic_offset: false,
                     min_binding_size: None,
                 },
+                Access::Texture => wgpu::BindingType::Texture {
+                    sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                    view_dimension: wgpu::TextureViewDimension::D2Array,
+                    multisampled: false,
+                },
+                Access::StorageTexture => wgpu::BindingType::StorageTexture {
+                    access: wgpu::StorageTextureAccess::WriteOnly,
+                    format: ACTIVATION_FORMAT,
+                    view_dimension: wgpu::TextureViewDimension::D2Array,
+                },
             },
             count: None,
         })
         .collect();
     device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
         label: Some(label),
+        entries: &entries,
+    })
+}
+
+/// The texel format of the fused engine's activation textures: 4 channels of one pixel.
+pub const ACTIVATION_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba32Float;
+
+/// A bind group from (binding, resource) pairs.
+pub(crate) fn bind_at(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    label: &str,
+    entries: &[(u32, wgpu::BindingResource)],
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = entries
+        .iter()
+        .map(|(binding, resource)| wgpu::BindGroupEntry {
+            binding: *binding,
+            resource: resource.clone(),
+        })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout,
         entries: &entries,
     })
 }

@@ -1,11 +1,13 @@
 //! Wrapper of `shaders/upconv2x2.wgsl`: transposed conv 2×2 stride 2 + bias.
 
-use super::{Access, Variant, bind, div_ceil, grid_2d, layout, pipeline};
+use super::{Access, Variant, bind, bind_at, div_ceil, grid_2d, layout_at, pipeline};
 
 pub const SOURCE: &str = include_str!("../../shaders/upconv2x2.wgsl");
 pub const SOURCE_BLOCKS: &str = include_str!("../../shaders/upconv2x2_blocks.wgsl");
 pub const SOURCE_DIRECT: &str = include_str!("../../shaders/upconv2x2_direct.wgsl");
 pub const SOURCE_SUBGROUP: &str = include_str!("../../shaders/upconv2x2_subgroup.wgsl");
+pub const SOURCE_BUFFERS: &str = include_str!("../../shaders/upconv2x2_buffers.wgsl");
+pub const SOURCE_TEXTURES: &str = include_str!("../../shaders/upconv2x2_textures.wgsl");
 /// Input pixels along x and vec4 output groups handled by one invocation (must match the shader).
 pub const PX: u32 = 2;
 pub const OB: u32 = 4;
@@ -20,9 +22,27 @@ pub fn module_source(body: &str, variant: Variant) -> String {
     format!("{SOURCE_BLOCKS}\n{body}\n{tail}")
 }
 
-/// The forward up-conv's module for a variant.
+/// Where the forward up-conv's activations live: its storage file (see `shaders/upconv2x2.wgsl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upconv2x2Storage {
+    /// Storage buffers in and out (training, the per-operation engine).
+    Buffers,
+    /// Fused engine: texture array in, storage texture array out.
+    Textures,
+}
+
+/// The forward up-conv's module for a variant, activations in storage buffers.
 pub fn source(variant: Variant) -> String {
-    module_source(SOURCE, variant)
+    source_with(variant, Upconv2x2Storage::Buffers)
+}
+
+/// The forward up-conv's module for a variant and storage.
+pub fn source_with(variant: Variant, storage: Upconv2x2Storage) -> String {
+    let io = match storage {
+        Upconv2x2Storage::Buffers => SOURCE_BUFFERS,
+        Upconv2x2Storage::Textures => SOURCE_TEXTURES,
+    };
+    module_source(&format!("{SOURCE}\n{io}"), variant)
 }
 
 /// Mirrors `Upconv2x2Params`: the input's n, h, w and the vec4 channel groups in and out.
@@ -55,15 +75,44 @@ pub struct Upconv2x2 {
 }
 
 impl Upconv2x2 {
+    /// The up-conv on storage buffers.
     pub fn new(device: &wgpu::Device, variant: Variant) -> Self {
+        Self::with_storage(device, variant, Upconv2x2Storage::Buffers)
+    }
+
+    pub fn with_storage(
+        device: &wgpu::Device,
+        variant: Variant,
+        storage: Upconv2x2Storage,
+    ) -> Self {
         use Access::*;
-        let layout = layout(device, "upconv2x2", &[Read, Read, Read, ReadWrite, Uniform]);
-        let pipeline = pipeline(device, "upconv2x2", &source(variant), "main", &layout);
+        let (x, y) = match storage {
+            Upconv2x2Storage::Buffers => (Read, ReadWrite),
+            Upconv2x2Storage::Textures => (Texture, StorageTexture),
+        };
+        let label = format!("upconv2x2 ({storage:?})");
+        let layout = layout_at(
+            device,
+            &label,
+            &[(0, x), (1, Read), (2, Read), (3, y), (4, Uniform)],
+        );
+        let source = source_with(variant, storage);
+        let pipeline = pipeline(device, &label, &source, "main", &layout);
         Upconv2x2 {
             pipeline,
             layout,
             variant,
         }
+    }
+
+    /// A bind group from (binding, resource) pairs (the texture storage).
+    pub fn bind_resources(
+        &self,
+        device: &wgpu::Device,
+        label: &str,
+        entries: &[(u32, wgpu::BindingResource)],
+    ) -> wgpu::BindGroup {
+        bind_at(device, &self.layout, label, entries)
     }
 
     #[allow(clippy::too_many_arguments)]
