@@ -9,7 +9,8 @@
 //   6 head   uniform     HeadParams: the head's weights by channel group, its bias, the frame size
 //
 // The head's sum runs in the order of head1x1.wgsl (vec4 accumulator over groups, then
-// (x + y) + (z + w)), so the probabilities equal the per-operation engine's.
+// (x + y) + (z + w)), so the probabilities equal the per-operation engine's. HeadParams' weights
+// past the model's channel groups are zero.
 
 struct HeadParams {
     weight: array<vec4<f32>, 4>,
@@ -30,22 +31,34 @@ fn load_input(n: u32, sy: i32, sx: i32, ic: u32) -> vec4<f32> {
     return select(vec4<f32>(0.0), textureLoad(x_a, at, i32(ic), 0), inside);
 }
 
+// The logit of one pixel from its four output groups (groups past co4 meet zero head weights,
+// adding exact zeros after the real terms).
+fn logit(x0: vec4<f32>, x1: vec4<f32>, x2: vec4<f32>, x3: vec4<f32>) -> f32 {
+    var acc = vec4<f32>(0.0);
+    acc += head.weight[0] * max(x0, vec4<f32>(0.0));
+    acc += head.weight[1] * max(x1, vec4<f32>(0.0));
+    acc += head.weight[2] * max(x2, vec4<f32>(0.0));
+    acc += head.weight[3] * max(x3, vec4<f32>(0.0));
+    return head.bias + (acc.x + acc.y) + (acc.z + acc.w);
+}
+
 fn store_block(n: u32, row: u32, xs: u32, oc: u32, a0: Acc, a1: Acc, a2: Acc, a3: Acc) {
     if (row >= head.out_h) {
         return;
     }
-    let g = array<Acc, 4>(a0, a1, a2, a3);
+    let z = array<f32, PX>(
+        logit(a0.p0, a1.p0, a2.p0, a3.p0),
+        logit(a0.p1, a1.p1, a2.p1, a3.p1),
+        logit(a0.p2, a1.p2, a2.p2, a3.p2),
+        logit(a0.p3, a1.p3, a2.p3, a3.p3),
+        logit(a0.p4, a1.p4, a2.p4, a3.p4),
+        logit(a0.p5, a1.p5, a2.p5, a3.p5),
+        logit(a0.p6, a1.p6, a2.p6, a3.p6),
+        logit(a0.p7, a1.p7, a2.p7, a3.p7),
+    );
     for (var i = 0u; i < PX; i++) {
-        if (xs + i >= head.out_w) {
-            break;
+        if (xs + i < head.out_w) {
+            prob[row * head.out_w + xs + i] = 1.0 / (1.0 + exp(-z[i]));
         }
-        var acc = vec4<f32>(0.0);
-        for (var c = 0u; c < p.co4; c++) {
-            let a = g[c];
-            let v = array<vec4<f32>, PX>(a.p0, a.p1, a.p2, a.p3, a.p4, a.p5, a.p6, a.p7);
-            acc += head.weight[c] * max(v[i], vec4<f32>(0.0));
-        }
-        let logit = head.bias + (acc.x + acc.y) + (acc.z + acc.w);
-        prob[row * head.out_w + xs + i] = 1.0 / (1.0 + exp(-logit));
     }
 }

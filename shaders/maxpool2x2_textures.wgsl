@@ -8,8 +8,8 @@
 //   1 y  texture_storage_2d_array<rgba32float, write>   [c4 layers][H/2][W/2]
 //   2 p  uniform     Maxpool2x2Params (n = 1, h, w of the input, c4)
 //
-// Dispatch: workgroup 8×8, one invocation per output pixel and all its channel groups;
-// grid = (ceil((W/2)/8), ceil((H/2)/8), 1).
+// Dispatch: workgroup 8×8, one invocation per output pixel and channel group;
+// grid = (ceil((W/2)/8), ceil((H/2)/8), c4).
 
 struct Maxpool2x2Params {
     n: u32,
@@ -28,9 +28,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let a = 2u * gid.xy;
-    for (var c = 0u; c < p.c4; c++) {
-        let top = max(textureLoad(x, a, c, 0), textureLoad(x, a + vec2<u32>(1u, 0u), c, 0));
-        let bottom = max(textureLoad(x, a + vec2<u32>(0u, 1u), c, 0), textureLoad(x, a + vec2<u32>(1u, 1u), c, 0));
-        textureStore(y, gid.xy, c, max(top, bottom));
-    }
+    let c = gid.z;
+    let top = max(textureLoad(x, a, c, 0), textureLoad(x, a + vec2<u32>(1u, 0u), c, 0));
+    let bottom = max(textureLoad(x, a + vec2<u32>(0u, 1u), c, 0), textureLoad(x, a + vec2<u32>(1u, 1u), c, 0));
+    textureStore(y, gid.xy, c, max(top, bottom));
 }

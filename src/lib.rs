@@ -16,6 +16,7 @@ pub mod error;
 pub mod eval;
 pub mod flatfield;
 pub mod frame;
+pub mod fused;
 pub mod gpu;
 pub mod kernels;
 pub mod layout;

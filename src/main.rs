@@ -7,6 +7,7 @@ use emunet::flatfield::FlatField;
 use emunet::model::Normalization;
 use emunet::simulate::{self, Preset, SimParams, View};
 use emunet::trainer::{DataSpec, TrainOptions};
+use emunet::unet::Engine;
 use emunet::{Context, Frame, Model, Unet};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -244,6 +245,11 @@ enum Command {
         /// Also print the GPU time of every dispatch for the first frame (timestamp queries).
         #[arg(long)]
         profile: bool,
+        /// Inference path: fused (activations in textures, normalisation and head fused into the
+        /// first and last convs), ops (one dispatch per operation, the training kernels), or
+        /// auto (fused where the model and frame allow it).
+        #[arg(long, value_enum, default_value_t = Engine::Auto)]
+        engine: Engine,
         /// Also write DIR/<stem>.clusters.json.
         #[arg(long)]
         json: bool,
@@ -400,6 +406,7 @@ fn main() -> ExitCode {
             out,
             threshold,
             profile,
+            engine,
             json,
             no_split,
             overlay,
@@ -410,6 +417,7 @@ fn main() -> ExitCode {
             &out,
             threshold,
             profile,
+            engine,
             SegmentOutputs {
                 json,
                 split: !no_split,
@@ -502,11 +510,13 @@ struct SegmentOutputs {
     overlay: bool,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn segment(
     weights: Option<&Path>,
     out: &Path,
     threshold: Option<f32>,
     profile: bool,
+    engine: Engine,
     outputs: SegmentOutputs,
     flatfield: Option<&Path>,
     inputs: &[PathBuf],
@@ -531,8 +541,9 @@ fn segment(
         unet.set_threshold(t)?;
     }
     unet.set_flatfield(flat.as_ref());
+    unet.set_engine(engine);
     eprintln!(
-        "{} UNet({}, {}), {} normalisation, on {} ({:?}), threshold {}",
+        "{} UNet({}, {}), {} normalisation, on {} ({:?}), threshold {}, engine {:?}",
         match weights {
             Some(path) => path.display().to_string(),
             None => "shipped model".into(),
@@ -542,10 +553,15 @@ fn segment(
         model.normalization().name(),
         ctx.info.name,
         ctx.info.backend,
-        unet.threshold
+        unet.threshold,
+        engine
     );
     if profile {
-        print_profile(&mut unet, &frames[0])?;
+        print_profile(
+            &mut unet,
+            &frames[0],
+            ctx.info.device_type == wgpu::DeviceType::Cpu,
+        )?;
     }
     let code = for_each_frame(&frames, "segmented", |path| {
         segment_one(&mut unet, path, out, outputs)
@@ -612,9 +628,18 @@ fn for_each_frame(
 }
 
 /// Prints every dispatch's GPU time for one frame, and the total.
-fn print_profile(unet: &mut Unet, path: &Path) -> emunet::Result<()> {
+/// Prints each dispatch's time for one frame: GPU timestamps, or on a CPU adapter (lavapipe, whose
+/// timestamps miss storage-texture work) the wall time of each dispatch submitted alone.
+fn print_profile(unet: &mut Unet, path: &Path, cpu_adapter: bool) -> emunet::Result<()> {
     let frame = load_frame(path, None)?;
-    let times = unet.profile(&frame)?;
+    let (times, what) = if cpu_adapter {
+        (
+            unet.profile_wall(&frame)?,
+            "Wall time per dispatch, each submitted alone",
+        )
+    } else {
+        (unet.profile(&frame)?, "GPU time per dispatch")
+    };
     let line = |label: &str, seconds: f64, flops: u64| {
         println!(
             "  {label:<28} {:>9.3} ms  {:>7.2} GFLOP/s",
@@ -622,7 +647,7 @@ fn print_profile(unet: &mut Unet, path: &Path) -> emunet::Result<()> {
             flops as f64 / seconds.max(1e-12) / 1e9
         )
     };
-    println!("GPU time per dispatch ({}):", path.display());
+    println!("{what} ({}):", path.display());
     for t in &times {
         line(&t.label, t.seconds, t.flops);
     }
@@ -661,12 +686,13 @@ fn segment_one(
     let ms = seg.elapsed.as_secs_f64() * 1e3;
     Ok((
         format!(
-            "{}: {}×{} {}-bit, {:.1} ms{}, mask {:.2} % of pixels, {} clusters{}",
+            "{}: {}×{} {}-bit, {:.1} ms ({:?} engine){}, mask {:.2} % of pixels, {} clusters{}",
             path.display(),
             seg.width,
             seg.height,
             frame.bits(),
             ms,
+            seg.engine,
             if seg.tiles > 1 {
                 format!(" ({} tiles)", seg.tiles)
             } else {

@@ -2,6 +2,11 @@
 //! buffers, bind groups, parameters built once and reused), one command encoder and one submit
 //! per frame, readback of the probability map through a mapped staging buffer.
 //!
+//! Two engines build plans: the per-operation engine here (one dispatch per operation, activations
+//! in storage buffers, the same kernels training uses) and the fused engine (`src/fused.rs`:
+//! activations in textures, the first conv reading the raw frame, the last applying the head).
+//! Both give the same probabilities.
+//!
 //! Frames whose activations would exceed the device's largest storage binding (lavapipe: 128 MiB)
 //! are processed as tiles with halos: each tile covers its core plus a halo wider than the
 //! network's receptive radius, all tile edges lie on multiples of 2^D (so pooling grids align),
@@ -29,6 +34,8 @@ pub struct Segmentation {
     pub elapsed: Duration,
     /// Number of tiles the frame was processed in (1 when it fits the device).
     pub tiles: usize,
+    /// The engine that ran.
+    pub engine: Engine,
     /// With a flat-field set ([`Unet::set_flatfield`]): the corrected frame the network saw, read
     /// back from the GPU (what the cluster stage should measure).
     pub corrected: Option<Frame>,
@@ -44,21 +51,35 @@ impl Segmentation {
     }
 }
 
-struct ConvWeights {
-    name: String,
-    weight: wgpu::Buffer,
-    bias: wgpu::Buffer,
-    ca: usize,
-    cb: usize,
-    co: usize,
+/// Which inference path runs a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Engine {
+    /// The fused engine where the model and frame allow it (UNet width ≤ 16, frame within the
+    /// device's texture size), the per-operation engine otherwise.
+    #[default]
+    Auto,
+    /// One dispatch per operation on storage buffers (the training kernels), tiled when needed.
+    Ops,
+    /// Activations in textures, normalisation fused into the first conv and the head into the
+    /// last; an error where the model or frame does not allow it.
+    Fused,
 }
 
-struct UpWeights {
-    name: String,
-    weight: wgpu::Buffer,
-    bias: wgpu::Buffer,
-    ci: usize,
-    co: usize,
+pub(crate) struct ConvWeights {
+    pub(crate) name: String,
+    pub(crate) weight: wgpu::Buffer,
+    pub(crate) bias: wgpu::Buffer,
+    pub(crate) ca: usize,
+    pub(crate) cb: usize,
+    pub(crate) co: usize,
+}
+
+pub(crate) struct UpWeights {
+    pub(crate) name: String,
+    pub(crate) weight: wgpu::Buffer,
+    pub(crate) bias: wgpu::Buffer,
+    pub(crate) ci: usize,
+    pub(crate) co: usize,
 }
 
 /// A rectangle of the padded frame processed in one go: the tile `[oy, oy+th) × [ox, ox+tw)` and
@@ -75,7 +96,7 @@ pub struct Tile {
     pub cx1: usize,
 }
 
-enum Op {
+pub(crate) enum Op {
     FlatField(wgpu::BindGroup, FlatFieldParams),
     Stats(wgpu::BindGroup, FrameStatsParams),
     Normalize(wgpu::BindGroup, NormalizeParams),
@@ -83,17 +104,22 @@ enum Op {
     Pool(wgpu::BindGroup, Maxpool2x2Params),
     Up(wgpu::BindGroup, Upconv2x2Params),
     Head(wgpu::BindGroup, Head1x1Params),
+    /// A fused-engine conv (which one: its storage).
+    FusedConv(Conv3x3Storage, wgpu::BindGroup, Conv3x3Params),
+    FusedUp(wgpu::BindGroup, Upconv2x2Params),
+    FusedPool(wgpu::BindGroup, Maxpool2x2Params),
 }
 
 /// One dispatch of the plan, with what the profile reports about it.
-struct Step {
-    label: String,
-    flops: u64,
-    op: Op,
+pub(crate) struct Step {
+    pub(crate) label: String,
+    pub(crate) flops: u64,
+    pub(crate) op: Op,
 }
 
 impl Step {
-    fn record(&self, k: &Kernels, pass: &mut wgpu::ComputePass) {
+    fn record(&self, ctx: &Context, pass: &mut wgpu::ComputePass) {
+        let k = ctx.kernels();
         match &self.op {
             Op::FlatField(g, p) => k.flatfield.record(pass, g, p),
             Op::Stats(g, p) => k.frame_stats.record(pass, g, p),
@@ -102,6 +128,17 @@ impl Step {
             Op::Pool(g, p) => k.maxpool2x2.record(pass, g, p),
             Op::Up(g, p) => k.upconv2x2.record(pass, g, p),
             Op::Head(g, p) => k.head1x1.record(pass, g, p),
+            Op::FusedConv(storage, g, p) => {
+                let f = ctx.fused_kernels();
+                let conv = match storage {
+                    Conv3x3Storage::Frame => &f.conv_frame,
+                    Conv3x3Storage::Head => &f.conv_head,
+                    _ => &f.conv,
+                };
+                conv.record(pass, g, p)
+            }
+            Op::FusedUp(g, p) => ctx.fused_kernels().upconv2x2.record(pass, g, p),
+            Op::FusedPool(g, p) => ctx.fused_kernels().maxpool2x2.record(pass, g, p),
         }
     }
 }
@@ -114,35 +151,46 @@ pub struct StepTime {
     pub seconds: f64,
 }
 
-struct Plan {
-    key: (usize, usize, u32),
-    tiles: Vec<Tile>,
-    raw: wgpu::Buffer,
-    hist: wgpu::Buffer,
-    prob: wgpu::Buffer,
-    staging: wgpu::Buffer,
+pub(crate) struct Plan {
+    pub(crate) key: (usize, usize, u32),
+    pub(crate) engine: Engine,
+    pub(crate) tiles: Vec<Tile>,
+    pub(crate) raw: wgpu::Buffer,
+    pub(crate) hist: wgpu::Buffer,
+    pub(crate) prob: wgpu::Buffer,
+    pub(crate) staging: wgpu::Buffer,
     /// Readback of the flat-fielded frame, when a flat-field is set.
-    raw_staging: Option<wgpu::Buffer>,
-    steps: Vec<Step>,
+    pub(crate) raw_staging: Option<wgpu::Buffer>,
+    pub(crate) steps: Vec<Step>,
+    /// Fused engine: copy the frame statistics (from, to) into the first conv's uniform after
+    /// the first `stats_steps` steps (flat-field, frame_stats) and before the rest.
+    pub(crate) stats_copy: Option<(wgpu::Buffer, wgpu::Buffer)>,
+    pub(crate) stats_steps: usize,
     // Activations stay alive as long as the bind groups that use them.
-    _activations: Vec<wgpu::Buffer>,
+    pub(crate) _activations: Vec<wgpu::Buffer>,
+    pub(crate) _textures: Vec<wgpu::Texture>,
 }
 
 /// UNet(D, C) on the GPU.
 pub struct Unet {
-    ctx: Arc<Context>,
+    pub(crate) ctx: Arc<Context>,
     pub depth: usize,
     pub channels: usize,
     pub threshold: f32,
     pub normalization: Normalization,
-    convs: Vec<ConvWeights>,
-    ups: Vec<UpWeights>,
+    pub(crate) convs: Vec<ConvWeights>,
+    pub(crate) ups: Vec<UpWeights>,
     head_weight: wgpu::Buffer,
     head_bias: wgpu::Buffer,
+    /// The head's packed weights and bias on the CPU (the fused engine's last conv takes them as
+    /// a uniform).
+    pub(crate) head_packed: Vec<f32>,
+    pub(crate) head_bias_value: f32,
+    engine: Engine,
     /// Largest activation buffer a tile may use (defaults to the device's binding limit).
     tile_budget: u64,
     /// The camera's fixed pattern, taken out of each frame on the GPU before anything reads it.
-    flat: Option<crate::flatfield::GpuFlatField>,
+    pub(crate) flat: Option<crate::flatfield::GpuFlatField>,
     plan: Option<Plan>,
 }
 
@@ -199,10 +247,9 @@ impl Unet {
                 co: cl,
             });
         }
-        let head_weight = ctx.upload(
-            "head.weight",
-            &layout::pack_head_weight(model.tensor("head.weight")),
-        );
+        let head_packed = layout::pack_head_weight(model.tensor("head.weight"));
+        let head_weight = ctx.upload("head.weight", &head_packed);
+        let head_bias_value = model.tensor("head.bias")[0];
         let head_bias = ctx.upload("head.bias", &layout::pack_bias(model.tensor("head.bias")));
         let tile_budget = ctx.max_binding_bytes();
         Ok(Unet {
@@ -215,6 +262,9 @@ impl Unet {
             ups,
             head_weight,
             head_bias,
+            head_packed,
+            head_bias_value,
+            engine: Engine::Auto,
             tile_budget,
             flat: None,
             plan: None,
@@ -225,6 +275,12 @@ impl Unet {
     /// before the frame statistics; `None` turns it off. Frames of another size are refused.
     pub fn set_flatfield(&mut self, flat: Option<&crate::flatfield::FlatField>) {
         self.flat = flat.map(|f| crate::flatfield::GpuFlatField::upload(&self.ctx, f));
+        self.plan = None;
+    }
+
+    /// Chooses the inference path for the following frames.
+    pub fn set_engine(&mut self, engine: Engine) {
+        self.engine = engine;
         self.plan = None;
     }
 
@@ -335,7 +391,19 @@ impl Unet {
         Ok(tiles)
     }
 
+    /// The plan of the chosen engine (Auto: fused where it can run, else per-operation).
     fn build_plan(&self, h: usize, w: usize, bits: u32) -> Result<Plan> {
+        match self.engine {
+            Engine::Ops => self.build_ops_plan(h, w, bits),
+            Engine::Fused => self.build_fused_plan(h, w, bits),
+            Engine::Auto => match self.fused_unsupported(h, w) {
+                None => self.build_fused_plan(h, w, bits),
+                Some(_) => self.build_ops_plan(h, w, bits),
+            },
+        }
+    }
+
+    fn build_ops_plan(&self, h: usize, w: usize, bits: u32) -> Result<Plan> {
         let ctx = &self.ctx;
         let dev = &ctx.device;
         let k = self.ctx.kernels();
@@ -565,6 +633,7 @@ impl Unet {
         activations.extend(skip);
         Ok(Plan {
             key: (h, w, bits),
+            engine: Engine::Ops,
             tiles,
             raw,
             hist,
@@ -572,7 +641,10 @@ impl Unet {
             staging,
             raw_staging,
             steps,
+            stats_copy: None,
+            stats_steps: 0,
             _activations: activations,
+            _textures: Vec::new(),
         })
     }
 
@@ -596,17 +668,21 @@ impl Unet {
         }
         let plan = self.plan.as_ref().expect("plan was just built");
         let ctx = &self.ctx;
-        let k = self.ctx.kernels();
         let start = Instant::now();
         ctx.checked("running the U-Net", || {
             ctx.queue
                 .write_buffer(&plan.raw, 0, bytemuck::cast_slice(&frame.packed_words()));
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
             encoder.clear_buffer(&plan.hist, 0, None);
-            {
+            // The fused engine needs the frame statistics in a uniform: two passes around a copy.
+            let (first, rest) = plan.steps.split_at(plan.stats_steps);
+            for (i, steps) in [first, rest].into_iter().enumerate() {
+                if i == 1 {
+                    plan.copy_stats(&mut encoder);
+                }
                 let mut pass = encoder.begin_compute_pass(&Default::default());
-                for step in &plan.steps {
-                    step.record(k, &mut pass);
+                for step in steps {
+                    step.record(ctx, &mut pass);
                 }
             }
             encoder.copy_buffer_to_buffer(&plan.prob, 0, &plan.staging, 0, plan.prob.size());
@@ -631,6 +707,7 @@ impl Unet {
             threshold: self.threshold,
             elapsed: start.elapsed(),
             tiles: plan.tiles.len(),
+            engine: plan.engine,
             corrected,
         })
     }
@@ -644,7 +721,6 @@ impl Unet {
         self.segment(frame)?; // builds the plan and leaves the frame statistics in place
         let plan = self.plan.as_ref().expect("segment built the plan");
         let ctx = &self.ctx;
-        let k = ctx.kernels();
         let count = plan.steps.len() as u32 * 2;
         let queries = ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
             label: Some("profile"),
@@ -666,6 +742,9 @@ impl Unet {
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
             encoder.clear_buffer(&plan.hist, 0, None);
             for (i, step) in plan.steps.iter().enumerate() {
+                if i == plan.stats_steps {
+                    plan.copy_stats(&mut encoder);
+                }
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some(&step.label),
                     timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
@@ -674,7 +753,7 @@ impl Unet {
                         end_of_pass_write_index: Some(2 * i as u32 + 1),
                     }),
                 });
-                step.record(k, &mut pass);
+                step.record(ctx, &mut pass);
             }
             encoder.resolve_query_set(&queries, 0..count, &resolved, 0);
             encoder.copy_buffer_to_buffer(&resolved, 0, &staging, 0, count as u64 * 8);
@@ -694,6 +773,48 @@ impl Unet {
             .collect())
     }
 
+    /// Runs `frame` once with every dispatch submitted on its own and waited for, and returns the
+    /// wall time of each (submission overhead included). For adapters without timestamp queries,
+    /// and lavapipe, whose timestamps miss work that writes storage textures.
+    pub fn profile_wall(&mut self, frame: &Frame) -> Result<Vec<StepTime>> {
+        self.segment(frame)?; // builds the plan and leaves the frame statistics in place
+        let plan = self.plan.as_ref().expect("segment built the plan");
+        let ctx = &self.ctx;
+        ctx.queue
+            .write_buffer(&plan.raw, 0, bytemuck::cast_slice(&frame.packed_words()));
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        encoder.clear_buffer(&plan.hist, 0, None);
+        ctx.queue.submit([encoder.finish()]);
+        let mut times = Vec::new();
+        for (i, step) in plan.steps.iter().enumerate() {
+            let start = Instant::now();
+            ctx.checked("profiling the U-Net", || {
+                let mut encoder = ctx.device.create_command_encoder(&Default::default());
+                if i == plan.stats_steps {
+                    plan.copy_stats(&mut encoder);
+                }
+                {
+                    let mut pass = encoder.begin_compute_pass(&Default::default());
+                    step.record(ctx, &mut pass);
+                }
+                ctx.queue.submit([encoder.finish()]);
+                ctx.device.poll(wgpu::PollType::wait_indefinitely())
+            })?
+            .map_err(|e| Error::Device(format!("waiting for the GPU: {e}")))?;
+            times.push(StepTime {
+                label: step.label.clone(),
+                flops: step.flops,
+                seconds: start.elapsed().as_secs_f64(),
+            });
+        }
+        Ok(times)
+    }
+
+    /// The engine the current plan runs (None before the first frame).
+    pub fn engine(&self) -> Option<Engine> {
+        self.plan.as_ref().map(|p| p.engine)
+    }
+
     /// The tiles the current plan uses (empty before the first frame).
     pub fn tiles(&self) -> &[Tile] {
         self.plan.as_ref().map_or(&[], |p| &p.tiles)
@@ -704,5 +825,14 @@ impl Unet {
         crate::model::check_shape(self.depth, self.channels, threshold)?;
         self.threshold = threshold;
         Ok(())
+    }
+}
+
+impl Plan {
+    /// Copies the frame statistics into the fused engine's first-conv uniform (no-op otherwise).
+    fn copy_stats(&self, encoder: &mut wgpu::CommandEncoder) {
+        if let Some((from, to)) = &self.stats_copy {
+            encoder.copy_buffer_to_buffer(from, 0, to, FrameParams::STATS_OFFSET, 32);
+        }
     }
 }

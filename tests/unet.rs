@@ -1,7 +1,9 @@
-//! The whole UNet(D, C) on the GPU against the CPU reference, tiling, and bad frames.
+//! The whole UNet(D, C) on the GPU against the CPU reference, both engines (per-operation and
+//! fused), tiling, and bad frames.
 
 mod common;
 use common::*;
+use emunet::unet::Engine;
 use emunet::{Frame, Model, Unet, reference};
 use rand::RngExt;
 
@@ -52,14 +54,18 @@ fn check(depth: usize, channels: usize, w: usize, h: usize, seed: u64) {
     let model = random_model(depth, channels, seed);
     let frame = emulsion_like(seed, w, h);
     let expected = reference::unet_forward(&model, &frame);
-    let mut unet = Unet::new(ctx(), &model).unwrap();
-    let seg = unet.segment(&frame).unwrap();
-    assert_eq!((seg.width, seg.height), (w, h));
-    assert_close(
-        &format!("UNet({depth},{channels}) {w}x{h}"),
-        &expected,
-        &seg.prob,
-    );
+    for engine in [Engine::Ops, Engine::Fused] {
+        let mut unet = Unet::new(ctx(), &model).unwrap();
+        unet.set_engine(engine);
+        let seg = unet.segment(&frame).unwrap();
+        assert_eq!(seg.engine, engine);
+        assert_eq!((seg.width, seg.height), (w, h));
+        assert_close(
+            &format!("UNet({depth},{channels}) {w}x{h} {engine:?}"),
+            &expected,
+            &seg.prob,
+        );
+    }
 }
 
 #[test]
@@ -95,9 +101,11 @@ fn tiled_equals_whole_frame() {
     let model = random_model(2, 4, 6);
     let frame = emulsion_like(6, w, h);
     let mut whole = Unet::new(ctx(), &model).unwrap();
+    whole.set_engine(Engine::Ops);
     let one = whole.segment(&frame).unwrap();
     assert_eq!(one.tiles, 1);
     let mut tiled = Unet::new(ctx(), &model).unwrap();
+    tiled.set_engine(Engine::Ops); // tiling is the per-operation engine's
     tiled.set_tile_budget(100 * 100 * 16);
     let many = tiled.segment(&frame).unwrap();
     assert!(many.tiles > 2, "expected several tiles, got {}", many.tiles);

@@ -112,7 +112,7 @@ impl Maxpool2x2Textures {
     }
 
     pub fn grid(p: &Maxpool2x2Params) -> [u32; 3] {
-        [div_ceil(p.w / 2, 8), div_ceil(p.h / 2, 8), 1]
+        [div_ceil(p.w / 2, 8), div_ceil(p.h / 2, 8), p.c4]
     }
 
     pub fn record(

@@ -1,0 +1,380 @@
+//! The fused inference engine's plan: the same U-Net as the per-operation engine in
+//! [`crate::unet`], with every activation in a texture array (layer = 4 channels) instead of a
+//! storage buffer, which lavapipe reads with vector gathers rather than lane by lane. Per frame:
+//! flat-field (if set) and frame statistics, a copy of the statistics into the first conv's
+//! uniform, then one dispatch per conv, pool and up-conv: the first conv reads the raw frame and
+//! normalises it itself (`conv3x3_frame.wgsl`), each decoder's concatenation is one texture array
+//! whose lower layers the encoder conv wrote and whose upper layers the up-conv wrote, and the
+//! last conv applies the head and sigmoid in its epilogue (`conv3x3_head1x1.wgsl`), so only the
+//! probability map is written to a buffer. No tiling: the whole padded frame must fit the device's
+//! texture size.
+
+use crate::error::{Error, Result};
+use crate::kernels::*;
+use crate::layout::c4;
+use crate::model::level_channels;
+use crate::unet::{Engine, Op, Plan, Step, Unet};
+
+/// One activation texture array and the views the plan binds.
+struct Activation {
+    texture: wgpu::Texture,
+}
+
+impl Activation {
+    fn new(ctx: &crate::gpu::Context, label: &str, h: usize, w: usize, layers: usize) -> Self {
+        let texture = ctx.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some(label),
+            size: wgpu::Extent3d {
+                width: w as u32,
+                height: h as u32,
+                depth_or_array_layers: layers as u32,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: ACTIVATION_FORMAT,
+            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::STORAGE_BINDING,
+            view_formats: &[],
+        });
+        Activation { texture }
+    }
+
+    /// A 2D-array view of layers `[first, first + count)`.
+    fn view(&self, first: usize, count: usize) -> wgpu::TextureView {
+        self.texture.create_view(&wgpu::TextureViewDescriptor {
+            dimension: Some(wgpu::TextureViewDimension::D2Array),
+            base_array_layer: first as u32,
+            array_layer_count: Some(count as u32),
+            ..Default::default()
+        })
+    }
+
+    fn all(&self) -> wgpu::TextureView {
+        self.view(0, self.texture.depth_or_array_layers() as usize)
+    }
+}
+
+impl Unet {
+    /// Why the fused engine cannot run this model on an `h × w` frame, if it cannot.
+    pub(crate) fn fused_unsupported(&self, h: usize, w: usize) -> Option<String> {
+        let m = 1 << self.depth;
+        let (hp, wp) = (h.next_multiple_of(m), w.next_multiple_of(m));
+        let limits = &self.ctx.limits;
+        let layers = 2 * c4(level_channels(self.channels, self.depth));
+        if c4(self.channels) > 4 {
+            Some(format!(
+                "the fused engine's last conv holds at most 16 channels (UNet({}, {}) has {})",
+                self.depth, self.channels, self.channels
+            ))
+        } else if hp.max(wp) > limits.max_texture_dimension_2d as usize {
+            Some(format!(
+                "a {wp}×{hp} padded frame exceeds the device's {}-texel textures",
+                limits.max_texture_dimension_2d
+            ))
+        } else if layers > limits.max_texture_array_layers as usize {
+            Some(format!(
+                "{layers} channel groups exceed the device's {} texture layers",
+                limits.max_texture_array_layers
+            ))
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn build_fused_plan(&self, h: usize, w: usize, bits: u32) -> Result<Plan> {
+        if let Some(why) = self.fused_unsupported(h, w) {
+            return Err(Error::Shape(format!("{why}; use the per-operation engine")));
+        }
+        let ctx = &self.ctx;
+        let dev = &ctx.device;
+        let k = ctx.kernels();
+        let d = self.depth;
+        let m = 1 << d;
+        let (hp, wp) = (h.next_multiple_of(m), w.next_multiple_of(m));
+        let (hl, wl) = (|l: usize| hp >> l, |l: usize| wp >> l);
+        let cl = |l: usize| level_channels(self.channels, l);
+
+        let words = (h * w).div_ceil(32 / bits as usize);
+        let raw = ctx.storage("frame.raw", (words * 4) as u64);
+        let hist = ctx.storage("frame.histogram", 4 << bits);
+        let stats = ctx.storage("frame.stats", 32);
+        let prob = ctx.storage("prob", (h * w * 4) as u64);
+        let staging = ctx.staging("prob.staging", prob.size());
+        let uniform = |label: &str, bytes: &[u8]| {
+            use wgpu::util::DeviceExt;
+            dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytes,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            })
+        };
+
+        let mut steps = Vec::new();
+        let mut raw_staging = None;
+        if let Some(flat) = &self.flat {
+            let (group, p) = flat.bind(ctx, &raw, w, h, bits)?;
+            steps.push(Step {
+                label: "flatfield".into(),
+                flops: 0,
+                op: Op::FlatField(group, p),
+            });
+            raw_staging = Some(ctx.staging("frame.raw.staging", raw.size()));
+        }
+        let stats_params = FrameStatsParams {
+            count: (h * w) as u32,
+            bits,
+            words: words as u32,
+            _pad: 0,
+        };
+        let stats_group = k.frame_stats.bind(
+            dev,
+            "frame_stats",
+            &raw,
+            &hist,
+            &stats,
+            &ctx.uniform("frame_stats.params", &stats_params),
+        );
+        steps.push(Step {
+            label: "frame_stats".into(),
+            flops: 0,
+            op: Op::Stats(stats_group, stats_params),
+        });
+        let stats_steps = steps.len();
+        let frame_params = uniform(
+            "frame.params",
+            bytemuck::bytes_of(&FrameParams {
+                h: h as u32,
+                w: w as u32,
+                bits,
+                mode: NormalizeParams::mode_of(self.normalization),
+                stats: [0.0; 8],
+            }),
+        );
+
+        // Per level: `input` (pooled from the level above; level 0 reads the frame), `t1` (conv1
+        // output), `cat` (the encoder output in the lower layers, the up-conv output in the upper),
+        // `t0` (decoder output, the bottleneck's output at level D).
+        let input: Vec<Activation> = (1..=d)
+            .map(|l| Activation::new(ctx, &format!("level{l}.input"), hl(l), wl(l), c4(cl(l - 1))))
+            .collect();
+        let t1: Vec<Activation> = (0..=d)
+            .map(|l| Activation::new(ctx, &format!("level{l}.t1"), hl(l), wl(l), c4(cl(l))))
+            .collect();
+        let cat: Vec<Activation> = (0..d)
+            .map(|l| Activation::new(ctx, &format!("level{l}.cat"), hl(l), wl(l), 2 * c4(cl(l))))
+            .collect();
+        let t0: Vec<Activation> = (1..=d)
+            .map(|l| Activation::new(ctx, &format!("level{l}.t0"), hl(l), wl(l), c4(cl(l))))
+            .collect();
+
+        // Every view the bind groups borrow, made up front.
+        let input_all: Vec<_> = input.iter().map(Activation::all).collect();
+        let t1_all: Vec<_> = t1.iter().map(Activation::all).collect();
+        let t0_all: Vec<_> = t0.iter().map(Activation::all).collect();
+        let cat_all: Vec<_> = cat.iter().map(Activation::all).collect();
+        let skip: Vec<_> = (0..d).map(|l| cat[l].view(0, c4(cl(l)))).collect();
+        let up_out: Vec<_> = (0..d).map(|l| cat[l].view(c4(cl(l)), c4(cl(l)))).collect();
+
+        let f = ctx.fused_kernels();
+        // One conv step; `inputs` are the storage file's input bindings (0 and, for the frame
+        // conv, 7; for the head conv, 6), `y` its output (binding 4).
+        let conv = |i: usize,
+                    l: usize,
+                    storage: Conv3x3Storage,
+                    inputs: Vec<(u32, wgpu::BindingResource)>,
+                    y: wgpu::BindingResource| {
+            let cw = &self.convs[i];
+            let p = Conv3x3Params {
+                n: 1,
+                h: hl(l) as u32,
+                w: wl(l) as u32,
+                ca4: (c4(cw.ca) + c4(cw.cb)) as u32,
+                cb4: 0,
+                co4: c4(cw.co) as u32,
+                relu: 1,
+                _pad: 0,
+            };
+            let params = uniform(&format!("{}.params", cw.name), bytemuck::bytes_of(&p));
+            let mut entries = inputs;
+            entries.extend([
+                (2, cw.weight.as_entire_binding()),
+                (3, cw.bias.as_entire_binding()),
+                (4, y),
+                (5, params.as_entire_binding()),
+            ]);
+            let (kernel, extra_flops) = match storage {
+                Conv3x3Storage::Frame => (&f.conv_frame, 0),
+                Conv3x3Storage::Head => (&f.conv_head, (2 * self.channels * h * w) as u64),
+                _ => (&f.conv, 0),
+            };
+            Step {
+                label: cw.name.clone(),
+                flops: p.flops(cw.ca + cw.cb, cw.co) + extra_flops,
+                op: Op::FusedConv(storage, kernel.bind_resources(dev, &cw.name, &entries), p),
+            }
+        };
+        let tex = wgpu::BindingResource::TextureView;
+
+        let mut ci = 0;
+        for l in 0..d {
+            let c = c4(cl(l));
+            steps.push(match l {
+                0 => conv(
+                    ci,
+                    0,
+                    Conv3x3Storage::Frame,
+                    vec![
+                        (0, raw.as_entire_binding()),
+                        (7, frame_params.as_entire_binding()),
+                    ],
+                    tex(&t1_all[0]),
+                ),
+                _ => conv(
+                    ci,
+                    l,
+                    Conv3x3Storage::Textures,
+                    vec![(0, tex(&input_all[l - 1]))],
+                    tex(&t1_all[l]),
+                ),
+            });
+            steps.push(conv(
+                ci + 1,
+                l,
+                Conv3x3Storage::Textures,
+                vec![(0, tex(&t1_all[l]))],
+                tex(&skip[l]),
+            ));
+            ci += 2;
+            let p = Maxpool2x2Params {
+                n: 1,
+                h: hl(l) as u32,
+                w: wl(l) as u32,
+                c4: c as u32,
+            };
+            let params = uniform("maxpool.params", bytemuck::bytes_of(&p));
+            let g = f
+                .maxpool2x2
+                .bind(dev, "maxpool2x2", &skip[l], &input_all[l], &params);
+            steps.push(Step {
+                label: format!("enc{l}.pool"),
+                flops: p.flops(cl(l)),
+                op: Op::FusedPool(g, p),
+            });
+        }
+        let (x, y1, y0) = (&input_all[d - 1], &t1_all[d], &t0_all[d - 1]);
+        steps.push(conv(
+            ci,
+            d,
+            Conv3x3Storage::Textures,
+            vec![(0, tex(x))],
+            tex(y1),
+        ));
+        steps.push(conv(
+            ci + 1,
+            d,
+            Conv3x3Storage::Textures,
+            vec![(0, tex(y1))],
+            tex(y0),
+        ));
+        ci += 2;
+        let head = uniform("head.params", bytemuck::bytes_of(&self.head_params(h, w)));
+        for (i, l) in (0..d).rev().enumerate() {
+            let up = &self.ups[i];
+            let p = Upconv2x2Params {
+                n: 1,
+                h: hl(l + 1) as u32,
+                w: wl(l + 1) as u32,
+                ci4: c4(up.ci) as u32,
+                co4: c4(up.co) as u32,
+                _pad: [0; 3],
+            };
+            let params = uniform(&format!("{}.params", up.name), bytemuck::bytes_of(&p));
+            let (x, y) = (&t0_all[l], &up_out[l]);
+            let g = f.upconv2x2.bind_resources(
+                dev,
+                &up.name,
+                &[
+                    (0, tex(x)),
+                    (1, up.weight.as_entire_binding()),
+                    (2, up.bias.as_entire_binding()),
+                    (3, tex(y)),
+                    (4, params.as_entire_binding()),
+                ],
+            );
+            steps.push(Step {
+                label: up.name.clone(),
+                flops: p.flops(up.ci, up.co),
+                op: Op::FusedUp(g, p),
+            });
+            let (x, y1) = (&cat_all[l], &t1_all[l]);
+            steps.push(conv(
+                ci,
+                l,
+                Conv3x3Storage::Textures,
+                vec![(0, tex(x))],
+                tex(y1),
+            ));
+            steps.push(if l == 0 {
+                conv(
+                    ci + 1,
+                    0,
+                    Conv3x3Storage::Head,
+                    vec![(0, tex(y1)), (6, head.as_entire_binding())],
+                    prob.as_entire_binding(),
+                )
+            } else {
+                conv(
+                    ci + 1,
+                    l,
+                    Conv3x3Storage::Textures,
+                    vec![(0, tex(y1))],
+                    tex(&t0_all[l - 1]),
+                )
+            });
+            ci += 2;
+        }
+        let mut textures: Vec<wgpu::Texture> = Vec::new();
+        for a in input.into_iter().chain(t1).chain(cat).chain(t0) {
+            textures.push(a.texture);
+        }
+        Ok(Plan {
+            key: (h, w, bits),
+            engine: Engine::Fused,
+            tiles: vec![crate::unet::Tile {
+                oy: 0,
+                ox: 0,
+                th: hp,
+                tw: wp,
+                cy0: 0,
+                cy1: hp,
+                cx0: 0,
+                cx1: wp,
+            }],
+            raw,
+            hist,
+            prob,
+            staging,
+            raw_staging,
+            steps,
+            stats_copy: Some((stats, frame_params)),
+            stats_steps,
+            _activations: vec![head],
+            _textures: textures,
+        })
+    }
+
+    /// The head's weights, bias and the frame size for the last conv's epilogue.
+    fn head_params(&self, h: usize, w: usize) -> HeadParams {
+        let mut weight = [[0.0f32; 4]; 4];
+        for (i, v) in self.head_packed.iter().enumerate().take(16) {
+            weight[i / 4][i % 4] = *v;
+        }
+        HeadParams {
+            weight,
+            bias: self.head_bias_value,
+            out_h: h as u32,
+            out_w: w as u32,
+            _pad: 0,
+        }
+    }
+}

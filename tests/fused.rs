@@ -1,0 +1,140 @@
+//! The fused inference engine (activations in textures; normalisation fused into the first conv,
+//! the head and sigmoid into the last) against the per-operation engine and the CPU reference:
+//! probabilities within the f32 tolerance, masks on the same pixels, on frames of odd and padded
+//! sizes, 8- and 16-bit, both normalisations, with a flat-field; and where it cannot run.
+
+mod common;
+use common::*;
+use emunet::flatfield::FlatField;
+use emunet::model::Normalization;
+use emunet::unet::Engine;
+use emunet::{Frame, Model, Unet, reference};
+use rand::RngExt;
+
+fn random_model(depth: usize, channels: usize, seed: u64, norm: Normalization) -> Model {
+    let mut model = Model::init_he(depth, channels, seed).unwrap();
+    model.set_normalization(norm);
+    let mut rng = rng(seed + 1000);
+    for (name, (_, values)) in model.tensors.iter_mut() {
+        if name.ends_with(".bias") {
+            for v in values.iter_mut() {
+                *v = rng.random_range(-0.1..0.1);
+            }
+        }
+    }
+    model
+}
+
+fn random_frame(seed: u64, w: usize, h: usize, sixteen: bool) -> Frame {
+    let mut rng = rng(seed);
+    if sixteen {
+        Frame::from_u16(
+            w,
+            h,
+            (0..w * h)
+                .map(|_| rng.random_range(20000..60000u16))
+                .collect(),
+        )
+        .unwrap()
+    } else {
+        Frame::from_u8(
+            w,
+            h,
+            (0..w * h).map(|_| rng.random_range(60..250u8)).collect(),
+        )
+        .unwrap()
+    }
+}
+
+/// Runs both engines (and the reference) on one frame and compares them.
+fn compare(model: &Model, frame: &Frame, flat: Option<&FlatField>, what: &str) {
+    let run = |engine| {
+        let mut unet = Unet::new(ctx(), model).unwrap();
+        unet.set_engine(engine);
+        unet.set_flatfield(flat);
+        let seg = unet.segment(frame).unwrap();
+        assert_eq!(seg.engine, engine, "{what}");
+        seg
+    };
+    let (ops, fused) = (run(Engine::Ops), run(Engine::Fused));
+    assert!(
+        fused.prob.iter().all(|p| p.is_finite()),
+        "{what}: non-finite probability"
+    );
+    assert_close(&format!("{what}: fused vs ops"), &ops.prob, &fused.prob);
+    let differ = ops
+        .mask()
+        .iter()
+        .zip(fused.mask())
+        .filter(|(a, b)| **a != *b)
+        .count();
+    assert!(
+        differ as f64 <= 1e-4 * ops.prob.len() as f64,
+        "{what}: {differ} mask pixels differ"
+    );
+    if flat.is_none() {
+        assert_close(
+            &format!("{what}: fused vs reference"),
+            &reference::unet_forward(model, frame),
+            &fused.prob,
+        );
+    } else {
+        let (a, b) = (ops.corrected.unwrap(), fused.corrected.unwrap());
+        assert_eq!(
+            a.packed_words(),
+            b.packed_words(),
+            "{what}: flat-fielded frames differ"
+        );
+    }
+}
+
+#[test]
+fn fused_equals_ops_on_many_shapes() {
+    let cases = [
+        (2, 8, 96, 80, false, Normalization::Zscore),
+        (2, 8, 130, 70, false, Normalization::Median),
+        (3, 4, 45, 37, true, Normalization::Zscore),
+        (1, 3, 9, 7, false, Normalization::Median),
+        (2, 16, 67, 41, true, Normalization::Median),
+        (1, 12, 40, 24, false, Normalization::Zscore),
+    ];
+    for (i, &(d, c, w, h, sixteen, norm)) in cases.iter().enumerate() {
+        let model = random_model(d, c, 70 + i as u64, norm);
+        let frame = random_frame(170 + i as u64, w, h, sixteen);
+        compare(
+            &model,
+            &frame,
+            None,
+            &format!("UNet({d},{c}) {w}x{h} {norm:?} 16-bit {sixteen}"),
+        );
+    }
+}
+
+#[test]
+fn fused_equals_ops_with_a_flat_field() {
+    let (w, h) = (50, 36);
+    let model = random_model(2, 8, 90, Normalization::Median);
+    let frames: Vec<Frame> = (0..5).map(|s| random_frame(190 + s, w, h, false)).collect();
+    let flat = FlatField::estimate(&frames).unwrap();
+    compare(
+        &model,
+        &frames[0],
+        Some(&flat),
+        "UNet(2,8) with a flat-field",
+    );
+}
+
+#[test]
+fn wide_models_fall_back_to_ops_or_are_refused() {
+    let model = random_model(1, 20, 91, Normalization::Zscore);
+    let frame = random_frame(191, 24, 16, false);
+    let mut unet = Unet::new(ctx(), &model).unwrap();
+    let seg = unet.segment(&frame).unwrap();
+    assert_eq!(seg.engine, Engine::Ops, "Auto must fall back for C > 16");
+    unet.set_engine(Engine::Fused);
+    let err = unet.segment(&frame).unwrap_err().to_string();
+    assert!(
+        err.contains("16 channels") && err.contains("per-operation"),
+        "{err}"
+    );
+}
