@@ -21,7 +21,12 @@ struct Activation {
 }
 
 impl Activation {
-    fn new(ctx: &crate::gpu::Context, label: &str, h: usize, w: usize, layers: usize) -> Self {
+    fn new(
+        ctx: &crate::gpu::Context,
+        label: &str,
+        (h, w, layers): (usize, usize, usize),
+        format: wgpu::TextureFormat,
+    ) -> Self {
         let texture = ctx.device.create_texture(&wgpu::TextureDescriptor {
             label: Some(label),
             size: wgpu::Extent3d {
@@ -32,7 +37,7 @@ impl Activation {
             mip_level_count: 1,
             sample_count: 1,
             dimension: wgpu::TextureDimension::D2,
-            format: ACTIVATION_FORMAT,
+            format,
             usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::STORAGE_BINDING,
             view_formats: &[],
         });
@@ -93,6 +98,7 @@ impl Unet {
         let (hp, wp) = (h.next_multiple_of(m), w.next_multiple_of(m));
         let (hl, wl) = (|l: usize| hp >> l, |l: usize| wp >> l);
         let cl = |l: usize| level_channels(self.channels, l);
+        let format = self.precision.format();
 
         let words = (h * w).div_ceil(32 / bits as usize);
         let raw = ctx.storage("frame.raw", (words * 4) as u64);
@@ -155,16 +161,44 @@ impl Unet {
         // output), `cat` (the encoder output in the lower layers, the up-conv output in the upper),
         // `t0` (decoder output, the bottleneck's output at level D).
         let input: Vec<Activation> = (1..=d)
-            .map(|l| Activation::new(ctx, &format!("level{l}.input"), hl(l), wl(l), c4(cl(l - 1))))
+            .map(|l| {
+                Activation::new(
+                    ctx,
+                    &format!("level{l}.input"),
+                    (hl(l), wl(l), c4(cl(l - 1))),
+                    format,
+                )
+            })
             .collect();
         let t1: Vec<Activation> = (0..=d)
-            .map(|l| Activation::new(ctx, &format!("level{l}.t1"), hl(l), wl(l), c4(cl(l))))
+            .map(|l| {
+                Activation::new(
+                    ctx,
+                    &format!("level{l}.t1"),
+                    (hl(l), wl(l), c4(cl(l))),
+                    format,
+                )
+            })
             .collect();
         let cat: Vec<Activation> = (0..d)
-            .map(|l| Activation::new(ctx, &format!("level{l}.cat"), hl(l), wl(l), 2 * c4(cl(l))))
+            .map(|l| {
+                Activation::new(
+                    ctx,
+                    &format!("level{l}.cat"),
+                    (hl(l), wl(l), 2 * c4(cl(l))),
+                    format,
+                )
+            })
             .collect();
         let t0: Vec<Activation> = (1..=d)
-            .map(|l| Activation::new(ctx, &format!("level{l}.t0"), hl(l), wl(l), c4(cl(l))))
+            .map(|l| {
+                Activation::new(
+                    ctx,
+                    &format!("level{l}.t0"),
+                    (hl(l), wl(l), c4(cl(l))),
+                    format,
+                )
+            })
             .collect();
 
         // Every view the bind groups borrow, made up front.
@@ -175,7 +209,8 @@ impl Unet {
         let skip: Vec<_> = (0..d).map(|l| cat[l].view(0, c4(cl(l)))).collect();
         let up_out: Vec<_> = (0..d).map(|l| cat[l].view(c4(cl(l)), c4(cl(l)))).collect();
 
-        let f = ctx.fused_kernels();
+        let precision = self.precision;
+        let f = ctx.fused_kernels(precision);
         // One conv step; `inputs` are the storage file's input bindings (0 and, for the frame
         // conv, 7; for the head conv, 6), `y` its output (binding 4).
         let conv = |i: usize,
@@ -210,7 +245,12 @@ impl Unet {
             Step {
                 label: cw.name.clone(),
                 flops: p.flops(cw.ca + cw.cb, cw.co) + extra_flops,
-                op: Op::FusedConv(storage, kernel.bind_resources(dev, &cw.name, &entries), p),
+                op: Op::FusedConv(
+                    precision,
+                    storage,
+                    kernel.bind_resources(dev, &cw.name, &entries),
+                    p,
+                ),
             }
         };
         let tex = wgpu::BindingResource::TextureView;
@@ -258,7 +298,7 @@ impl Unet {
             steps.push(Step {
                 label: format!("enc{l}.pool"),
                 flops: p.flops(cl(l)),
-                op: Op::FusedPool(g, p),
+                op: Op::FusedPool(precision, g, p),
             });
         }
         let (x, y1, y0) = (&input_all[d - 1], &t1_all[d], &t0_all[d - 1]);
@@ -304,7 +344,7 @@ impl Unet {
             steps.push(Step {
                 label: up.name.clone(),
                 flops: p.flops(up.ci, up.co),
-                op: Op::FusedUp(g, p),
+                op: Op::FusedUp(precision, g, p),
             });
             let (x, y1) = (&cat_all[l], &t1_all[l]);
             steps.push(conv(

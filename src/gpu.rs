@@ -18,7 +18,8 @@ pub struct Context {
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
     kernels: std::sync::OnceLock<crate::kernels::Kernels>,
-    fused_kernels: std::sync::OnceLock<crate::kernels::FusedKernels>,
+    /// The fused engine's pipelines, f32 and f16 storage.
+    fused_kernels: [std::sync::OnceLock<crate::kernels::FusedKernels>; 2],
 }
 
 /// Ranks adapters: a real GPU before an integrated one, before a virtual one, before a CPU one.
@@ -90,7 +91,7 @@ impl Context {
             limits,
             features,
             kernels: std::sync::OnceLock::new(),
-            fused_kernels: std::sync::OnceLock::new(),
+            fused_kernels: Default::default(),
         })
     }
 
@@ -101,9 +102,12 @@ impl Context {
     }
 
     /// The fused engine's pipelines, compiled on first use and cached for the life of the device.
-    pub fn fused_kernels(&self) -> &crate::kernels::FusedKernels {
-        self.fused_kernels.get_or_init(|| {
-            crate::kernels::FusedKernels::new(&self.device, self.features, &self.info)
+    pub fn fused_kernels(
+        &self,
+        precision: crate::kernels::Precision,
+    ) -> &crate::kernels::FusedKernels {
+        self.fused_kernels[precision as usize].get_or_init(|| {
+            crate::kernels::FusedKernels::new(&self.device, self.features, &self.info, precision)
         })
     }
 

@@ -104,10 +104,10 @@ pub(crate) enum Op {
     Pool(wgpu::BindGroup, Maxpool2x2Params),
     Up(wgpu::BindGroup, Upconv2x2Params),
     Head(wgpu::BindGroup, Head1x1Params),
-    /// A fused-engine conv (which one: its storage).
-    FusedConv(Conv3x3Storage, wgpu::BindGroup, Conv3x3Params),
-    FusedUp(wgpu::BindGroup, Upconv2x2Params),
-    FusedPool(wgpu::BindGroup, Maxpool2x2Params),
+    /// A fused-engine conv (which one: its storage) in a storage precision.
+    FusedConv(Precision, Conv3x3Storage, wgpu::BindGroup, Conv3x3Params),
+    FusedUp(Precision, wgpu::BindGroup, Upconv2x2Params),
+    FusedPool(Precision, wgpu::BindGroup, Maxpool2x2Params),
 }
 
 /// One dispatch of the plan, with what the profile reports about it.
@@ -128,8 +128,8 @@ impl Step {
             Op::Pool(g, p) => k.maxpool2x2.record(pass, g, p),
             Op::Up(g, p) => k.upconv2x2.record(pass, g, p),
             Op::Head(g, p) => k.head1x1.record(pass, g, p),
-            Op::FusedConv(storage, g, p) => {
-                let f = ctx.fused_kernels();
+            Op::FusedConv(precision, storage, g, p) => {
+                let f = ctx.fused_kernels(*precision);
                 let conv = match storage {
                     Conv3x3Storage::Frame => &f.conv_frame,
                     Conv3x3Storage::Head => &f.conv_head,
@@ -137,8 +137,12 @@ impl Step {
                 };
                 conv.record(pass, g, p)
             }
-            Op::FusedUp(g, p) => ctx.fused_kernels().upconv2x2.record(pass, g, p),
-            Op::FusedPool(g, p) => ctx.fused_kernels().maxpool2x2.record(pass, g, p),
+            Op::FusedUp(precision, g, p) => {
+                ctx.fused_kernels(*precision).upconv2x2.record(pass, g, p)
+            }
+            Op::FusedPool(precision, g, p) => {
+                ctx.fused_kernels(*precision).maxpool2x2.record(pass, g, p)
+            }
         }
     }
 }
@@ -187,6 +191,8 @@ pub struct Unet {
     pub(crate) head_packed: Vec<f32>,
     pub(crate) head_bias_value: f32,
     engine: Engine,
+    /// How the fused engine stores activations.
+    pub(crate) precision: Precision,
     /// Largest activation buffer a tile may use (defaults to the device's binding limit).
     tile_budget: u64,
     /// The camera's fixed pattern, taken out of each frame on the GPU before anything reads it.
@@ -265,6 +271,7 @@ impl Unet {
             head_packed,
             head_bias_value,
             engine: Engine::Auto,
+            precision: Precision::F32,
             tile_budget,
             flat: None,
             plan: None,
@@ -281,6 +288,13 @@ impl Unet {
     /// Chooses the inference path for the following frames.
     pub fn set_engine(&mut self, engine: Engine) {
         self.engine = engine;
+        self.plan = None;
+    }
+
+    /// Chooses how the fused engine stores activations (the per-operation engine is f32 only:
+    /// with f16, Auto means the fused engine and Ops is refused).
+    pub fn set_precision(&mut self, precision: Precision) {
+        self.precision = precision;
         self.plan = None;
     }
 
@@ -394,11 +408,15 @@ impl Unet {
     /// The plan of the chosen engine (Auto: fused where it can run, else per-operation).
     fn build_plan(&self, h: usize, w: usize, bits: u32) -> Result<Plan> {
         match self.engine {
+            Engine::Ops if self.precision != Precision::F32 => Err(Error::Shape(
+                "the per-operation engine stores activations in f32 only; use the fused engine for f16"
+                    .into(),
+            )),
             Engine::Ops => self.build_ops_plan(h, w, bits),
             Engine::Fused => self.build_fused_plan(h, w, bits),
             Engine::Auto => match self.fused_unsupported(h, w) {
-                None => self.build_fused_plan(h, w, bits),
-                Some(_) => self.build_ops_plan(h, w, bits),
+                Some(_) if self.precision == Precision::F32 => self.build_ops_plan(h, w, bits),
+                _ => self.build_fused_plan(h, w, bits),
             },
         }
     }

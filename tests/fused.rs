@@ -138,3 +138,53 @@ fn wide_models_fall_back_to_ops_or_are_refused() {
         "{err}"
     );
 }
+
+/// f16 storage (f32 arithmetic) with the shipped model on a fresh nominal frame: probabilities
+/// within 0.01 of f32 storage and at most 1e-4 of mask pixels different (on six 1280×1024 nominal
+/// frames: max |Δp| ≤ 0.0067, ≤ 4.6e-6 of mask pixels).
+#[test]
+fn f16_storage_stays_within_its_tolerance() {
+    use emunet::kernels::Precision;
+    use emunet::simulate::{Preset, SimParams, View};
+    let mut p = SimParams::preset(Preset::Nominal);
+    (p.width, p.height) = (320, 256);
+    let frame = View::new(&p, 31071, 0)
+        .unwrap()
+        .render("t".into(), 20.0)
+        .image;
+    let model = Model::shipped().unwrap();
+    let run = |precision| {
+        let mut unet = Unet::new(ctx(), &model).unwrap();
+        unet.set_engine(Engine::Fused);
+        unet.set_precision(precision);
+        unet.segment(&frame).unwrap()
+    };
+    let (f32_, f16_) = (run(Precision::F32), run(Precision::F16));
+    let max = f32_
+        .prob
+        .iter()
+        .zip(&f16_.prob)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    let differ = f32_
+        .mask()
+        .iter()
+        .zip(f16_.mask())
+        .filter(|(a, b)| **a != *b)
+        .count();
+    println!("f16 vs f32 storage: max |Δp| {max:.5}, {differ} mask pixels differ");
+    assert!(
+        max > 0.0,
+        "f16 storage gave bit-identical results: is it really f16?"
+    );
+    assert!(max <= 0.01, "max |Δp| {max}");
+    assert!(
+        differ as f64 <= 1e-4 * f32_.prob.len() as f64,
+        "{differ} mask pixels differ"
+    );
+    let mut ops = Unet::new(ctx(), &model).unwrap();
+    ops.set_engine(Engine::Ops);
+    ops.set_precision(Precision::F16);
+    let err = ops.segment(&frame).unwrap_err().to_string();
+    assert!(err.contains("f32 only"), "{err}");
+}

@@ -2,7 +2,7 @@
 //! with its activations in storage buffers or, for the fused engine, in textures (the storage
 //! files `conv3x3_{buffers,textures,frame,head1x1}.wgsl`).
 
-use super::{Access, Variant, bind, bind_at, div_ceil, grid_2d, layout_at, pipeline};
+use super::{Access, Precision, Variant, bind, bind_at, div_ceil, grid_2d, layout_at, pipeline};
 
 pub const SOURCE: &str = include_str!("../../shaders/conv3x3.wgsl");
 pub const SOURCE_BLOCKS: &str = include_str!("../../shaders/conv3x3_blocks.wgsl");
@@ -49,9 +49,11 @@ impl Conv3x3Storage {
         }
     }
 
-    /// The bindings the storage file and conv3x3.wgsl declare together.
-    fn bindings(self) -> Vec<(u32, Access)> {
-        use Access::*;
+    /// The bindings the storage file and conv3x3.wgsl declare together (storage textures in
+    /// `format`).
+    fn bindings(self, format: wgpu::TextureFormat) -> Vec<(u32, Access)> {
+        use Access::{Read, ReadWrite, Texture, Uniform};
+        let storage_texture = Access::StorageTexture(format);
         match self {
             Conv3x3Storage::Buffers => vec![
                 (0, Read),
@@ -65,14 +67,14 @@ impl Conv3x3Storage {
                 (0, Texture),
                 (2, Read),
                 (3, Read),
-                (4, StorageTexture),
+                (4, storage_texture),
                 (5, Uniform),
             ],
             Conv3x3Storage::Frame => vec![
                 (0, Read),
                 (2, Read),
                 (3, Read),
-                (4, StorageTexture),
+                (4, storage_texture),
                 (5, Uniform),
                 (7, Uniform),
             ],
@@ -168,9 +170,19 @@ impl Conv3x3 {
     }
 
     pub fn with_storage(device: &wgpu::Device, variant: Variant, storage: Conv3x3Storage) -> Self {
-        let label = format!("conv3x3 ({storage:?})");
-        let layout = layout_at(device, &label, &storage.bindings());
-        let source = source_with(variant, storage);
+        Self::fused(device, variant, storage, Precision::F32)
+    }
+
+    /// The conv with `storage`, its storage textures (if any) in `precision`'s format.
+    pub fn fused(
+        device: &wgpu::Device,
+        variant: Variant,
+        storage: Conv3x3Storage,
+        precision: Precision,
+    ) -> Self {
+        let label = format!("conv3x3 ({storage:?}, {precision:?})");
+        let layout = layout_at(device, &label, &storage.bindings(precision.format()));
+        let source = precision.module(source_with(variant, storage));
         let pipeline = pipeline(device, &label, &source, "main", &layout);
         Conv3x3 {
             pipeline,

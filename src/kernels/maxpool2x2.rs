@@ -1,7 +1,7 @@
 //! Wrapper of `shaders/maxpool2x2.wgsl`: 2×2 max-pooling, stride 2; and of its fused-engine form
 //! on textures, `shaders/maxpool2x2_textures.wgsl`.
 
-use super::{Access, bind, bind_at, div_ceil, layout, pipeline};
+use super::{Access, Precision, bind, bind_at, div_ceil, layout, pipeline};
 
 pub const SOURCE: &str = include_str!("../../shaders/maxpool2x2.wgsl");
 pub const SOURCE_TEXTURES: &str = include_str!("../../shaders/maxpool2x2_textures.wgsl");
@@ -74,20 +74,16 @@ pub struct Maxpool2x2Textures {
 }
 
 impl Maxpool2x2Textures {
-    pub fn new(device: &wgpu::Device) -> Self {
+    pub fn new(device: &wgpu::Device, precision: Precision) -> Self {
         use Access::*;
+        let label = format!("maxpool2x2 (Textures, {precision:?})");
         let layout = layout(
             device,
-            "maxpool2x2 (Textures)",
-            &[Texture, StorageTexture, Uniform],
+            &label,
+            &[Texture, StorageTexture(precision.format()), Uniform],
         );
-        let pipeline = pipeline(
-            device,
-            "maxpool2x2 (Textures)",
-            SOURCE_TEXTURES,
-            "main",
-            &layout,
-        );
+        let source = precision.module(SOURCE_TEXTURES.to_string());
+        let pipeline = pipeline(device, &label, &source, "main", &layout);
         Maxpool2x2Textures { pipeline, layout }
     }
 

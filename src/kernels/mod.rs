@@ -236,14 +236,19 @@ pub struct FusedKernels {
 }
 
 impl FusedKernels {
-    pub fn new(device: &wgpu::Device, features: wgpu::Features, info: &wgpu::AdapterInfo) -> Self {
+    pub fn new(
+        device: &wgpu::Device,
+        features: wgpu::Features,
+        info: &wgpu::AdapterInfo,
+        precision: Precision,
+    ) -> Self {
         let v = Variant::choose(features, info);
         FusedKernels {
-            conv_frame: Conv3x3::with_storage(device, v, Conv3x3Storage::Frame),
-            conv: Conv3x3::with_storage(device, v, Conv3x3Storage::Textures),
-            conv_head: Conv3x3::with_storage(device, v, Conv3x3Storage::Head),
-            upconv2x2: Upconv2x2::with_storage(device, v, Upconv2x2Storage::Textures),
-            maxpool2x2: Maxpool2x2Textures::new(device),
+            conv_frame: Conv3x3::fused(device, v, Conv3x3Storage::Frame, precision),
+            conv: Conv3x3::fused(device, v, Conv3x3Storage::Textures, precision),
+            conv_head: Conv3x3::fused(device, v, Conv3x3Storage::Head, precision),
+            upconv2x2: Upconv2x2::fused(device, v, precision),
+            maxpool2x2: Maxpool2x2Textures::new(device, precision),
         }
     }
 }
@@ -256,8 +261,8 @@ pub(crate) enum Access {
     Uniform,
     /// A `texture_2d_array<f32>` read with textureLoad (the fused engine's activations).
     Texture,
-    /// A `texture_storage_2d_array<rgba32float, write>`.
-    StorageTexture,
+    /// A write-only `texture_storage_2d_array` of this format.
+    StorageTexture(wgpu::TextureFormat),
 }
 
 /// An explicit bind-group layout for a compute shader whose bindings are 0..n in order.
@@ -304,9 +309,9 @@ pub(crate) fn layout_at(
                     view_dimension: wgpu::TextureViewDimension::D2Array,
                     multisampled: false,
                 },
-                Access::StorageTexture => wgpu::BindingType::StorageTexture {
+                Access::StorageTexture(format) => wgpu::BindingType::StorageTexture {
                     access: wgpu::StorageTextureAccess::WriteOnly,
-                    format: ACTIVATION_FORMAT,
+                    format,
                     view_dimension: wgpu::TextureViewDimension::D2Array,
                 },
             },
@@ -319,8 +324,36 @@ pub(crate) fn layout_at(
     })
 }
 
-/// The texel format of the fused engine's activation textures: 4 channels of one pixel.
-pub const ACTIVATION_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba32Float;
+/// How the fused engine stores activations: one texel holds 4 channels of one pixel. Arithmetic
+/// is f32 either way; f16 storage rounds every stored activation to half precision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Precision {
+    /// f32 storage (the default: the accuracy reports were measured with it).
+    #[default]
+    F32,
+    /// f16 storage, f32 arithmetic: half the activation traffic.
+    F16,
+}
+
+impl Precision {
+    /// The activation textures' format.
+    pub fn format(self) -> wgpu::TextureFormat {
+        match self {
+            Precision::F32 => wgpu::TextureFormat::Rgba32Float,
+            Precision::F16 => wgpu::TextureFormat::Rgba16Float,
+        }
+    }
+
+    /// A fused-engine module with its storage textures in this precision's format (the WGSL files
+    /// are written for rgba32float; the f16 modules are the same text with that one type
+    /// parameter changed, and the naga test validates both).
+    pub fn module(self, source: String) -> String {
+        match self {
+            Precision::F32 => source,
+            Precision::F16 => source.replace("rgba32float, write", "rgba16float, write"),
+        }
+    }
+}
 
 /// A bind group from (binding, resource) pairs.
 pub(crate) fn bind_at(

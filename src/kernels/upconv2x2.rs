@@ -1,6 +1,6 @@
 //! Wrapper of `shaders/upconv2x2.wgsl`: transposed conv 2×2 stride 2 + bias.
 
-use super::{Access, Variant, bind, bind_at, div_ceil, grid_2d, layout_at, pipeline};
+use super::{Access, Precision, Variant, bind, bind_at, div_ceil, grid_2d, layout_at, pipeline};
 
 pub const SOURCE: &str = include_str!("../../shaders/upconv2x2.wgsl");
 pub const SOURCE_BLOCKS: &str = include_str!("../../shaders/upconv2x2_blocks.wgsl");
@@ -77,26 +77,32 @@ pub struct Upconv2x2 {
 impl Upconv2x2 {
     /// The up-conv on storage buffers.
     pub fn new(device: &wgpu::Device, variant: Variant) -> Self {
-        Self::with_storage(device, variant, Upconv2x2Storage::Buffers)
+        Self::build(device, variant, Upconv2x2Storage::Buffers, Precision::F32)
     }
 
-    pub fn with_storage(
+    /// The fused engine's up-conv: textures, storage textures in `precision`'s format.
+    pub fn fused(device: &wgpu::Device, variant: Variant, precision: Precision) -> Self {
+        Self::build(device, variant, Upconv2x2Storage::Textures, precision)
+    }
+
+    fn build(
         device: &wgpu::Device,
         variant: Variant,
         storage: Upconv2x2Storage,
+        precision: Precision,
     ) -> Self {
         use Access::*;
         let (x, y) = match storage {
             Upconv2x2Storage::Buffers => (Read, ReadWrite),
-            Upconv2x2Storage::Textures => (Texture, StorageTexture),
+            Upconv2x2Storage::Textures => (Texture, StorageTexture(precision.format())),
         };
-        let label = format!("upconv2x2 ({storage:?})");
+        let label = format!("upconv2x2 ({storage:?}, {precision:?})");
         let layout = layout_at(
             device,
             &label,
             &[(0, x), (1, Read), (2, Read), (3, y), (4, Uniform)],
         );
-        let source = source_with(variant, storage);
+        let source = precision.module(source_with(variant, storage));
         let pipeline = pipeline(device, &label, &source, "main", &layout);
         Upconv2x2 {
             pipeline,
