@@ -2,10 +2,12 @@
 //! and GB/s of minimal traffic. Each iteration records one dispatch per band, submits, waits.
 //! Where one storage binding cannot hold a whole 1280×1024×C activation (lavapipe: 128 MiB, so
 //! C = 32), the frame is computed as bands of rows, exactly as the U-Net runner tiles it.
+//! "buffers" is the training and per-operation form; "textures f32/f16" the fused engine's (input
+//! texture array, output storage texture array, whole frame).
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use emunet::Context;
-use emunet::kernels::Conv3x3Params;
+use emunet::kernels::{Conv3x3Params, Precision};
 use std::time::{Duration, Instant};
 
 fn bench(c: &mut Criterion) {
@@ -45,7 +47,7 @@ fn bench(c: &mut Criterion) {
             elements: flops,
             bytes,
         });
-        let id = format!("{ch}->{ch} 1280x1024 ({bands} band(s))");
+        let id = format!("{ch}->{ch} 1280x1024 buffers ({bands} band(s))");
         group.bench_function(id, |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
@@ -65,6 +67,84 @@ fn bench(c: &mut Criterion) {
                 start.elapsed()
             })
         });
+    }
+    for precision in [Precision::F32, Precision::F16] {
+        let k = &ctx.fused_kernels(precision).conv;
+        for ch in [16usize, 32] {
+            let c4 = (ch / 4) as u32;
+            let texture = |label: &str| {
+                ctx.device.create_texture(&wgpu::TextureDescriptor {
+                    label: Some(label),
+                    size: wgpu::Extent3d {
+                        width: w,
+                        height: h,
+                        depth_or_array_layers: c4,
+                    },
+                    mip_level_count: 1,
+                    sample_count: 1,
+                    dimension: wgpu::TextureDimension::D2,
+                    format: precision.format(),
+                    usage: wgpu::TextureUsages::TEXTURE_BINDING
+                        | wgpu::TextureUsages::STORAGE_BINDING,
+                    view_formats: &[],
+                })
+            };
+            let view = |t: &wgpu::Texture| {
+                t.create_view(&wgpu::TextureViewDescriptor {
+                    dimension: Some(wgpu::TextureViewDimension::D2Array),
+                    ..Default::default()
+                })
+            };
+            let (x, y) = (texture("x"), texture("y"));
+            let (xv, yv) = (view(&x), view(&y));
+            let weight = ctx.upload("weight", &vec![0.01f32; (c4 * c4 * 9 * 16) as usize]);
+            let bias = ctx.upload("bias", &vec![0.0f32; (c4 * 4) as usize]);
+            let p = Conv3x3Params {
+                n: 1,
+                h,
+                w,
+                ca4: c4,
+                cb4: 0,
+                co4: c4,
+                relu: 1,
+                _pad: 0,
+            };
+            let params = ctx.uniform("params", &p);
+            let bind = k.bind_resources(
+                &ctx.device,
+                "conv3x3 textures",
+                &[
+                    (0, wgpu::BindingResource::TextureView(&xv)),
+                    (2, weight.as_entire_binding()),
+                    (3, bias.as_entire_binding()),
+                    (4, wgpu::BindingResource::TextureView(&yv)),
+                    (5, params.as_entire_binding()),
+                ],
+            );
+            let bytes_per = if precision == Precision::F16 { 8 } else { 16 };
+            group.throughput(Throughput::ElementsAndBytes {
+                elements: p.flops(ch, ch),
+                bytes: p.bytes() / 16 * bytes_per,
+            });
+            let id = format!("{ch}->{ch} 1280x1024 textures {precision:?}");
+            group.bench_function(id, |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+                        {
+                            let mut pass = encoder.begin_compute_pass(&Default::default());
+                            k.record(&mut pass, &bind, &p);
+                        }
+                        ctx.queue.submit([encoder.finish()]);
+                        ctx.device
+                            .poll(wgpu::PollType::wait_indefinitely())
+                            .unwrap();
+                    }
+                    start.elapsed()
+                })
+            });
+        }
     }
     group.finish();
 }
