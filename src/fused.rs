@@ -101,7 +101,13 @@ impl Unet {
         let format = self.precision.format();
 
         let words = (h * w).div_ceil(32 / bits as usize);
-        let raw = ctx.storage("frame.raw", (words * 4) as u64);
+        let frame_bytes = (words * 4) as u64;
+        // Activation traffic at the storage precision (the formulas count 16 bytes a texel).
+        let scale = |bytes: u64| match self.precision {
+            Precision::F32 => bytes,
+            Precision::F16 => bytes / 2,
+        };
+        let raw = ctx.storage("frame.raw", frame_bytes);
         let hist = ctx.storage("frame.histogram", 4 << bits);
         let stats = ctx.storage("frame.stats", 32);
         let prob = ctx.storage("prob", (h * w * 4) as u64);
@@ -122,6 +128,7 @@ impl Unet {
             steps.push(Step {
                 label: "flatfield".into(),
                 flops: 0,
+                bytes: 2 * frame_bytes,
                 op: Op::FlatField(group, p),
             });
             raw_staging = Some(ctx.staging("frame.raw.staging", raw.size()));
@@ -143,6 +150,7 @@ impl Unet {
         steps.push(Step {
             label: "frame_stats".into(),
             flops: 0,
+            bytes: frame_bytes,
             op: Op::Stats(stats_group, stats_params),
         });
         let stats_steps = steps.len();
@@ -245,6 +253,7 @@ impl Unet {
             Step {
                 label: cw.name.clone(),
                 flops: p.flops(cw.ca + cw.cb, cw.co) + extra_flops,
+                bytes: scale(p.bytes()),
                 op: Op::FusedConv(
                     precision,
                     storage,
@@ -298,6 +307,7 @@ impl Unet {
             steps.push(Step {
                 label: format!("enc{l}.pool"),
                 flops: p.flops(cl(l)),
+                bytes: scale(p.bytes()),
                 op: Op::FusedPool(precision, g, p),
             });
         }
@@ -344,6 +354,7 @@ impl Unet {
             steps.push(Step {
                 label: up.name.clone(),
                 flops: p.flops(up.ci, up.co),
+                bytes: scale(p.bytes()),
                 op: Op::FusedUp(precision, g, p),
             });
             let (x, y1) = (&cat_all[l], &t1_all[l]);

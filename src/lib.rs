@@ -6,6 +6,7 @@
 //! - [`model::Model`] reads and writes the safetensors weights contract;
 //! - [`unet::Unet`] runs the network on frames ([`frame::Frame`]) of any size.
 
+pub mod bench;
 pub mod classic;
 pub mod cluster_list;
 pub mod clusters;

@@ -105,6 +105,23 @@ enum Command {
         #[arg(required = true)]
         frames: Vec<PathBuf>,
     },
+    /// Benchmark this GPU: each engine's (per-operation f32, fused f32, fused f16) time per
+    /// dispatch with GFLOP/s and GB/s, first-frame and steady-state latency, frames per second,
+    /// on a simulated nominal frame.
+    Bench {
+        /// Weights file; default: the shipped model.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Frame size WIDTHxHEIGHT.
+        #[arg(long, default_value = "1280x1024")]
+        size: String,
+        /// Steady-state frames timed per engine.
+        #[arg(long, default_value_t = 5)]
+        frames: usize,
+        /// Also write the report as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Train a UNet(D, C) on the GPU from frame/mask pairs (--data DIR with images/ and masks/)
     /// or from frames simulated on the fly (--simulate). Writes OUT/best.safetensors (best
     /// validation Jaccard), OUT/last.safetensors + OUT/state.safetensors (resumable),
@@ -434,6 +451,12 @@ fn main() -> ExitCode {
             &frames,
         ),
         Command::Flatfield { out, frames } => flatfield(&out, &frames),
+        Command::Bench {
+            weights,
+            size,
+            frames,
+            json,
+        } => bench(weights.as_deref(), &size, frames, json.as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -762,6 +785,44 @@ fn load_frame(path: &Path, flat: Option<&FlatField>) -> emunet::Result<Frame> {
         Some(f) => f.apply(&frame),
         None => Ok(frame),
     }
+}
+
+fn bench(
+    weights: Option<&Path>,
+    size: &str,
+    frames: usize,
+    json: Option<&Path>,
+) -> emunet::Result<ExitCode> {
+    let parsed = size.split_once(['x', '×']).and_then(|(w, h)| {
+        Some((
+            w.trim().parse::<usize>().ok()?,
+            h.trim().parse::<usize>().ok()?,
+        ))
+    });
+    let Some((width, height)) = parsed.filter(|&(w, h)| w >= 16 && h >= 16) else {
+        eprintln!(
+            "error: --size {size:?}: expected WIDTHxHEIGHT, each at least 16 (e.g. 1280x1024)"
+        );
+        return Ok(ExitCode::FAILURE);
+    };
+    let model = match weights {
+        Some(path) => Model::load(path)?,
+        None => Model::shipped()?,
+    };
+    let ctx = Arc::new(Context::new()?);
+    let bar = ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let report = emunet::bench::run(ctx, &model, width, height, frames, |what| {
+        bar.set_message(format!("benchmarking {what}"))
+    })?;
+    bar.finish_and_clear();
+    print!("{}", report.text());
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&report).expect("report serialises");
+        emunet::model::write_atomic(path, text.as_bytes())?;
+        println!("\nwrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn flatfield(out: &Path, inputs: &[PathBuf]) -> emunet::Result<ExitCode> {

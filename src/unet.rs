@@ -114,6 +114,8 @@ pub(crate) enum Op {
 pub(crate) struct Step {
     pub(crate) label: String,
     pub(crate) flops: u64,
+    /// Minimal memory traffic (read each input once, write each output once).
+    pub(crate) bytes: u64,
     pub(crate) op: Op,
 }
 
@@ -152,6 +154,8 @@ impl Step {
 pub struct StepTime {
     pub label: String,
     pub flops: u64,
+    /// Minimal memory traffic of the dispatch (bytes).
+    pub bytes: u64,
     pub seconds: f64,
 }
 
@@ -485,6 +489,7 @@ impl Unet {
             steps.push(Step {
                 label: "flatfield".into(),
                 flops: 0,
+                bytes: (2 * frame_bytes),
                 op: Op::FlatField(group, p),
             });
             // As large as the frame buffer (storage buffers are rounded up to 16 bytes).
@@ -493,6 +498,7 @@ impl Unet {
         steps.push(Step {
             label: "frame_stats".into(),
             flops: 0,
+            bytes: frame_bytes,
             op: Op::Stats(stats_group, stats_params),
         });
         for (ti, tile) in tiles.iter().enumerate() {
@@ -525,6 +531,7 @@ impl Unet {
             steps.push(Step {
                 label: format!("tile{ti}.normalize"),
                 flops: 0,
+                bytes: frame_bytes + (tile.th * tile.tw * 16) as u64,
                 op: Op::Normalize(g, np),
             });
 
@@ -557,6 +564,7 @@ impl Unet {
                 Step {
                     label: format!("tile{ti}.{}", cw.name),
                     flops: p.flops(cw.ca + cw.cb, cw.co),
+                    bytes: p.bytes(),
                     op: Op::Conv(g, p),
                 }
             };
@@ -582,6 +590,7 @@ impl Unet {
                 steps.push(Step {
                     label: format!("tile{ti}.enc{l}.pool"),
                     flops: p.flops(level_channels(self.channels, l)),
+                    bytes: p.bytes(),
                     op: Op::Pool(g, p),
                 });
             }
@@ -610,6 +619,7 @@ impl Unet {
                 steps.push(Step {
                     label: format!("tile{ti}.{}", up.name),
                     flops: p.flops(up.ci, up.co),
+                    bytes: p.bytes(),
                     op: Op::Up(g, p),
                 });
                 steps.push(conv(&self.convs[ci], l, &skip[l], Some(&t0[l]), &t1[l]));
@@ -642,6 +652,7 @@ impl Unet {
             steps.push(Step {
                 label: format!("tile{ti}.head"),
                 flops: hp_.flops(self.channels),
+                bytes: hp_.bytes(),
                 op: Op::Head(g, hp_),
             });
         }
@@ -786,6 +797,7 @@ impl Unet {
             .map(|(i, s)| StepTime {
                 label: s.label.clone(),
                 flops: s.flops,
+                bytes: s.bytes,
                 seconds: ticks[2 * i + 1].saturating_sub(ticks[2 * i]) as f64 * period,
             })
             .collect())
@@ -822,6 +834,7 @@ impl Unet {
             times.push(StepTime {
                 label: step.label.clone(),
                 flops: step.flops,
+                bytes: step.bytes,
                 seconds: start.elapsed().as_secs_f64(),
             });
         }

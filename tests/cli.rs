@@ -281,3 +281,47 @@ fn classic_on_cpu_matches_gpu_output_files() {
         std::fs::read(cpu.join("f00000.mask.png")).unwrap()
     );
 }
+
+#[test]
+fn bench_reports_every_engine_and_refuses_bad_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let (ok, so, se) = emunet(&[
+        "bench",
+        "--size",
+        "96x64",
+        "--frames",
+        "1",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(ok, "{so}\n{se}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let runs = report["runs"].as_array().unwrap();
+    let names: Vec<String> = runs
+        .iter()
+        .map(|r| format!("{} {}", r["engine"], r["precision"]))
+        .collect();
+    assert_eq!(
+        names,
+        ["\"ops\" \"f32\"", "\"fused\" \"f32\"", "\"fused\" \"f16\""]
+    );
+    for r in runs {
+        assert!(r["skipped"].is_null(), "{r}");
+        assert!(r["steady_ms_mean"].as_f64().unwrap() > 0.0, "{r}");
+        let kernels = r["kernels"].as_array().unwrap();
+        assert!(
+            kernels
+                .iter()
+                .any(|k| k["label"].as_str().unwrap().contains("conv2"))
+        );
+        assert!(
+            kernels.iter().all(|k| k["ms"].as_f64().unwrap() > 0.0),
+            "{r}"
+        );
+    }
+    assert!(so.contains("frames/s") && so.contains("GFLOP/s"), "{so}");
+    let (ok, _, se) = emunet(&["bench", "--size", "96by64"]);
+    assert!(!ok && se.contains("WIDTHxHEIGHT"), "{se}");
+}
