@@ -11,7 +11,9 @@ use crate::clusters::{self, Cluster, Connectivity};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::gpu::{Context, read_mapped};
-use crate::kernels::{FirFilterParams, FlatFieldParams, FrameStatsParams, ThresholdParams};
+use crate::kernels::{
+    FirFilterParams, FirTaps, FlatFieldParams, FrameStatsParams, ThresholdParams,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -323,7 +325,12 @@ impl Classic {
         let hist = ctx.storage("classic.histogram", 4 << bits);
         let stats = ctx.storage("classic.stats", 32);
         let (kk, offset, taps, scale, _) = self.params.kernel.taps();
-        let taps = ctx.upload("classic.taps", &taps);
+        let taps = FirTaps::pack(kk, &taps).ok_or_else(|| {
+            Error::Shape(format!(
+                "the GPU filter takes kernels up to 6×6, not {kk}×{kk}"
+            ))
+        })?;
+        let taps = ctx.uniform("classic.taps", &taps);
         let response = ctx.storage("classic.response", (frame.len() * 4) as u64);
         let mask = ctx.storage("classic.mask", frame.len().div_ceil(4) as u64 * 4);
         let stats_params = FrameStatsParams {

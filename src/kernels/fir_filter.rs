@@ -3,6 +3,32 @@
 use super::{Access, bind, grid_2d, layout, pipeline};
 
 pub const SOURCE: &str = include_str!("../../shaders/fir_filter.wgsl");
+/// Adjacent outputs of one row written by one invocation (must match the shader).
+pub const PX: u32 = 8;
+
+/// Mirrors `FirTaps`: a `k × k` kernel (k ≤ 6) padded to 6×6 with zero taps, row v's taps 0..3 in
+/// `rows[2v]` and 4, 5 in `rows[2v + 1]`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct FirTaps {
+    pub rows: [[i32; 4]; 12],
+}
+
+impl FirTaps {
+    /// Packs row-major `k × k` taps; None when k > 6.
+    pub fn pack(k: usize, taps: &[i32]) -> Option<Self> {
+        if k > 6 || taps.len() != k * k {
+            return None;
+        }
+        let mut t = FirTaps::default();
+        for v in 0..k {
+            for u in 0..k {
+                t.rows[2 * v + u / 4][u % 4] = taps[v * k + u];
+            }
+        }
+        Some(t)
+    }
+}
 
 /// Mirrors `FirFilterParams`: frame `w × h` with `bits` per pixel, a `k × k` kernel whose tap
 /// (0, 0) sits at offset `offset` from the output pixel, equalisation on or off.
@@ -40,7 +66,7 @@ impl FirFilter {
         let layout = layout(
             device,
             "fir_filter",
-            &[Read, Read, Read, ReadWrite, Uniform],
+            &[Read, Read, Uniform, ReadWrite, Uniform],
         );
         let pipeline = pipeline(device, "fir_filter", SOURCE, "main", &layout);
         FirFilter { pipeline, layout }
@@ -65,7 +91,7 @@ impl FirFilter {
     }
 
     pub fn grid(p: &FirFilterParams) -> [u32; 3] {
-        let [x, y] = grid_2d(p.w * p.h);
+        let [x, y] = grid_2d(p.w.div_ceil(PX) * p.h);
         [x, y, 1]
     }
 

@@ -23,7 +23,7 @@ pub use adam::{Adam, AdamParams};
 pub use conv3x3::{Conv3x3, Conv3x3Params, Conv3x3Storage, FrameParams, HeadParams};
 pub use conv3x3_grad_input::Conv3x3GradInput;
 pub use conv3x3_grad_weight::{Conv3x3GradWeight, GradWeightParams};
-pub use fir_filter::{FirFilter, FirFilterParams};
+pub use fir_filter::{FirFilter, FirFilterParams, FirTaps};
 pub use flatfield::{FlatFieldKernel, FlatFieldParams};
 pub use frame_stats::{FrameStats, FrameStatsParams};
 pub use head1x1::{Head1x1, Head1x1Params};
