@@ -29,9 +29,11 @@
 // and 4 and defines `load_input` and `store_block`:
 //   conv3x3_buffers.wgsl  — storage buffers as above (training and the per-operation engine);
 //   conv3x3_textures.wgsl — the fused engine: inputs are texture_2d_array<f32> (layer = channel
-//                           group), the output a write-only rgba32float storage texture array.
-//                           lavapipe fetches texels with vector gathers but loads storage buffers
-//                           lane by lane with a branch each, so this is ~1.3× faster there;
+//                           group), followed by conv3x3_texture_out.wgsl: the output a write-only
+//                           rgba32float storage texture array. lavapipe fetches texels with vector
+//                           gathers but loads storage buffers lane by lane with a branch each;
+//   conv3x3_frame.wgsl    — the fused engine's first conv: the raw frame words in, normalised in
+//                           the load, + conv3x3_texture_out.wgsl;
 //   conv3x3_head1x1.wgsl  — the fused engine's last conv: textures in, and the epilogue applies
 //                           the 1×1 head and the sigmoid and writes the probability map instead.
 // The entry point `main` and `load_taps` (how the nine weight blocks reach the registers) come from

@@ -2,8 +2,8 @@
 // conv3x3.wgsl whose `load_input` unpacks the raw 8/16-bit pixel words, reflects the padding rows
 // and columns past the frame and normalises exactly as normalize.wgsl does (mode 0 "zscore",
 // 1 "median"), so no normalised copy of the frame is ever written. The output is a write-only
-// rgba32float storage texture array, as in conv3x3_textures.wgsl. Declares bindings 0 (raw),
-// 4 (y) and 7 (frame) and defines `load_input` and `store_block`. ca4 = 1, cb4 = 0, batch 1.
+// rgba32float storage texture array (conv3x3_texture_out.wgsl, appended after this file).
+// Declares bindings 0 (raw) and 7 (frame) and defines `load_input`. ca4 = 1, cb4 = 0, batch 1.
 //
 //   0 raw    read        packed frame pixels (see frame_stats.wgsl)
 //   4 y      texture_storage_2d_array<rgba32float, write>  [co4 layers][H][W] (H, W: padded frame)
@@ -20,7 +20,6 @@ struct FrameParams {
 }
 
 @group(0) @binding(0) var<storage, read> raw: array<u32>;
-@group(0) @binding(4) var y: texture_storage_2d_array<rgba32float, write>;
 @group(0) @binding(7) var<uniform> frame: FrameParams;
 
 fn reflect_index(f: u32, n: u32) -> u32 {
@@ -43,25 +42,4 @@ fn load_input(n: u32, sy: i32, sx: i32, ic: u32) -> vec4<f32> {
         value = (f32(v) - frame.stats[1].x) * (255.0 / (32.0 * f32(mask)));
     }
     return select(vec4<f32>(0.0), vec4<f32>(value, 0.0, 0.0, 0.0), inside);
-}
-
-fn store_texels(row: u32, xs: u32, oc: u32, a: Acc) {
-    if (row >= p.h || oc >= p.co4) {
-        return;
-    }
-    let v = array<vec4<f32>, PX>(a.p0, a.p1, a.p2, a.p3, a.p4, a.p5, a.p6, a.p7);
-    for (var i = 0u; i < PX; i++) {
-        if (xs + i < p.w) {
-            let r = select(v[i], max(v[i], vec4<f32>(0.0)), p.relu != 0u);
-            textureStore(y, vec2<u32>(xs + i, row), oc, r);
-        }
-    }
-}
-
-// The OB output groups oc .. oc + 3 of PX pixels (groups past co4 are not stored).
-fn store_block(n: u32, row: u32, xs: u32, oc: u32, a0: Acc, a1: Acc, a2: Acc, a3: Acc) {
-    store_texels(row, xs, oc, a0);
-    store_texels(row, xs, oc + 1u, a1);
-    store_texels(row, xs, oc + 2u, a2);
-    store_texels(row, xs, oc + 3u, a3);
 }

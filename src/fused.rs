@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::kernels::*;
 use crate::layout::c4;
 use crate::model::level_channels;
-use crate::unet::{Engine, Op, Plan, Step, Unet};
+use crate::unet::{Engine, FrameStage, Op, Plan, Step, Unet};
 
 /// One activation texture array and the views the plan binds.
 struct Activation {
@@ -92,7 +92,6 @@ impl Unet {
         }
         let ctx = &self.ctx;
         let dev = &ctx.device;
-        let k = ctx.kernels();
         let d = self.depth;
         let m = 1 << d;
         let (hp, wp) = (h.next_multiple_of(m), w.next_multiple_of(m));
@@ -100,18 +99,11 @@ impl Unet {
         let cl = |l: usize| level_channels(self.channels, l);
         let format = self.precision.format();
 
-        let words = (h * w).div_ceil(32 / bits as usize);
-        let frame_bytes = (words * 4) as u64;
         // Activation traffic at the storage precision (the formulas count 16 bytes a texel).
         let scale = |bytes: u64| match self.precision {
             Precision::F32 => bytes,
             Precision::F16 => bytes / 2,
         };
-        let raw = ctx.storage("frame.raw", frame_bytes);
-        let hist = ctx.storage("frame.histogram", 4 << bits);
-        let stats = ctx.storage("frame.stats", 32);
-        let prob = ctx.storage("prob", (h * w * 4) as u64);
-        let staging = ctx.staging("prob.staging", prob.size());
         let uniform = |label: &str, bytes: &[u8]| {
             use wgpu::util::DeviceExt;
             dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -120,39 +112,15 @@ impl Unet {
                 usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             })
         };
-
-        let mut steps = Vec::new();
-        let mut raw_staging = None;
-        if let Some(flat) = &self.flat {
-            let (group, p) = flat.bind(ctx, &raw, w, h, bits)?;
-            steps.push(Step {
-                label: "flatfield".into(),
-                flops: 0,
-                bytes: 2 * frame_bytes,
-                op: Op::FlatField(group, p),
-            });
-            raw_staging = Some(ctx.staging("frame.raw.staging", raw.size()));
-        }
-        let stats_params = FrameStatsParams {
-            count: (h * w) as u32,
-            bits,
-            words: words as u32,
-            _pad: 0,
-        };
-        let stats_group = k.frame_stats.bind(
-            dev,
-            "frame_stats",
-            &raw,
-            &hist,
-            &stats,
-            &ctx.uniform("frame_stats.params", &stats_params),
-        );
-        steps.push(Step {
-            label: "frame_stats".into(),
-            flops: 0,
-            bytes: frame_bytes,
-            op: Op::Stats(stats_group, stats_params),
-        });
+        let FrameStage {
+            raw,
+            hist,
+            stats,
+            prob,
+            staging,
+            raw_staging,
+            mut steps,
+        } = self.frame_stage(h, w, bits)?;
         let stats_steps = steps.len();
         let frame_params = uniform(
             "frame.params",

@@ -436,35 +436,15 @@ impl Unet {
         let th_max = tiles.iter().map(|t| t.th).max().unwrap_or(m);
         let tw_max = tiles.iter().map(|t| t.tw).max().unwrap_or(m);
 
-        let words = (h * w).div_ceil(32 / bits as usize);
-        let frame_bytes = (words * 4) as u64;
-        let prob_bytes = (h * w * 4) as u64;
-        if frame_bytes.max(prob_bytes) > ctx.max_binding_bytes() {
-            return Err(Error::Shape(format!(
-                "a {w}×{h} frame's probability map ({} MiB) exceeds the device's {} MiB storage binding",
-                prob_bytes >> 20,
-                ctx.max_binding_bytes() >> 20
-            )));
-        }
-        let raw = ctx.storage("frame.raw", frame_bytes);
-        let hist = ctx.storage("frame.histogram", 4 << bits);
-        let stats = ctx.storage("frame.stats", 32);
-        let prob = ctx.storage("prob", prob_bytes);
-        let staging = ctx.staging("prob.staging", prob.size());
-        let stats_params = FrameStatsParams {
-            count: (h * w) as u32,
-            bits,
-            words: words as u32,
-            _pad: 0,
-        };
-        let stats_group = k.frame_stats.bind(
-            dev,
-            "frame_stats",
-            &raw,
-            &hist,
-            &stats,
-            &ctx.uniform("frame_stats.params", &stats_params),
-        );
+        let FrameStage {
+            raw,
+            hist,
+            stats,
+            prob,
+            staging,
+            raw_staging,
+            mut steps,
+        } = self.frame_stage(h, w, bits)?;
 
         // Activations: per level, t0 (level input, later up-conv and decoder output), t1 (conv1
         // output), skip (encoder output kept for the decoder).
@@ -482,25 +462,6 @@ impl Unet {
             .map(|l| ctx.storage(&format!("level{l}.skip"), bytes(l)))
             .collect();
 
-        let mut steps = Vec::new();
-        let mut raw_staging = None;
-        if let Some(flat) = &self.flat {
-            let (group, p) = flat.bind(ctx, &raw, w, h, bits)?;
-            steps.push(Step {
-                label: "flatfield".into(),
-                flops: 0,
-                bytes: (2 * frame_bytes),
-                op: Op::FlatField(group, p),
-            });
-            // As large as the frame buffer (storage buffers are rounded up to 16 bytes).
-            raw_staging = Some(ctx.staging("frame.raw.staging", raw.size()));
-        }
-        steps.push(Step {
-            label: "frame_stats".into(),
-            flops: 0,
-            bytes: frame_bytes,
-            op: Op::Stats(stats_group, stats_params),
-        });
         for (ti, tile) in tiles.iter().enumerate() {
             let u = |name: &str, p: &dyn Fn() -> Vec<u8>| {
                 use wgpu::util::DeviceExt;
@@ -531,7 +492,7 @@ impl Unet {
             steps.push(Step {
                 label: format!("tile{ti}.normalize"),
                 flops: 0,
-                bytes: frame_bytes + (tile.th * tile.tw * 16) as u64,
+                bytes: raw.size() + (tile.th * tile.tw * 16) as u64,
                 op: Op::Normalize(g, np),
             });
 
@@ -856,6 +817,83 @@ impl Unet {
         crate::model::check_shape(self.depth, self.channels, threshold)?;
         self.threshold = threshold;
         Ok(())
+    }
+}
+
+/// What both engines start with: the raw frame, its histogram and statistics, the probability map
+/// and its staging buffer, and the first steps (the flat-field if set, then frame_stats).
+pub(crate) struct FrameStage {
+    pub(crate) raw: wgpu::Buffer,
+    pub(crate) hist: wgpu::Buffer,
+    pub(crate) stats: wgpu::Buffer,
+    pub(crate) prob: wgpu::Buffer,
+    pub(crate) staging: wgpu::Buffer,
+    /// Readback of the flat-fielded frame, when a flat-field is set.
+    pub(crate) raw_staging: Option<wgpu::Buffer>,
+    pub(crate) steps: Vec<Step>,
+}
+
+impl Unet {
+    /// The shared first stage of a plan for an `h × w` frame of `bits`-bit pixels.
+    pub(crate) fn frame_stage(&self, h: usize, w: usize, bits: u32) -> Result<FrameStage> {
+        let ctx = &self.ctx;
+        let words = (h * w).div_ceil(32 / bits as usize);
+        let frame_bytes = (words * 4) as u64;
+        let prob_bytes = (h * w * 4) as u64;
+        if frame_bytes.max(prob_bytes) > ctx.max_binding_bytes() {
+            return Err(Error::Shape(format!(
+                "a {w}×{h} frame's probability map ({} MiB) exceeds the device's {} MiB storage binding",
+                prob_bytes >> 20,
+                ctx.max_binding_bytes() >> 20
+            )));
+        }
+        let raw = ctx.storage("frame.raw", frame_bytes);
+        let hist = ctx.storage("frame.histogram", 4 << bits);
+        let stats = ctx.storage("frame.stats", 32);
+        let prob = ctx.storage("prob", prob_bytes);
+        let staging = ctx.staging("prob.staging", prob.size());
+        let mut steps = Vec::new();
+        let mut raw_staging = None;
+        if let Some(flat) = &self.flat {
+            let (group, p) = flat.bind(ctx, &raw, w, h, bits)?;
+            steps.push(Step {
+                label: "flatfield".into(),
+                flops: 0,
+                bytes: 2 * frame_bytes,
+                op: Op::FlatField(group, p),
+            });
+            // As large as the frame buffer (storage buffers are rounded up to 16 bytes).
+            raw_staging = Some(ctx.staging("frame.raw.staging", raw.size()));
+        }
+        let stats_params = FrameStatsParams {
+            count: (h * w) as u32,
+            bits,
+            words: words as u32,
+            _pad: 0,
+        };
+        let stats_group = ctx.kernels().frame_stats.bind(
+            &ctx.device,
+            "frame_stats",
+            &raw,
+            &hist,
+            &stats,
+            &ctx.uniform("frame_stats.params", &stats_params),
+        );
+        steps.push(Step {
+            label: "frame_stats".into(),
+            flops: 0,
+            bytes: frame_bytes,
+            op: Op::Stats(stats_group, stats_params),
+        });
+        Ok(FrameStage {
+            raw,
+            hist,
+            stats,
+            prob,
+            staging,
+            raw_staging,
+            steps,
+        })
     }
 }
 

@@ -11,6 +11,7 @@ pub const SOURCE_SUBGROUP: &str = include_str!("../../shaders/conv3x3_subgroup.w
 pub const SOURCE_BUFFERS: &str = include_str!("../../shaders/conv3x3_buffers.wgsl");
 pub const SOURCE_TEXTURES: &str = include_str!("../../shaders/conv3x3_textures.wgsl");
 pub const SOURCE_FRAME: &str = include_str!("../../shaders/conv3x3_frame.wgsl");
+pub const SOURCE_TEXTURE_OUT: &str = include_str!("../../shaders/conv3x3_texture_out.wgsl");
 pub const SOURCE_HEAD: &str = include_str!("../../shaders/conv3x3_head1x1.wgsl");
 /// Pixels along x and vec4 output groups written by one invocation (must match the shader).
 pub const PX: u32 = 8;
@@ -40,12 +41,12 @@ pub enum Conv3x3Storage {
 }
 
 impl Conv3x3Storage {
-    fn source(self) -> &'static str {
+    fn source(self) -> String {
         match self {
-            Conv3x3Storage::Buffers => SOURCE_BUFFERS,
-            Conv3x3Storage::Textures => SOURCE_TEXTURES,
-            Conv3x3Storage::Frame => SOURCE_FRAME,
-            Conv3x3Storage::Head => SOURCE_HEAD,
+            Conv3x3Storage::Buffers => SOURCE_BUFFERS.to_string(),
+            Conv3x3Storage::Textures => format!("{SOURCE_TEXTURES}\n{SOURCE_TEXTURE_OUT}"),
+            Conv3x3Storage::Frame => format!("{SOURCE_FRAME}\n{SOURCE_TEXTURE_OUT}"),
+            Conv3x3Storage::Head => SOURCE_HEAD.to_string(),
         }
     }
 

@@ -53,6 +53,7 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("conv3x3_buffers.wgsl", conv3x3::SOURCE_BUFFERS),
     ("conv3x3_textures.wgsl", conv3x3::SOURCE_TEXTURES),
     ("conv3x3_frame.wgsl", conv3x3::SOURCE_FRAME),
+    ("conv3x3_texture_out.wgsl", conv3x3::SOURCE_TEXTURE_OUT),
     ("conv3x3_head1x1.wgsl", conv3x3::SOURCE_HEAD),
     ("maxpool2x2_textures.wgsl", maxpool2x2::SOURCE_TEXTURES),
     ("upconv2x2_buffers.wgsl", upconv2x2::SOURCE_BUFFERS),
