@@ -34,6 +34,10 @@ pub struct EngineRun {
     pub steady_ms_mean: f64,
     pub steady_ms_best: f64,
     pub frames_per_second: f64,
+    /// With a batch size N > 1: the wall time of one `segment_batch` of N frames, per frame (the
+    /// best of `frames` batches), and the frames per second it gives.
+    pub batch_ms_per_frame: Option<f64>,
+    pub batch_frames_per_second: Option<f64>,
     /// How the per-dispatch times were taken.
     pub kernel_timing: String,
     pub kernels: Vec<KernelTime>,
@@ -49,17 +53,20 @@ pub struct BenchReport {
     pub height: usize,
     /// Frames timed in steady state per engine.
     pub frames: usize,
+    /// Frames per `segment_batch` call (1: no batch timing).
+    pub batch: usize,
     pub runs: Vec<EngineRun>,
 }
 
 /// Benchmarks `model` on a `width × height` simulated nominal frame, `frames` steady-state frames
-/// per engine; `progress` hears which engine runs.
+/// per engine, and (batch > 1) `frames` batches of `batch` frames; `progress` hears which engine
+/// runs.
 pub fn run(
     ctx: Arc<Context>,
     model: &Model,
-    width: usize,
-    height: usize,
+    (width, height): (usize, usize),
     frames: usize,
+    batch: usize,
     mut progress: impl FnMut(&str),
 ) -> Result<BenchReport> {
     let mut params = SimParams::preset(Preset::Nominal);
@@ -82,6 +89,8 @@ pub fn run(
             steady_ms_mean: 0.0,
             steady_ms_best: 0.0,
             frames_per_second: 0.0,
+            batch_ms_per_frame: None,
+            batch_frames_per_second: None,
             kernel_timing: if timestamps {
                 "GPU timestamps".into()
             } else {
@@ -108,6 +117,18 @@ pub fn run(
         run.steady_ms_mean = times.iter().sum::<f64>() / times.len() as f64;
         run.steady_ms_best = times.iter().cloned().fold(f64::INFINITY, f64::min);
         run.frames_per_second = 1e3 / run.steady_ms_mean;
+        if batch > 1 {
+            let many = vec![frame.clone(); batch];
+            unet.segment_batch(&many)?; // plan the batch's buffers outside the measurement
+            let mut best = f64::INFINITY;
+            for _ in 0..frames.max(1) {
+                let start = Instant::now();
+                unet.segment_batch(&many)?;
+                best = best.min(start.elapsed().as_secs_f64() * 1e3 / batch as f64);
+            }
+            run.batch_ms_per_frame = Some(best);
+            run.batch_frames_per_second = Some(1e3 / best);
+        }
         let steps = if timestamps {
             unet.profile(&frame)?
         } else {
@@ -137,6 +158,7 @@ pub fn run(
         width,
         height,
         frames,
+        batch,
         runs,
     })
 }
@@ -169,6 +191,19 @@ impl BenchReport {
                 "per dispatch",
                 r.kernel_timing
             );
+            if let Some(ms) = r.batch_ms_per_frame {
+                out = out.replacen(
+                    &format!("{:.2} frames/s\n", r.frames_per_second),
+                    &format!(
+                        "{:.2} frames/s; batches of {}: {:.1} ms a frame, {:.2} frames/s\n",
+                        r.frames_per_second,
+                        self.batch,
+                        ms,
+                        1e3 / ms
+                    ),
+                    1,
+                );
+            }
             for k in &r.kernels {
                 out += &format!(
                     "  {:<28} {:>9.3} ms {:>9.2} GFLOP/s {:>8.2} GB/s\n",

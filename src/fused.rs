@@ -377,6 +377,7 @@ impl Unet {
             steps,
             stats_copy: Some((stats, frame_params)),
             stats_steps,
+            batch: Vec::new(),
             _activations: vec![head],
             _textures: textures,
         })

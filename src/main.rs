@@ -118,6 +118,9 @@ enum Command {
         /// Steady-state frames timed per engine.
         #[arg(long, default_value_t = 5)]
         frames: usize,
+        /// Also time batches of N frames in one submit (Unet::segment_batch).
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
         /// Also write the report as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -455,8 +458,9 @@ fn main() -> ExitCode {
             weights,
             size,
             frames,
+            batch,
             json,
-        } => bench(weights.as_deref(), &size, frames, json.as_deref()),
+        } => bench(weights.as_deref(), &size, (frames, batch), json.as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -790,7 +794,7 @@ fn load_frame(path: &Path, flat: Option<&FlatField>) -> emunet::Result<Frame> {
 fn bench(
     weights: Option<&Path>,
     size: &str,
-    frames: usize,
+    (frames, batch): (usize, usize),
     json: Option<&Path>,
 ) -> emunet::Result<ExitCode> {
     let parsed = size.split_once(['x', '×']).and_then(|(w, h)| {
@@ -812,7 +816,11 @@ fn bench(
     let ctx = Arc::new(Context::new()?);
     let bar = ProgressBar::new_spinner();
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    let report = emunet::bench::run(ctx, &model, width, height, frames, |what| {
+    if batch == 0 {
+        eprintln!("error: --batch must be at least 1");
+        return Ok(ExitCode::FAILURE);
+    }
+    let report = emunet::bench::run(ctx, &model, (width, height), frames, batch, |what| {
         bar.set_message(format!("benchmarking {what}"))
     })?;
     bar.finish_and_clear();

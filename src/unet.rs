@@ -174,6 +174,8 @@ pub(crate) struct Plan {
     /// the first `stats_steps` steps (flat-field, frame_stats) and before the rest.
     pub(crate) stats_copy: Option<(wgpu::Buffer, wgpu::Buffer)>,
     pub(crate) stats_steps: usize,
+    /// Per-frame buffers of [`Unet::segment_batch`], grown on demand.
+    pub(crate) batch: Vec<BatchSlot>,
     // Activations stay alive as long as the bind groups that use them.
     pub(crate) _activations: Vec<wgpu::Buffer>,
     pub(crate) _textures: Vec<wgpu::Texture>,
@@ -633,6 +635,7 @@ impl Unet {
             steps,
             stats_copy: None,
             stats_steps: 0,
+            batch: Vec::new(),
             _activations: activations,
             _textures: Vec::new(),
         })
@@ -641,21 +644,7 @@ impl Unet {
     /// Segments one frame: probabilities from the GPU, with the wall time it took.
     pub fn segment(&mut self, frame: &Frame) -> Result<Segmentation> {
         let (h, w) = (frame.height, frame.width);
-        let m = 1 << self.depth;
-        if h < m || w < m {
-            return Err(Error::Shape(format!(
-                "a {w}×{h} frame is smaller than 2^D = {m} pixels on a side for UNet({}, {})",
-                self.depth, self.channels
-            )));
-        }
-        let key = (h, w, frame.bits());
-        if self.plan.as_ref().is_none_or(|p| p.key != key) {
-            self.plan = None; // free the old buffers before allocating new ones
-            let plan = self
-                .ctx
-                .checked("planning buffers", || self.build_plan(h, w, frame.bits()))??;
-            self.plan = Some(plan);
-        }
+        self.ensure_plan(h, w, frame.bits())?;
         let plan = self.plan.as_ref().expect("plan was just built");
         let ctx = &self.ctx;
         let start = Instant::now();
@@ -663,33 +652,11 @@ impl Unet {
             ctx.queue
                 .write_buffer(&plan.raw, 0, bytemuck::cast_slice(&frame.packed_words()));
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
-            encoder.clear_buffer(&plan.hist, 0, None);
-            // The fused engine needs the frame statistics in a uniform: two passes around a copy.
-            let (first, rest) = plan.steps.split_at(plan.stats_steps);
-            for (i, steps) in [first, rest].into_iter().enumerate() {
-                if i == 1 {
-                    plan.copy_stats(&mut encoder);
-                }
-                let mut pass = encoder.begin_compute_pass(&Default::default());
-                for step in steps {
-                    step.record(ctx, &mut pass);
-                }
-            }
-            encoder.copy_buffer_to_buffer(&plan.prob, 0, &plan.staging, 0, plan.prob.size());
-            if let Some(raw_staging) = &plan.raw_staging {
-                encoder.copy_buffer_to_buffer(&plan.raw, 0, raw_staging, 0, plan.raw.size());
-            }
+            plan.record_frame(ctx, &mut encoder, &plan.staging, plan.raw_staging.as_ref());
             ctx.queue.submit([encoder.finish()]);
         })?;
-        let mut prob: Vec<f32> = read_mapped(ctx, &plan.staging)?;
-        prob.truncate(h * w);
-        let corrected = match &plan.raw_staging {
-            Some(staging) => {
-                let words: Vec<u32> = read_mapped(ctx, staging)?;
-                Some(Frame::from_packed_words(w, h, frame.bits(), &words)?)
-            }
-            None => None,
-        };
+        let (prob, corrected) =
+            plan.read_back(ctx, &plan.staging, plan.raw_staging.as_ref(), frame)?;
         Ok(Segmentation {
             width: w,
             height: h,
@@ -700,6 +667,100 @@ impl Unet {
             engine: plan.engine,
             corrected,
         })
+    }
+
+    /// Segments frames of one size and bit depth with one submit: each frame is copied from its
+    /// own upload buffer into the plan's, run, and its probabilities copied to its own staging
+    /// buffer, all in one command buffer (buffers planned once and kept for later batches of up
+    /// to the same count). Results equal [`Unet::segment`]'s frame by frame; each `elapsed` is
+    /// the whole batch's wall time.
+    pub fn segment_batch(&mut self, frames: &[Frame]) -> Result<Vec<Segmentation>> {
+        let Some(first) = frames.first() else {
+            return Ok(Vec::new());
+        };
+        let (h, w, bits) = (first.height, first.width, first.bits());
+        if let Some((i, f)) = frames
+            .iter()
+            .enumerate()
+            .find(|(_, f)| (f.height, f.width, f.bits()) != (h, w, bits))
+        {
+            return Err(Error::Shape(format!(
+                "frame {i} of the batch is {}×{} {}-bit, frame 0 is {w}×{h} {bits}-bit: a batch \
+                 holds frames of one size and depth",
+                f.width,
+                f.height,
+                f.bits()
+            )));
+        }
+        self.ensure_plan(h, w, bits)?;
+        let ctx = self.ctx.clone();
+        let plan = self.plan.as_mut().expect("plan was just built");
+        while plan.batch.len() < frames.len() {
+            let i = plan.batch.len();
+            plan.batch.push(BatchSlot {
+                upload: ctx.storage(&format!("batch{i}.raw"), plan.raw.size()),
+                staging: ctx.staging(&format!("batch{i}.prob.staging"), plan.prob.size()),
+                raw_staging: plan
+                    .raw_staging
+                    .as_ref()
+                    .map(|r| ctx.staging(&format!("batch{i}.raw.staging"), r.size())),
+            });
+        }
+        let plan = self.plan.as_ref().expect("plan was just built");
+        let start = Instant::now();
+        ctx.checked("running the U-Net on a batch", || {
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            for (frame, slot) in frames.iter().zip(&plan.batch) {
+                ctx.queue.write_buffer(
+                    &slot.upload,
+                    0,
+                    bytemuck::cast_slice(&frame.packed_words()),
+                );
+                encoder.copy_buffer_to_buffer(&slot.upload, 0, &plan.raw, 0, plan.raw.size());
+                plan.record_frame(&ctx, &mut encoder, &slot.staging, slot.raw_staging.as_ref());
+            }
+            ctx.queue.submit([encoder.finish()]);
+        })?;
+        let mut out = Vec::with_capacity(frames.len());
+        for (frame, slot) in frames.iter().zip(&plan.batch) {
+            let (prob, corrected) =
+                plan.read_back(&ctx, &slot.staging, slot.raw_staging.as_ref(), frame)?;
+            out.push(Segmentation {
+                width: w,
+                height: h,
+                prob,
+                threshold: self.threshold,
+                elapsed: Duration::ZERO,
+                tiles: plan.tiles.len(),
+                engine: plan.engine,
+                corrected,
+            });
+        }
+        let elapsed = start.elapsed();
+        for seg in &mut out {
+            seg.elapsed = elapsed;
+        }
+        Ok(out)
+    }
+
+    /// Builds the plan for `h × w` frames of `bits` bits unless the current one is for them.
+    fn ensure_plan(&mut self, h: usize, w: usize, bits: u32) -> Result<()> {
+        let m = 1 << self.depth;
+        if h < m || w < m {
+            return Err(Error::Shape(format!(
+                "a {w}×{h} frame is smaller than 2^D = {m} pixels on a side for UNet({}, {})",
+                self.depth, self.channels
+            )));
+        }
+        let key = (h, w, bits);
+        if self.plan.as_ref().is_none_or(|p| p.key != key) {
+            self.plan = None; // free the old buffers before allocating new ones
+            let plan = self
+                .ctx
+                .checked("planning buffers", || self.build_plan(h, w, bits))??;
+            self.plan = Some(plan);
+        }
+        Ok(())
     }
 
     /// Runs `frame` once with every dispatch in its own compute pass bracketed by timestamp
@@ -897,7 +958,64 @@ impl Unet {
     }
 }
 
+/// One frame's own buffers in a batch: its packed pixels, its probabilities' and (with a
+/// flat-field) its corrected frame's staging buffers.
+pub(crate) struct BatchSlot {
+    upload: wgpu::Buffer,
+    staging: wgpu::Buffer,
+    raw_staging: Option<wgpu::Buffer>,
+}
+
 impl Plan {
+    /// Records one frame already in `raw`: cleared histogram, every step (the fused engine's two
+    /// passes around the statistics copy), then the probabilities (and the flat-fielded frame)
+    /// copied to the given staging buffers.
+    fn record_frame(
+        &self,
+        ctx: &Context,
+        encoder: &mut wgpu::CommandEncoder,
+        staging: &wgpu::Buffer,
+        raw_staging: Option<&wgpu::Buffer>,
+    ) {
+        encoder.clear_buffer(&self.hist, 0, None);
+        let (first, rest) = self.steps.split_at(self.stats_steps);
+        for (i, steps) in [first, rest].into_iter().enumerate() {
+            if i == 1 {
+                self.copy_stats(encoder);
+            }
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            for step in steps {
+                step.record(ctx, &mut pass);
+            }
+        }
+        encoder.copy_buffer_to_buffer(&self.prob, 0, staging, 0, self.prob.size());
+        if let Some(raw_staging) = raw_staging {
+            encoder.copy_buffer_to_buffer(&self.raw, 0, raw_staging, 0, self.raw.size());
+        }
+    }
+
+    /// Maps one frame's staging buffers: its probabilities (cropped to the frame) and, with a
+    /// flat-field, the corrected frame.
+    fn read_back(
+        &self,
+        ctx: &Context,
+        staging: &wgpu::Buffer,
+        raw_staging: Option<&wgpu::Buffer>,
+        frame: &Frame,
+    ) -> Result<(Vec<f32>, Option<Frame>)> {
+        let (h, w) = (frame.height, frame.width);
+        let mut prob: Vec<f32> = read_mapped(ctx, staging)?;
+        prob.truncate(h * w);
+        let corrected = match raw_staging {
+            Some(staging) => {
+                let words: Vec<u32> = read_mapped(ctx, staging)?;
+                Some(Frame::from_packed_words(w, h, frame.bits(), &words)?)
+            }
+            None => None,
+        };
+        Ok((prob, corrected))
+    }
+
     /// Copies the frame statistics into the fused engine's first-conv uniform (no-op otherwise).
     fn copy_stats(&self, encoder: &mut wgpu::CommandEncoder) {
         if let Some((from, to)) = &self.stats_copy {

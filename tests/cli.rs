@@ -292,6 +292,8 @@ fn bench_reports_every_engine_and_refuses_bad_sizes() {
         "96x64",
         "--frames",
         "1",
+        "--batch",
+        "2",
         "--json",
         json.to_str().unwrap(),
     ]);
@@ -310,6 +312,7 @@ fn bench_reports_every_engine_and_refuses_bad_sizes() {
     for r in runs {
         assert!(r["skipped"].is_null(), "{r}");
         assert!(r["steady_ms_mean"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["batch_ms_per_frame"].as_f64().unwrap() > 0.0, "{r}");
         let kernels = r["kernels"].as_array().unwrap();
         assert!(
             kernels

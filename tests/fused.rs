@@ -188,3 +188,47 @@ fn f16_storage_stays_within_its_tolerance() {
     let err = ops.segment(&frame).unwrap_err().to_string();
     assert!(err.contains("f32 only"), "{err}");
 }
+
+/// `segment_batch` (one submit for several frames) gives each frame exactly what `segment`
+/// gives it, on both engines, with and without a flat-field; batches of one size only.
+#[test]
+fn batch_equals_frame_by_frame() {
+    let (w, h) = (52, 40);
+    let model = random_model(2, 8, 92, Normalization::Median);
+    let frames: Vec<Frame> = (0..4).map(|s| random_frame(290 + s, w, h, false)).collect();
+    let flat = FlatField::estimate(&frames).unwrap();
+    for engine in [Engine::Ops, Engine::Fused] {
+        for flat in [None, Some(&flat)] {
+            let mut unet = Unet::new(ctx(), &model).unwrap();
+            unet.set_engine(engine);
+            unet.set_flatfield(flat);
+            // A batch of 3, then of 2 (reusing the slots), against single frames.
+            let batch = unet.segment_batch(&frames[..3]).unwrap();
+            let again = unet.segment_batch(&frames[1..3]).unwrap();
+            for (i, frame) in frames[..3].iter().enumerate() {
+                let single = unet.segment(frame).unwrap();
+                assert_eq!(
+                    batch[i].prob,
+                    single.prob,
+                    "{engine:?} flat {} frame {i}",
+                    flat.is_some()
+                );
+                assert_eq!(
+                    batch[i].corrected.as_ref().map(|f| f.packed_words()),
+                    single.corrected.as_ref().map(|f| f.packed_words())
+                );
+                if i > 0 {
+                    assert_eq!(again[i - 1].prob, single.prob);
+                }
+            }
+        }
+    }
+    let mut unet = Unet::new(ctx(), &model).unwrap();
+    assert!(unet.segment_batch(&[]).unwrap().is_empty());
+    let odd = random_frame(299, w + 4, h, false);
+    let err = unet
+        .segment_batch(&[frames[0].clone(), odd])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("frame 1 of the batch"), "{err}");
+}
