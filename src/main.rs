@@ -599,9 +599,7 @@ fn segment(
             ctx.info.device_type == wgpu::DeviceType::Cpu,
         )?;
     }
-    let code = for_each_frame(&frames, "segmented", |path| {
-        segment_one(&mut unet, path, out, outputs)
-    });
+    let code = segment_pipelined(&mut unet, &frames, out, outputs);
     Ok(code)
 }
 
@@ -640,49 +638,124 @@ fn for_each_frame(
     verb: &str,
     mut work: impl FnMut(&Path) -> emunet::Result<(String, f64)>,
 ) -> ExitCode {
-    let bar = progress_bar(frames.len() as u64, "frames");
-    let (mut ok, mut failed, mut total_ms) = (0usize, 0usize, 0.0f64);
+    let mut tally = Tally::new(frames.len());
     for path in frames {
-        match work(path) {
+        tally.record(path, work(path));
+    }
+    tally.finish(verb)
+}
+
+/// Per-frame results in order: each frame's line (or its error, named), a progress bar, and the
+/// summary with the mean time.
+struct Tally {
+    bar: ProgressBar,
+    ok: usize,
+    failed: usize,
+    total_ms: f64,
+}
+
+impl Tally {
+    fn new(len: usize) -> Self {
+        Tally {
+            bar: progress_bar(len as u64, "frames"),
+            ok: 0,
+            failed: 0,
+            total_ms: 0.0,
+        }
+    }
+
+    fn record(&mut self, path: &Path, result: emunet::Result<(String, f64)>) {
+        match result {
             Ok((line, ms)) => {
-                ok += 1;
-                total_ms += ms;
-                bar.suspend(|| println!("{line}"));
+                self.ok += 1;
+                self.total_ms += ms;
+                self.bar.suspend(|| println!("{line}"));
             }
             Err(e) => {
-                failed += 1;
+                self.failed += 1;
                 // Name the frame unless the error already does.
                 let shown = path.display().to_string();
                 let msg = e.to_string();
                 if msg.contains(&shown) {
-                    bar.suspend(|| eprintln!("error: {msg}"));
+                    self.bar.suspend(|| eprintln!("error: {msg}"));
                 } else {
-                    bar.suspend(|| eprintln!("error: {shown}: {msg}"));
+                    self.bar.suspend(|| eprintln!("error: {shown}: {msg}"));
                 }
             }
         }
-        bar.inc(1);
+        self.bar.inc(1);
     }
-    bar.finish_and_clear();
-    println!(
-        "{ok} frame(s) {verb}, {failed} failed{}",
-        if ok > 0 {
-            format!(
-                ", {:.1} ms per frame on average (first frame includes planning)",
-                total_ms / ok as f64
-            )
+
+    fn finish(self, verb: &str) -> ExitCode {
+        self.bar.finish_and_clear();
+        println!(
+            "{} frame(s) {verb}, {} failed{}",
+            self.ok,
+            self.failed,
+            if self.ok > 0 {
+                format!(
+                    ", {:.1} ms per frame on average (first frame includes planning)",
+                    self.total_ms / self.ok as f64
+                )
+            } else {
+                String::new()
+            }
+        );
+        if self.failed == 0 {
+            ExitCode::SUCCESS
         } else {
-            String::new()
+            ExitCode::FAILURE
         }
-    );
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     }
 }
 
-/// Prints every dispatch's GPU time for one frame, and the total.
+/// `segment` over many frames as a three-stage pipeline: a reader thread decodes the next frames
+/// while the GPU runs the current one, and a writer thread measures clusters and writes the files
+/// of the previous one; at most two frames wait between stages. Lines print in frame order.
+fn segment_pipelined(
+    unet: &mut Unet,
+    frames: &[PathBuf],
+    out: &Path,
+    outputs: SegmentOutputs,
+) -> ExitCode {
+    use std::sync::mpsc::sync_channel;
+    type Segmented = emunet::Result<(Frame, emunet::unet::Segmentation)>;
+    let (to_gpu, from_reader) = sync_channel::<(PathBuf, emunet::Result<Frame>)>(2);
+    let (to_writer, from_gpu) = sync_channel::<(PathBuf, Segmented)>(2);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for path in frames {
+                if to_gpu.send((path.clone(), load_frame(path, None))).is_err() {
+                    break;
+                }
+            }
+        });
+        let writer = scope.spawn(move || {
+            let mut tally = Tally::new(frames.len());
+            for (path, segmented) in from_gpu {
+                let result =
+                    segmented.and_then(|(raw, seg)| finish_one(&path, &raw, &seg, out, outputs));
+                tally.record(&path, result);
+            }
+            tally
+        });
+        for (path, loaded) in from_reader {
+            let segmented = loaded.and_then(|raw| {
+                let seg = unet.segment(&raw)?;
+                Ok((raw, seg))
+            });
+            if to_writer.send((path, segmented)).is_err() {
+                break;
+            }
+        }
+        drop(to_writer);
+        writer
+            .join()
+            .expect("the writer thread does not panic")
+            .finish("segmented")
+    })
+}
+
 /// Prints each dispatch's time for one frame: GPU timestamps, or on a CPU adapter (lavapipe, whose
 /// timestamps miss storage-texture work) the wall time of each dispatch submitted alone.
 fn print_profile(unet: &mut Unet, path: &Path, cpu_adapter: bool) -> emunet::Result<()> {
@@ -711,16 +784,16 @@ fn print_profile(unet: &mut Unet, path: &Path, cpu_adapter: bool) -> emunet::Res
     Ok(())
 }
 
-fn segment_one(
-    unet: &mut Unet,
+/// The CPU stage of one segmented frame: clusters (split at grains), the files, the line to print.
+fn finish_one(
     path: &Path,
+    raw: &Frame,
+    seg: &emunet::unet::Segmentation,
     out: &Path,
     outputs: SegmentOutputs,
 ) -> emunet::Result<(String, f64)> {
-    let raw = load_frame(path, None)?;
-    let seg = unet.segment(&raw)?;
     // With a flat-field the GPU corrected the frame; the clusters are measured on its result.
-    let frame = seg.corrected.as_ref().unwrap_or(&raw);
+    let frame = seg.corrected.as_ref().unwrap_or(raw);
     let stem = stem_of(path);
     let mask = seg.mask();
     let on = mask.iter().filter(|&&v| v != 0).count();
