@@ -34,8 +34,9 @@
 //                           gathers but loads storage buffers lane by lane with a branch each;
 //   conv3x3_frame.wgsl    — the fused engine's first conv: the raw frame words in, normalised in
 //                           the load, + conv3x3_texture_out.wgsl;
-//   conv3x3_head1x1.wgsl  — the fused engine's last conv: textures in, and the epilogue applies
-//                           the 1×1 head and the sigmoid and writes the probability map instead.
+//   conv3x3_textures.wgsl + conv3x3_head1x1.wgsl — the fused engine's last conv: textures in, and
+//                           the epilogue applies the 1×1 head and the sigmoid and writes the
+//                           probability map instead.
 // The entry point `main` and `load_taps` (how the nine weight blocks reach the registers) come from
 //   conv3x3_direct.wgsl   — every invocation reads the blocks from storage (GPUs: uniform loads);
 //   conv3x3_subgroup.wgsl — the subgroup's first 8 lanes load the 36 vec4 columns cooperatively and

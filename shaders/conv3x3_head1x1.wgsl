@@ -1,10 +1,9 @@
-// conv3x3_head1x1.wgsl — the fused engine's last convolution: conv3x3.wgsl on a texture input
-// (as conv3x3_textures.wgsl) whose epilogue applies ReLU, the 1×1 head C → 1, its bias and the
-// sigmoid, and writes the probability map cropped to the frame, so the last activation is never
-// stored. One invocation holds all output channels of its pixels, so C ≤ 4·OB = 16 (co4 ≤ 4).
-// Declares bindings 0 (x_a), 4 (prob) and 6 (head) and defines `load_input` and `store_block`.
+// conv3x3_head1x1.wgsl — the output half of the fused engine's last convolution, appended after
+// conv3x3_textures.wgsl (its texture input): the epilogue applies ReLU, the 1×1 head C → 1, its
+// bias and the sigmoid, and writes the probability map cropped to the frame, so the last
+// activation is never stored. One invocation holds all output channels of its pixels, so
+// C ≤ 4·OB = 16 (co4 ≤ 4). Declares bindings 4 (prob) and 6 (head) and defines `store_block`.
 //
-//   0 x_a    texture_2d_array<f32>  [ca4 layers][H][W]
 //   4 prob   read_write  [out_h][out_w] f32 (the frame's size; padded rows/columns are cropped)
 //   6 head   uniform     HeadParams: the head's weights by channel group, its bias, the frame size
 //
@@ -20,16 +19,8 @@ struct HeadParams {
     _pad: u32,
 }
 
-@group(0) @binding(0) var x_a: texture_2d_array<f32>;
 @group(0) @binding(4) var<storage, read_write> prob: array<f32>;
 @group(0) @binding(6) var<uniform> head: HeadParams;
-
-// Input group `ic` at (row sy, column sx); zero outside the level.
-fn load_input(n: u32, sy: i32, sx: i32, ic: u32) -> vec4<f32> {
-    let inside = sy >= 0 && sy < i32(p.h) && sx >= 0 && sx < i32(p.w);
-    let at = vec2<i32>(clamp(sx, 0, i32(p.w) - 1), clamp(sy, 0, i32(p.h) - 1));
-    return select(vec4<f32>(0.0), textureLoad(x_a, at, i32(ic), 0), inside);
-}
 
 // The logit of one pixel from its four output groups (groups past co4 meet zero head weights,
 // adding exact zeros after the real terms).

@@ -46,7 +46,7 @@ impl Conv3x3Storage {
             Conv3x3Storage::Buffers => SOURCE_BUFFERS.to_string(),
             Conv3x3Storage::Textures => format!("{SOURCE_TEXTURES}\n{SOURCE_TEXTURE_OUT}"),
             Conv3x3Storage::Frame => format!("{SOURCE_FRAME}\n{SOURCE_TEXTURE_OUT}"),
-            Conv3x3Storage::Head => SOURCE_HEAD.to_string(),
+            Conv3x3Storage::Head => format!("{SOURCE_TEXTURES}\n{SOURCE_HEAD}"),
         }
     }
 
