@@ -1,7 +1,7 @@
 // conv3x3_frame.wgsl — the fused engine's first convolution reads the camera frame itself:
 // conv3x3.wgsl whose `load_input` unpacks the raw 8/16-bit pixel words, reflects the padding rows
 // and columns past the frame and normalises exactly as normalize.wgsl does (mode 0 "zscore",
-// 1 "median"), so no normalised copy of the frame is ever written. The output is a write-only
+// 1 "median"; both through frame_pixel.wgsl, prepended to the module), so no normalised copy of the frame is ever written. The output is a write-only
 // rgba32float storage texture array (conv3x3_texture_out.wgsl, appended after this file).
 // Declares bindings 0 (raw) and 7 (frame) and defines `load_input`. ca4 = 1, cb4 = 0, batch 1.
 //
@@ -22,24 +22,13 @@ struct FrameParams {
 @group(0) @binding(0) var<storage, read> raw: array<u32>;
 @group(0) @binding(7) var<uniform> frame: FrameParams;
 
-fn reflect_index(f: u32, n: u32) -> u32 {
-    return select(f, 2u * (n - 1u) - f, f >= n);
-}
-
 // The normalised pixel at (row sy, column sx) of the padded frame as channel 0; zero outside it.
 fn load_input(n: u32, sy: i32, sx: i32, ic: u32) -> vec4<f32> {
     let inside = sy >= 0 && sy < i32(p.h) && sx >= 0 && sx < i32(p.w);
     let fy = reflect_index(u32(clamp(sy, 0, i32(p.h) - 1)), frame.h);
     let fx = reflect_index(u32(clamp(sx, 0, i32(p.w) - 1)), frame.w);
-    let i = fy * frame.w + fx;
-    let per_word = 32u / frame.bits;
-    let mask = (1u << frame.bits) - 1u;
-    let v = (raw[i / per_word] >> ((i % per_word) * frame.bits)) & mask;
-    var value: f32;
-    if (frame.mode == 0u) {
-        value = (f32(v) / f32(mask) - frame.stats[0].x) * frame.stats[0].y;
-    } else {
-        value = (f32(v) - frame.stats[1].x) * (255.0 / (32.0 * f32(mask)));
-    }
+    let v = raw_pixel(fy * frame.w + fx, frame.bits);
+    let s = frame.stats;
+    let value = normalized(v, frame.bits, frame.mode, s[0].x, s[0].y, s[1].x);
     return select(vec4<f32>(0.0), vec4<f32>(value, 0.0, 0.0, 0.0), inside);
 }

@@ -18,6 +18,8 @@
 //   3 r      read_write  [H][W] f32 filter response
 //   4 p      uniform     FirFilterParams
 //
+// Module: frame_pixel.wgsl (raw_pixel) + this file.
+//
 // Dispatch: workgroup 64; one invocation writes PX = 8 adjacent outputs of one row, reading the
 // 6 × 13 pixels they share once (on lavapipe every storage load is emulated lane by lane, so this
 // is the cost that matters) and the taps as uniforms at constant offsets. Blocks are numbered
@@ -50,10 +52,7 @@ const PX: u32 = 8u;
 fn pixel(x: i32, y: i32) -> i32 {
     let cx = u32(clamp(x, 0, i32(p.w) - 1));
     let cy = u32(clamp(y, 0, i32(p.h) - 1));
-    let i = cy * p.w + cx;
-    let per_word = 32u / p.bits;
-    let mask = (1u << p.bits) - 1u;
-    return i32((raw[i / per_word] >> ((i % per_word) * p.bits)) & mask);
+    return i32(raw_pixel(cy * p.w + cx, p.bits));
 }
 
 // The tap sums of outputs x0 .. x0 + 7 (lo: 0..3, hi: 4..7).

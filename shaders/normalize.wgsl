@@ -13,6 +13,8 @@
 //   2 x      read_write  [th][tw][1] vec4<f32>
 //   3 p      uniform     NormalizeParams
 //
+// Module: frame_pixel.wgsl (reflect_index, raw_pixel, normalized) + this file.
+//
 // Dispatch: workgroup 8×8, one invocation per tile pixel; grid = (ceil(tw/8), ceil(th/8), 1).
 
 struct NormalizeParams {
@@ -31,10 +33,6 @@ struct NormalizeParams {
 @group(0) @binding(2) var<storage, read_write> x: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> p: NormalizeParams;
 
-fn reflect_index(f: u32, n: u32) -> u32 {
-    return select(f, 2u * (n - 1u) - f, f >= n);
-}
-
 @compute @workgroup_size(8, 8, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (gid.x >= p.tw || gid.y >= p.th) {
@@ -42,15 +40,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let fy = reflect_index(p.oy + gid.y, p.h);
     let fx = reflect_index(p.ox + gid.x, p.w);
-    let i = fy * p.w + fx;
-    let per_word = 32u / p.bits;
-    let mask = (1u << p.bits) - 1u;
-    let v = (raw[i / per_word] >> ((i % per_word) * p.bits)) & mask;
-    var value: f32;
-    if (p.mode == 0u) {
-        value = (f32(v) / f32(mask) - stats[0]) * stats[1];
-    } else {
-        value = (f32(v) - stats[4]) * (255.0 / (32.0 * f32(mask)));
-    }
+    let v = raw_pixel(fy * p.w + fx, p.bits);
+    let value = normalized(v, p.bits, p.mode, stats[0], stats[1], stats[4]);
     x[gid.y * p.tw + gid.x] = vec4<f32>(value, 0.0, 0.0, 0.0);
 }

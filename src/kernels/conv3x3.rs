@@ -45,7 +45,10 @@ impl Conv3x3Storage {
         match self {
             Conv3x3Storage::Buffers => SOURCE_BUFFERS.to_string(),
             Conv3x3Storage::Textures => format!("{SOURCE_TEXTURES}\n{SOURCE_TEXTURE_OUT}"),
-            Conv3x3Storage::Frame => format!("{SOURCE_FRAME}\n{SOURCE_TEXTURE_OUT}"),
+            Conv3x3Storage::Frame => format!(
+                "{}\n{SOURCE_FRAME}\n{SOURCE_TEXTURE_OUT}",
+                super::normalize::SOURCE_FRAME_PIXEL
+            ),
             Conv3x3Storage::Head => format!("{SOURCE_TEXTURES}\n{SOURCE_HEAD}"),
         }
     }

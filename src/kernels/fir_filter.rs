@@ -3,6 +3,11 @@
 use super::{Access, bind, grid_2d, layout, pipeline};
 
 pub const SOURCE: &str = include_str!("../../shaders/fir_filter.wgsl");
+
+/// The filter's module: frame_pixel.wgsl (pixel unpacking) + fir_filter.wgsl.
+pub fn source() -> String {
+    format!("{}\n{SOURCE}", super::normalize::SOURCE_FRAME_PIXEL)
+}
 /// Adjacent outputs of one row written by one invocation (must match the shader).
 pub const PX: u32 = 8;
 
@@ -68,7 +73,7 @@ impl FirFilter {
             "fir_filter",
             &[Read, Read, Uniform, ReadWrite, Uniform],
         );
-        let pipeline = pipeline(device, "fir_filter", SOURCE, "main", &layout);
+        let pipeline = pipeline(device, "fir_filter", &source(), "main", &layout);
         FirFilter { pipeline, layout }
     }
 

@@ -4,6 +4,14 @@
 use super::{Access, bind, div_ceil, layout, pipeline};
 
 pub const SOURCE: &str = include_str!("../../shaders/normalize.wgsl");
+/// Reading and normalising one frame pixel, prepended to normalize.wgsl, conv3x3_frame.wgsl and
+/// fir_filter.wgsl.
+pub const SOURCE_FRAME_PIXEL: &str = include_str!("../../shaders/frame_pixel.wgsl");
+
+/// The normalize module: frame_pixel.wgsl + normalize.wgsl.
+pub fn source() -> String {
+    format!("{SOURCE_FRAME_PIXEL}\n{SOURCE}")
+}
 
 /// Mirrors `NormalizeParams`: frame `h × w` with `bits` per pixel; the tile `th × tw` starts at
 /// padded-frame position `(oy, ox)`; `mode` is [`NormalizeParams::mode_of`] the rule.
@@ -39,7 +47,7 @@ impl Normalize {
     pub fn new(device: &wgpu::Device) -> Self {
         use Access::*;
         let layout = layout(device, "normalize", &[Read, Read, ReadWrite, Uniform]);
-        let pipeline = pipeline(device, "normalize", SOURCE, "main", &layout);
+        let pipeline = pipeline(device, "normalize", &source(), "main", &layout);
         Normalize { pipeline, layout }
     }
 
