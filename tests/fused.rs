@@ -11,17 +11,10 @@ use emunet::unet::Engine;
 use emunet::{Frame, Model, Unet, reference};
 use rand::RngExt;
 
-fn random_model(depth: usize, channels: usize, seed: u64, norm: Normalization) -> Model {
-    let mut model = Model::init_he(depth, channels, seed).unwrap();
+/// `common::random_model` with the given input rule.
+fn model_with(depth: usize, channels: usize, seed: u64, norm: Normalization) -> Model {
+    let mut model = random_model(depth, channels, seed);
     model.set_normalization(norm);
-    let mut rng = rng(seed + 1000);
-    for (name, (_, values)) in model.tensors.iter_mut() {
-        if name.ends_with(".bias") {
-            for v in values.iter_mut() {
-                *v = rng.random_range(-0.1..0.1);
-            }
-        }
-    }
     model
 }
 
@@ -99,7 +92,7 @@ fn fused_equals_ops_on_many_shapes() {
         (1, 12, 40, 24, false, Normalization::Zscore),
     ];
     for (i, &(d, c, w, h, sixteen, norm)) in cases.iter().enumerate() {
-        let model = random_model(d, c, 70 + i as u64, norm);
+        let model = model_with(d, c, 70 + i as u64, norm);
         let frame = random_frame(170 + i as u64, w, h, sixteen);
         compare(
             &model,
@@ -113,7 +106,7 @@ fn fused_equals_ops_on_many_shapes() {
 #[test]
 fn fused_equals_ops_with_a_flat_field() {
     let (w, h) = (50, 36);
-    let model = random_model(2, 8, 90, Normalization::Median);
+    let model = model_with(2, 8, 90, Normalization::Median);
     let frames: Vec<Frame> = (0..5).map(|s| random_frame(190 + s, w, h, false)).collect();
     let flat = FlatField::estimate(&frames).unwrap();
     compare(
@@ -126,7 +119,7 @@ fn fused_equals_ops_with_a_flat_field() {
 
 #[test]
 fn wide_models_fall_back_to_ops_or_are_refused() {
-    let model = random_model(1, 20, 91, Normalization::Zscore);
+    let model = model_with(1, 20, 91, Normalization::Zscore);
     let frame = random_frame(191, 24, 16, false);
     let mut unet = Unet::new(ctx(), &model).unwrap();
     let seg = unet.segment(&frame).unwrap();
@@ -194,7 +187,7 @@ fn f16_storage_stays_within_its_tolerance() {
 #[test]
 fn batch_equals_frame_by_frame() {
     let (w, h) = (52, 40);
-    let model = random_model(2, 8, 92, Normalization::Median);
+    let model = model_with(2, 8, 92, Normalization::Median);
     let frames: Vec<Frame> = (0..4).map(|s| random_frame(290 + s, w, h, false)).collect();
     let flat = FlatField::estimate(&frames).unwrap();
     for engine in [Engine::Ops, Engine::Fused] {

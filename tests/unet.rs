@@ -4,22 +4,8 @@
 mod common;
 use common::*;
 use emunet::unet::Engine;
-use emunet::{Frame, Model, Unet, reference};
+use emunet::{Frame, Unet, reference};
 use rand::RngExt;
-
-/// A model with random weights and biases (He init leaves biases at 0, which would hide bias bugs).
-fn random_model(depth: usize, channels: usize, seed: u64) -> Model {
-    let mut model = Model::init_he(depth, channels, seed).unwrap();
-    let mut rng = rng(seed + 1000);
-    for (name, (_, values)) in model.tensors.iter_mut() {
-        if name.ends_with(".bias") {
-            for v in values.iter_mut() {
-                *v = rng.random_range(-0.1..0.1);
-            }
-        }
-    }
-    model
-}
 
 /// An emulsion-like 8-bit frame: bright background, dark blobs, noise.
 fn emulsion_like(seed: u64, w: usize, h: usize) -> Frame {

@@ -90,3 +90,17 @@ pub fn emunet(args: &[&str]) -> (bool, String, String) {
     println!("$ emunet {}\n{so}{se}", args.join(" "));
     (out.status.success(), so, se)
 }
+
+/// A model with random weights and biases (He init leaves biases at 0, which would hide bias bugs).
+pub fn random_model(depth: usize, channels: usize, seed: u64) -> emunet::Model {
+    let mut model = emunet::Model::init_he(depth, channels, seed).unwrap();
+    let mut rng = rng(seed + 1000);
+    for (name, (_, values)) in model.tensors.iter_mut() {
+        if name.ends_with(".bias") {
+            for v in values.iter_mut() {
+                *v = rng.random_range(-0.1..0.1);
+            }
+        }
+    }
+    model
+}
