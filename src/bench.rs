@@ -182,28 +182,23 @@ impl BenchReport {
                 out += &format!(": skipped ({why})\n");
                 continue;
             }
+            let batch = match r.batch_ms_per_frame {
+                Some(ms) => format!(
+                    "; batches of {}: {:.1} ms a frame, {:.2} frames/s",
+                    self.batch,
+                    ms,
+                    1e3 / ms
+                ),
+                None => String::new(),
+            };
             out += &format!(
-                ": first frame {:.1} ms, steady state {:.1} ms (best {:.1}), {:.2} frames/s\n  {} ({}):\n",
+                ": first frame {:.1} ms, steady state {:.1} ms (best {:.1}), {:.2} frames/s{batch}\n  per dispatch ({}):\n",
                 r.first_frame_ms,
                 r.steady_ms_mean,
                 r.steady_ms_best,
                 r.frames_per_second,
-                "per dispatch",
                 r.kernel_timing
             );
-            if let Some(ms) = r.batch_ms_per_frame {
-                out = out.replacen(
-                    &format!("{:.2} frames/s\n", r.frames_per_second),
-                    &format!(
-                        "{:.2} frames/s; batches of {}: {:.1} ms a frame, {:.2} frames/s\n",
-                        r.frames_per_second,
-                        self.batch,
-                        ms,
-                        1e3 / ms
-                    ),
-                    1,
-                );
-            }
             for k in &r.kernels {
                 out += &format!(
                     "  {:<28} {:>9.3} ms {:>9.2} GFLOP/s {:>8.2} GB/s\n",
