@@ -50,21 +50,11 @@ fn bench(c: &mut Criterion) {
         let id = format!("{ch}->{ch} 1280x1024 buffers ({bands} band(s))");
         group.bench_function(id, |b| {
             b.iter_custom(|iters| {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let mut encoder = ctx.device.create_command_encoder(&Default::default());
-                    {
-                        let mut pass = encoder.begin_compute_pass(&Default::default());
-                        for _ in 0..bands {
-                            k.record(&mut pass, &bind, &p);
-                        }
+                timed(&ctx, iters, |pass| {
+                    for _ in 0..bands {
+                        k.record(pass, &bind, &p);
                     }
-                    ctx.queue.submit([encoder.finish()]);
-                    ctx.device
-                        .poll(wgpu::PollType::wait_indefinitely())
-                        .unwrap();
-                }
-                start.elapsed()
+                })
             })
         });
     }
@@ -128,25 +118,28 @@ fn bench(c: &mut Criterion) {
             });
             let id = format!("{ch}->{ch} 1280x1024 textures {precision:?}");
             group.bench_function(id, |b| {
-                b.iter_custom(|iters| {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        let mut encoder = ctx.device.create_command_encoder(&Default::default());
-                        {
-                            let mut pass = encoder.begin_compute_pass(&Default::default());
-                            k.record(&mut pass, &bind, &p);
-                        }
-                        ctx.queue.submit([encoder.finish()]);
-                        ctx.device
-                            .poll(wgpu::PollType::wait_indefinitely())
-                            .unwrap();
-                    }
-                    start.elapsed()
-                })
+                b.iter_custom(|iters| timed(&ctx, iters, |pass| k.record(pass, &bind, &p)))
             });
         }
     }
     group.finish();
+}
+
+/// Wall time of `iters` submissions of one compute pass that `record` fills, each waited for.
+fn timed(ctx: &Context, iters: u64, record: impl Fn(&mut wgpu::ComputePass)) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            record(&mut pass);
+        }
+        ctx.queue.submit([encoder.finish()]);
+        ctx.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .unwrap();
+    }
+    start.elapsed()
 }
 
 criterion_group!(benches, bench);
