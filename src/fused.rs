@@ -213,10 +213,11 @@ impl Unet {
                 (4, y),
                 (5, params.as_entire_binding()),
             ]);
-            let (kernel, extra_flops) = match storage {
-                Conv3x3Storage::Frame => (&f.conv_frame, 0),
-                Conv3x3Storage::Head => (&f.conv_head, (2 * self.channels * h * w) as u64),
-                _ => (&f.conv, 0),
+            let kernel = f.conv_for(storage);
+            // The head's 1×1 conv runs in the last conv's epilogue.
+            let extra_flops = match storage {
+                Conv3x3Storage::Head => (2 * self.channels * h * w) as u64,
+                _ => 0,
             };
             Step {
                 label: cw.name.clone(),

@@ -130,15 +130,10 @@ impl Step {
             Op::Pool(g, p) => k.maxpool2x2.record(pass, g, p),
             Op::Up(g, p) => k.upconv2x2.record(pass, g, p),
             Op::Head(g, p) => k.head1x1.record(pass, g, p),
-            Op::FusedConv(precision, storage, g, p) => {
-                let f = ctx.fused_kernels(*precision);
-                let conv = match storage {
-                    Conv3x3Storage::Frame => &f.conv_frame,
-                    Conv3x3Storage::Head => &f.conv_head,
-                    _ => &f.conv,
-                };
-                conv.record(pass, g, p)
-            }
+            Op::FusedConv(precision, storage, g, p) => ctx
+                .fused_kernels(*precision)
+                .conv_for(*storage)
+                .record(pass, g, p),
             Op::FusedUp(precision, g, p) => {
                 ctx.fused_kernels(*precision).upconv2x2.record(pass, g, p)
             }

@@ -238,6 +238,15 @@ pub struct FusedKernels {
 }
 
 impl FusedKernels {
+    /// The conv pipeline of a storage (the fused engine builds no buffer-storage conv).
+    pub fn conv_for(&self, storage: Conv3x3Storage) -> &Conv3x3 {
+        match storage {
+            Conv3x3Storage::Frame => &self.conv_frame,
+            Conv3x3Storage::Head => &self.conv_head,
+            Conv3x3Storage::Textures | Conv3x3Storage::Buffers => &self.conv,
+        }
+    }
+
     pub fn new(
         device: &wgpu::Device,
         features: wgpu::Features,
