@@ -858,11 +858,6 @@ impl Unet {
         Ok(times)
     }
 
-    /// The engine the current plan runs (None before the first frame).
-    pub fn engine(&self) -> Option<Engine> {
-        self.plan.as_ref().map(|p| p.engine)
-    }
-
     /// The tiles the current plan uses (empty before the first frame).
     pub fn tiles(&self) -> &[Tile] {
         self.plan.as_ref().map_or(&[], |p| &p.tiles)
