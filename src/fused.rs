@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::kernels::*;
 use crate::layout::c4;
 use crate::model::level_channels;
-use crate::unet::{Engine, FrameStage, Op, Plan, Step, Unet};
+use crate::unet::{Engine, FrameStage, Op, Plan, StatsCopy, Step, Unet};
 
 /// One activation texture array and the views the plan binds.
 struct Activation {
@@ -376,8 +376,11 @@ impl Unet {
             staging,
             raw_staging,
             steps,
-            stats_copy: Some((stats, frame_params)),
-            stats_steps,
+            stats_copy: Some(StatsCopy {
+                from: stats,
+                to: frame_params,
+                after: stats_steps,
+            }),
             batch: Vec::new(),
             _activations: vec![head],
             _textures: textures,

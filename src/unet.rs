@@ -165,10 +165,8 @@ pub(crate) struct Plan {
     /// Readback of the flat-fielded frame, when a flat-field is set.
     pub(crate) raw_staging: Option<wgpu::Buffer>,
     pub(crate) steps: Vec<Step>,
-    /// Fused engine: copy the frame statistics (from, to) into the first conv's uniform after
-    /// the first `stats_steps` steps (flat-field, frame_stats) and before the rest.
-    pub(crate) stats_copy: Option<(wgpu::Buffer, wgpu::Buffer)>,
-    pub(crate) stats_steps: usize,
+    /// Fused engine: the frame statistics copied into the first conv's uniform mid-frame.
+    pub(crate) stats_copy: Option<StatsCopy>,
     /// Per-frame buffers of [`Unet::segment_batch`], grown on demand.
     pub(crate) batch: Vec<BatchSlot>,
     // Activations stay alive as long as the bind groups that use them.
@@ -629,7 +627,6 @@ impl Unet {
             raw_staging,
             steps,
             stats_copy: None,
-            stats_steps: 0,
             batch: Vec::new(),
             _activations: activations,
             _textures: Vec::new(),
@@ -788,9 +785,7 @@ impl Unet {
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
             encoder.clear_buffer(&plan.hist, 0, None);
             for (i, step) in plan.steps.iter().enumerate() {
-                if i == plan.stats_steps {
-                    plan.copy_stats(&mut encoder);
-                }
+                plan.copy_stats_before(i, &mut encoder);
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some(&step.label),
                     timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
@@ -837,9 +832,7 @@ impl Unet {
             let start = Instant::now();
             ctx.checked("profiling the U-Net", || {
                 let mut encoder = ctx.device.create_command_encoder(&Default::default());
-                if i == plan.stats_steps {
-                    plan.copy_stats(&mut encoder);
-                }
+                plan.copy_stats_before(i, &mut encoder);
                 {
                     let mut pass = encoder.begin_compute_pass(&Default::default());
                     step.record(ctx, &mut pass);
@@ -948,6 +941,14 @@ impl Unet {
     }
 }
 
+/// The fused engine's statistics copy: `from` (frame_stats' output) into `to` (the first conv's
+/// uniform) after the first `after` steps (flat-field, frame_stats) and before the rest.
+pub(crate) struct StatsCopy {
+    pub(crate) from: wgpu::Buffer,
+    pub(crate) to: wgpu::Buffer,
+    pub(crate) after: usize,
+}
+
 /// One frame's own buffers in a batch: its packed pixels, its probabilities' and (with a
 /// flat-field) its corrected frame's staging buffers.
 pub(crate) struct BatchSlot {
@@ -968,15 +969,21 @@ impl Plan {
         raw_staging: Option<&wgpu::Buffer>,
     ) {
         encoder.clear_buffer(&self.hist, 0, None);
-        let (first, rest) = self.steps.split_at(self.stats_steps);
-        for (i, steps) in [first, rest].into_iter().enumerate() {
-            if i == 1 {
-                self.copy_stats(encoder);
-            }
+        let run = |encoder: &mut wgpu::CommandEncoder, steps: &[Step]| {
             let mut pass = encoder.begin_compute_pass(&Default::default());
             for step in steps {
                 step.record(ctx, &mut pass);
             }
+        };
+        match &self.stats_copy {
+            // The fused engine needs the statistics in a uniform: two passes around the copy.
+            Some(copy) => {
+                let (first, rest) = self.steps.split_at(copy.after);
+                run(encoder, first);
+                self.copy_stats_before(copy.after, encoder);
+                run(encoder, rest);
+            }
+            None => run(encoder, &self.steps),
         }
         encoder.copy_buffer_to_buffer(&self.prob, 0, staging, 0, self.prob.size());
         if let Some(raw_staging) = raw_staging {
@@ -1006,10 +1013,11 @@ impl Plan {
         Ok((prob, corrected))
     }
 
-    /// Copies the frame statistics into the fused engine's first-conv uniform (no-op otherwise).
-    fn copy_stats(&self, encoder: &mut wgpu::CommandEncoder) {
-        if let Some((from, to)) = &self.stats_copy {
-            encoder.copy_buffer_to_buffer(from, 0, to, FrameParams::STATS_OFFSET, 32);
+    /// Before step `i`: copies the frame statistics into the fused engine's first-conv uniform if
+    /// this is where the copy goes (no-op otherwise).
+    fn copy_stats_before(&self, i: usize, encoder: &mut wgpu::CommandEncoder) {
+        if let Some(copy) = self.stats_copy.as_ref().filter(|c| c.after == i) {
+            encoder.copy_buffer_to_buffer(&copy.from, 0, &copy.to, FrameParams::STATS_OFFSET, 32);
         }
     }
 }
