@@ -153,8 +153,170 @@ pub(crate) fn number_in_raster_order(
     order
 }
 
+/// Scale of the fixed-point weights: a weight w is summed as W = ⌊w · 2^16⌋ ([`fixed_weight`]).
+pub const WEIGHT_UNIT: f64 = 65536.0;
+
+/// A weight in units of 2^-16, truncated: 0 for w ≤ 0 (and NaN), `u32::MAX` from 65536 up.
+/// Summing these integers is exact in any order, which lets the GPU's atomics
+/// (`shaders/cluster_moments.wgsl`) reproduce the CPU's sums bit for bit; the truncation moves a
+/// cluster's volume by less than 2^-16 per pixel.
+pub fn fixed_weight(w: f32) -> u32 {
+    let s = w * 65536.0;
+    if s.is_nan() || s <= 0.0 {
+        0
+    } else if s >= 4294967040.0 {
+        u32::MAX
+    } else {
+        s as u32
+    }
+}
+
+/// An order-preserving key of an f32: a larger value has a larger key (the GPU's peak search).
+pub fn peak_key(w: f32) -> u32 {
+    let b = w.to_bits();
+    if b & 0x8000_0000 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
+}
+
+/// The exact integer sums of one cluster, from which [`Moments::cluster`] computes every field:
+/// what [`measure`] accumulates on the CPU and `shaders/cluster_moments.wgsl` on the GPU.
+/// Coordinates are pixel indices (x, y); W is [`fixed_weight`] of the pixel's weight.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Moments {
+    pub area: u64,
+    pub sx: u64,
+    pub sy: u64,
+    pub sxx: u64,
+    pub sxy: u64,
+    pub syy: u64,
+    /// Σ W.
+    pub sw: u64,
+    /// Σ W·x, Σ W·y.
+    pub swx: u128,
+    pub swy: u128,
+    /// The largest weight and the index of its first pixel in raster order.
+    pub peak: f32,
+    pub peak_index: usize,
+    /// Bounding box: x0, y0 inclusive, x1, y1 exclusive.
+    pub x0: usize,
+    pub y0: usize,
+    pub x1: usize,
+    pub y1: usize,
+}
+
+impl Default for Moments {
+    fn default() -> Self {
+        Moments {
+            area: 0,
+            sx: 0,
+            sy: 0,
+            sxx: 0,
+            sxy: 0,
+            syy: 0,
+            sw: 0,
+            swx: 0,
+            swy: 0,
+            peak: f32::NEG_INFINITY,
+            peak_index: usize::MAX,
+            x0: usize::MAX,
+            y0: usize::MAX,
+            x1: 0,
+            y1: 0,
+        }
+    }
+}
+
+impl Moments {
+    /// Adds pixel `index` = (x, y) with weight `w`; pixels must come in raster order for the
+    /// peak's tie rule (the first of equal weights wins).
+    pub fn add(&mut self, index: usize, x: usize, y: usize, w: f32) {
+        // Weights count from 0 up (NaN as 0), as on the GPU.
+        let w = if w > 0.0 { w } else { 0.0 };
+        let (xu, yu) = (x as u64, y as u64);
+        let fw = fixed_weight(w) as u128;
+        self.area += 1;
+        self.sx += xu;
+        self.sy += yu;
+        self.sxx += xu * xu;
+        self.sxy += xu * yu;
+        self.syy += yu * yu;
+        self.sw += fw as u64;
+        self.swx += fw * x as u128;
+        self.swy += fw * y as u128;
+        if self.peak_index == usize::MAX || peak_key(w) > peak_key(self.peak) {
+            self.peak = w;
+            self.peak_index = index;
+        }
+        self.x0 = self.x0.min(x);
+        self.y0 = self.y0.min(y);
+        self.x1 = self.x1.max(x + 1);
+        self.y1 = self.y1.max(y + 1);
+    }
+
+    /// The cluster these sums describe, with pixel centres at (x + 0.5, y + 0.5) and `shift`
+    /// added to every position.
+    pub fn cluster(&self, id: usize, width: usize, shift: (f64, f64)) -> Cluster {
+        let n = self.area as f64;
+        // Sums over pixel centres, exact in f64: Σ(x + ½) = Σx + n/2, Σ(x + ½)² = Σx² + Σx + n/4.
+        let (cx, cy) = (self.sx as f64 + 0.5 * n, self.sy as f64 + 0.5 * n);
+        let (mx, my) = (cx / n, cy / n);
+        let quarter = |s: u64, a: u64, b: u64| (4 * s + 2 * a + 2 * b + self.area) as f64 / 4.0;
+        let cxx = quarter(self.sxx, self.sx, self.sx);
+        let cxy = quarter(self.sxy, self.sx, self.sy);
+        let cyy = quarter(self.syy, self.sy, self.sy);
+        // Σ W·(x + ½) = (2 Σ W·x + Σ W) / 2, so the centre of gravity is a ratio of integers.
+        let (gx, gy) = if self.sw > 0 {
+            let sw2 = 2.0 * self.sw as f64;
+            (
+                (2 * self.swx + self.sw as u128) as f64 / sw2,
+                (2 * self.swy + self.sw as u128) as f64 / sw2,
+            )
+        } else {
+            (mx, my)
+        };
+        let (px, py) = (self.peak_index % width, self.peak_index / width);
+        Cluster {
+            id,
+            x: mx + shift.0,
+            y: my + shift.1,
+            area: self.area as usize,
+            volume: self.sw as f64 / WEIGHT_UNIT,
+            cog_x: gx + shift.0,
+            cog_y: gy + shift.1,
+            peak: self.peak as f64,
+            peak_x: px as f64 + 0.5 + shift.0,
+            peak_y: py as f64 + 0.5 + shift.1,
+            x0: self.x0,
+            y0: self.y0,
+            x1: self.x1,
+            y1: self.y1,
+            mxx: (cxx / n - mx * mx).max(0.0),
+            mxy: cxy / n - mx * my,
+            myy: (cyy / n - my * my).max(0.0),
+        }
+    }
+}
+
+/// The exact sums of each cluster of a labelling under `weight` (same size; `None` weighs every
+/// pixel 1).
+pub fn moments(labels: &[u32], count: usize, width: usize, weight: Option<&[f32]>) -> Vec<Moments> {
+    let mut acc = vec![Moments::default(); count];
+    for (i, &l) in labels.iter().enumerate() {
+        if l != 0 {
+            let w = weight.map_or(1.0, |w| w[i]);
+            acc[l as usize - 1].add(i, i % width, i / width, w);
+        }
+    }
+    acc
+}
+
 /// Measures the clusters of a labelling under `weight` (same size; `None` weighs every pixel 1),
-/// adding `shift` (x, y) to every position.
+/// adding `shift` (x, y) to every position. Weights count from 0 up (a negative one counts as 0,
+/// also for the peak) in units of 2^-16 ([`fixed_weight`]); the sums are exact, so the
+/// GPU's ([`crate::clusters_gpu`]) are the same.
 pub fn measure(
     labels: &[u32],
     count: usize,
@@ -162,94 +324,10 @@ pub fn measure(
     weight: Option<&[f32]>,
     shift: (f64, f64),
 ) -> Vec<Cluster> {
-    #[derive(Clone)]
-    struct Acc {
-        n: usize,
-        sx: f64,
-        sy: f64,
-        sxx: f64,
-        sxy: f64,
-        syy: f64,
-        sw: f64,
-        swx: f64,
-        swy: f64,
-        peak: f64,
-        peak_at: (usize, usize),
-        bbox: (usize, usize, usize, usize),
-    }
-    let empty = Acc {
-        n: 0,
-        sx: 0.0,
-        sy: 0.0,
-        sxx: 0.0,
-        sxy: 0.0,
-        syy: 0.0,
-        sw: 0.0,
-        swx: 0.0,
-        swy: 0.0,
-        peak: f64::NEG_INFINITY,
-        peak_at: (0, 0),
-        bbox: (usize::MAX, usize::MAX, 0, 0),
-    };
-    let mut acc = vec![empty; count];
-    for (i, &l) in labels.iter().enumerate() {
-        if l == 0 {
-            continue;
-        }
-        let a = &mut acc[l as usize - 1];
-        let (x, y) = (i % width, i / width);
-        let (cx, cy) = (x as f64 + 0.5, y as f64 + 0.5);
-        let w = weight.map_or(1.0, |w| w[i] as f64);
-        a.n += 1;
-        a.sx += cx;
-        a.sy += cy;
-        a.sxx += cx * cx;
-        a.sxy += cx * cy;
-        a.syy += cy * cy;
-        a.sw += w;
-        a.swx += w * cx;
-        a.swy += w * cy;
-        if w > a.peak {
-            a.peak = w;
-            a.peak_at = (x, y);
-        }
-        a.bbox = (
-            a.bbox.0.min(x),
-            a.bbox.1.min(y),
-            a.bbox.2.max(x + 1),
-            a.bbox.3.max(y + 1),
-        );
-    }
-    acc.into_iter()
+    moments(labels, count, width, weight)
+        .iter()
         .enumerate()
-        .map(|(id, a)| {
-            let n = a.n as f64;
-            let (mx, my) = (a.sx / n, a.sy / n);
-            let (gx, gy) = if a.sw > 0.0 {
-                (a.swx / a.sw, a.swy / a.sw)
-            } else {
-                (mx, my)
-            };
-            Cluster {
-                id,
-                x: mx + shift.0,
-                y: my + shift.1,
-                area: a.n,
-                volume: a.sw,
-                cog_x: gx + shift.0,
-                cog_y: gy + shift.1,
-                peak: a.peak,
-                peak_x: a.peak_at.0 as f64 + 0.5 + shift.0,
-                peak_y: a.peak_at.1 as f64 + 0.5 + shift.1,
-                x0: a.bbox.0,
-                y0: a.bbox.1,
-                x1: a.bbox.2,
-                y1: a.bbox.3,
-                mxx: (a.sxx / n - mx * mx).max(0.0),
-                mxy: a.sxy / n - mx * my,
-                myy: (a.syy / n - my * my).max(0.0),
-            }
-        })
+        .map(|(id, m)| m.cluster(id, width, shift))
         .collect()
 }
 

@@ -230,10 +230,15 @@ impl Context {
     }
 }
 
-/// Maps a MAP_READ buffer (after its copy was submitted), waits, and copies it out.
-pub fn read_mapped<T: bytemuck::Pod>(ctx: &Context, staging: &wgpu::Buffer) -> Result<Vec<T>> {
+/// Waits for the GPU, then copies the first `bytes` of a mapped staging buffer (the rest stays
+/// unread: the cluster table is read up to its count).
+pub fn read_mapped_prefix<T: bytemuck::Pod>(
+    ctx: &Context,
+    staging: &wgpu::Buffer,
+    bytes: u64,
+) -> Result<Vec<T>> {
     let (tx, rx) = std::sync::mpsc::channel();
-    staging.map_async(wgpu::MapMode::Read, .., move |r| {
+    staging.map_async(wgpu::MapMode::Read, ..bytes, move |r| {
         let _ = tx.send(r);
     });
     ctx.device
@@ -242,21 +247,24 @@ pub fn read_mapped<T: bytemuck::Pod>(ctx: &Context, staging: &wgpu::Buffer) -> R
             context: "waiting for the GPU".into(),
             message: e.to_string(),
         })?;
-    let mapped = rx.recv().map_err(|e| Error::Gpu {
+    let gpu = |e: String| Error::Gpu {
         context: "readback".into(),
-        message: e.to_string(),
-    })?;
-    mapped.map_err(|e| Error::Gpu {
-        context: "readback".into(),
-        message: e.to_string(),
-    })?;
+        message: e,
+    };
+    rx.recv()
+        .map_err(|e| gpu(e.to_string()))?
+        .map_err(|e| gpu(e.to_string()))?;
     let out = {
-        let view = staging.get_mapped_range(..).map_err(|e| Error::Gpu {
-            context: "readback".into(),
-            message: e.to_string(),
-        })?;
+        let view = staging
+            .get_mapped_range(..bytes)
+            .map_err(|e| gpu(e.to_string()))?;
         bytemuck::pod_collect_to_vec::<u8, T>(&view)
     };
     staging.unmap();
     Ok(out)
+}
+
+/// Maps a MAP_READ buffer (after its copy was submitted), waits, and copies it out.
+pub fn read_mapped<T: bytemuck::Pod>(ctx: &Context, staging: &wgpu::Buffer) -> Result<Vec<T>> {
+    read_mapped_prefix(ctx, staging, staging.size())
 }

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod classic;
 pub mod cluster_list;
 pub mod clusters;
+pub mod clusters_gpu;
 pub mod curves;
 pub mod data;
 pub mod deblend;

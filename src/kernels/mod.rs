@@ -3,6 +3,7 @@
 //! bind group, a `record` that adds one dispatch to a compute pass, and its FLOPs and minimal bytes.
 
 pub mod adam;
+pub mod cluster_moments;
 pub mod conv3x3;
 pub mod conv3x3_grad_input;
 pub mod conv3x3_grad_weight;
@@ -11,6 +12,7 @@ pub mod flatfield;
 pub mod frame_stats;
 pub mod head1x1;
 pub mod head1x1_grad;
+pub mod label_components;
 pub mod loss;
 pub mod maxpool2x2;
 pub mod maxpool2x2_grad;
@@ -20,6 +22,7 @@ pub mod upconv2x2;
 pub mod upconv2x2_grad;
 
 pub use adam::{Adam, AdamParams};
+pub use cluster_moments::{ClusterMoments, MomentsParams, WeightSource};
 pub use conv3x3::{Conv3x3, Conv3x3Params, Conv3x3Storage, FrameParams, HeadParams};
 pub use conv3x3_grad_input::Conv3x3GradInput;
 pub use conv3x3_grad_weight::{Conv3x3GradWeight, GradWeightParams};
@@ -28,6 +31,7 @@ pub use flatfield::{FlatFieldKernel, FlatFieldParams};
 pub use frame_stats::{FrameStats, FrameStatsParams};
 pub use head1x1::{Head1x1, Head1x1Params};
 pub use head1x1_grad::{Head1x1Grad, HeadGradParams};
+pub use label_components::{LabelComponents, LabelParams};
 pub use loss::{Loss, LossParams};
 pub use maxpool2x2::{Maxpool2x2, Maxpool2x2Params, Maxpool2x2Textures};
 pub use maxpool2x2_grad::{Maxpool2x2Grad, Maxpool2x2GradParams};
@@ -66,6 +70,8 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("normalize.wgsl", normalize::SOURCE),
     ("frame_pixel.wgsl", normalize::SOURCE_FRAME_PIXEL),
     ("threshold.wgsl", threshold::SOURCE),
+    ("label_components.wgsl", label_components::SOURCE),
+    ("cluster_moments.wgsl", cluster_moments::SOURCE),
     ("upconv2x2.wgsl", upconv2x2::SOURCE),
     ("upconv2x2_blocks.wgsl", upconv2x2::SOURCE_BLOCKS),
     ("upconv2x2_direct.wgsl", upconv2x2::SOURCE_DIRECT),
@@ -148,6 +154,8 @@ pub fn modules() -> Vec<(&'static str, String)> {
         ("maxpool2x2", maxpool2x2::SOURCE.to_string()),
         ("normalize", normalize::source()),
         ("threshold", threshold::SOURCE.to_string()),
+        ("label_components", label_components::SOURCE.to_string()),
+        ("cluster_moments", cluster_moments::SOURCE.to_string()),
         ("upconv2x2 (direct)", upconv2x2::source(Variant::Direct)),
         ("upconv2x2 (subgroup)", upconv2x2::source(Variant::Subgroup)),
     ]
@@ -206,6 +214,8 @@ pub struct Kernels {
     pub fir_filter: FirFilter,
     pub threshold: Threshold,
     pub flatfield: FlatFieldKernel,
+    pub label_components: LabelComponents,
+    pub cluster_moments: ClusterMoments,
 }
 
 impl Kernels {
@@ -221,6 +231,8 @@ impl Kernels {
             fir_filter: FirFilter::new(device),
             threshold: Threshold::new(device),
             flatfield: FlatFieldKernel::new(device),
+            label_components: LabelComponents::new(device),
+            cluster_moments: ClusterMoments::new(device),
         }
     }
 }

@@ -1,0 +1,131 @@
+//! Wrapper of `shaders/cluster_moments.wgsl`: exact per-cluster sums of a labelling (the GPU form
+//! of `clusters::moments`).
+
+use super::{Access, bind, grid_2d, layout, pipeline};
+
+pub const SOURCE: &str = include_str!("../../shaders/cluster_moments.wgsl");
+
+/// u32 words per table row (must match `STRIDE` in the shader).
+pub const STRIDE: usize = 26;
+
+/// Where each pixel's weight comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightSource {
+    /// Every weight 1.
+    Ones,
+    /// `weights` holds an f32 per pixel, v.
+    Values,
+    /// `weights` is the raw frame (`bits` 8 or 16, packed), v = the pixel value.
+    Frame { bits: u32 },
+}
+
+/// Mirrors `MomentsParams`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct MomentsParams {
+    pub w: u32,
+    pub h: u32,
+    pub nblocks: u32,
+    pub capacity: u32,
+    pub source: u32,
+    pub bits: u32,
+    pub offset_index: u32,
+    /// w = max(0, v − offset) when 1, max(0, offset − v) when 0.
+    pub above: u32,
+}
+
+impl MomentsParams {
+    /// Weights `max(0, v − offset)` (`above`) or `max(0, offset − v)` with the offset read from
+    /// `offset[offset_index]` on the GPU.
+    pub fn new(
+        w: u32,
+        h: u32,
+        capacity: u32,
+        source: WeightSource,
+        offset_index: u32,
+        above: bool,
+    ) -> Self {
+        let (source, bits) = match source {
+            WeightSource::Ones => (0, 0),
+            WeightSource::Values => (1, 0),
+            WeightSource::Frame { bits } => (2, bits),
+        };
+        MomentsParams {
+            w,
+            h,
+            nblocks: (w * h).div_ceil(super::label_components::BLOCK),
+            capacity,
+            source,
+            bits,
+            offset_index,
+            above: above as u32,
+        }
+    }
+}
+
+pub struct ClusterMoments {
+    pub clear: wgpu::ComputePipeline,
+    pub accumulate: wgpu::ComputePipeline,
+    pub peaks: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
+impl ClusterMoments {
+    pub fn new(device: &wgpu::Device) -> Self {
+        use Access::*;
+        let layout = layout(
+            device,
+            "cluster_moments",
+            &[Read, Read, Read, Read, ReadWrite, Uniform],
+        );
+        let stage = |entry: &str| {
+            pipeline(
+                device,
+                &format!("cluster_moments.{entry}"),
+                SOURCE,
+                entry,
+                &layout,
+            )
+        };
+        ClusterMoments {
+            clear: stage("clear"),
+            accumulate: stage("accumulate"),
+            peaks: stage("peaks"),
+            layout,
+        }
+    }
+
+    /// `total` is label_components' `blocks`; `table` holds capacity · STRIDE u32.
+    #[allow(clippy::too_many_arguments)]
+    pub fn bind(
+        &self,
+        device: &wgpu::Device,
+        labels: &wgpu::Buffer,
+        weights: &wgpu::Buffer,
+        offset: &wgpu::Buffer,
+        total: &wgpu::Buffer,
+        table: &wgpu::Buffer,
+        params: &wgpu::Buffer,
+    ) -> wgpu::BindGroup {
+        bind(
+            device,
+            &self.layout,
+            "cluster_moments",
+            &[labels, weights, offset, total, table, params],
+        )
+    }
+
+    pub fn record(&self, pass: &mut wgpu::ComputePass, group: &wgpu::BindGroup, p: &MomentsParams) {
+        let rows = grid_2d(p.capacity);
+        let pixels = grid_2d(p.w * p.h);
+        pass.set_bind_group(0, group, &[]);
+        for (stage, [x, y]) in [
+            (&self.clear, rows),
+            (&self.accumulate, pixels),
+            (&self.peaks, pixels),
+        ] {
+            pass.set_pipeline(stage);
+            pass.dispatch_workgroups(x, y, 1);
+        }
+    }
+}
