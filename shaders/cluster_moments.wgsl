@@ -9,32 +9,35 @@
 //   bounding box (min x, min y, max x + 1, max y + 1); peak = the largest w
 //   as an order-preserving u32 key, then (entry `peaks`) the smallest index holding it.
 // Row k of `table`, STRIDE u32 words: 0 area, 1–2 Σx, 3–4 Σy, 5–6 Σx², 7–8 Σxy, 9–10 Σy², 11–12 ΣW,
-// 13–15 ΣW·x, 16–18 ΣW·y, 19 peak key, 20 peak index, 21 x0, 22 y0, 23 x1, 24 y1, 25 unused
-// (multi-word sums little-endian).
+// 13–15 ΣW·x, 16–18 ΣW·y, 19 peak key, 20 ~peak index, 21 ~x0, 22 ~y0, 23 x1, 24 y1, 25 unused
+// (multi-word sums little-endian; minima kept as the maxima of their complements, so an empty
+// row is all zeros and the host clears the rows the previous frame used with clear_buffer).
 //
 // Entry points, recorded in this order:
-//   clear:      rows 0..count (count = total[0], from label_components' scan) to their empty values.
-//   accumulate: one invocation per pixel.
-//   peaks:      one invocation per pixel: index of the peak (ties: first in raster order).
+//   accumulate: adds each on pixel to its row.
+//   peaks:      the index of each row's peak (ties: first in raster order).
 //
 // Bindings:
-//   0 labels  read        [H·W] u32            0 = background, k = cluster k − 1
-//   1 weights read        [..] u32             per MomentsParams.source: nothing, f32 bits per
+//   0 mask    read        [ceil(H·W/4)] u32    the labelled mask, 4 pixels per word (finds the on
+//                                              pixels of 16 with 4 loads)
+//   1 labels  read        [H·W] u32            0 = background, k = cluster k − 1
+//   2 weights read        [..] u32             per MomentsParams.source: nothing, f32 bits per
 //                                              pixel, or the raw frame packed 4 (u8) / 2 (u16) per word
-//   2 offset  read        [..] f32             offset[p.offset_index] = the weight's offset (the
+//   3 offset  read        [..] f32             offset[p.offset_index] = the weight's offset (the
 //                                              classical threshold t, the frame's median, …)
-//   3 total   read        [nblocks + 1] u32    label_components' blocks: the count at index p.nblocks
 //   4 table   read_write  [capacity][STRIDE] atomic<u32>
 //   5 p       uniform     MomentsParams
 //
-// Dispatch: workgroup 64; accumulate and peaks one invocation per pixel, clear one per table row
-// of the capacity; invocations numbered (wid.y · nwg.x + wid.x) · 64 + local index.
+// Dispatch: workgroup 64, one per block of BLOCK = 1024 pixels (blocks numbered
+// wid.y · nwg.x + wid.x), lane li taking pixels 16·li … 16·li + 15 of the block. A lane sums each
+// run of on pixels of one cluster in one row in registers and adds the run to the table with one
+// set of atomics (atomics are the dear part on a software driver).
 
 struct MomentsParams {
     w: u32,
     h: u32,
-    nblocks: u32,
     capacity: u32,
+    _pad: u32,
     // 0: every weight 1; 1: weights[i] holds the f32 value v; 2: v is the raw frame pixel.
     source: u32,
     bits: u32,
@@ -43,37 +46,34 @@ struct MomentsParams {
     above: u32,
 }
 
-@group(0) @binding(0) var<storage, read> labels: array<u32>;
-@group(0) @binding(1) var<storage, read> weights: array<u32>;
-@group(0) @binding(2) var<storage, read> offset: array<f32>;
-@group(0) @binding(3) var<storage, read> total: array<u32>;
+@group(0) @binding(0) var<storage, read> mask: array<u32>;
+@group(0) @binding(1) var<storage, read> labels: array<u32>;
+@group(0) @binding(2) var<storage, read> weights: array<u32>;
+@group(0) @binding(3) var<storage, read> offset: array<f32>;
 @group(0) @binding(4) var<storage, read_write> table: array<atomic<u32>>;
 @group(0) @binding(5) var<uniform> p: MomentsParams;
 
 const STRIDE: u32 = 26u;
 const NONE: u32 = 0xffffffffu;
+const BLOCK: u32 = 2048u;
+const PER_INVOCATION: u32 = 32u;
 
-fn index(li: u32, wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return (wid.y * nwg.x + wid.x) * 64u + li;
-}
-
-@compute @workgroup_size(64, 1, 1)
-fn clear(
-    @builtin(local_invocation_index) li: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let k = index(li, wid, nwg);
-    if (k >= min(total[p.nblocks], p.capacity)) {
-        return;
+// Bit k set when pixel first + k is on (first a multiple of 16; as in label_components.wgsl).
+fn on_bits(first: u32) -> u32 {
+    let words = (p.w * p.h + 3u) / 4u;
+    var bits = 0u;
+    for (var q = 0u; q < PER_INVOCATION / 4u; q++) {
+        let word = first / 4u + q;
+        if (word < words) {
+            let m = mask[word];
+            for (var k = 0u; k < 4u; k++) {
+                if (((m >> (8u * k)) & 0xffu) != 0u) {
+                    bits |= 1u << (4u * q + k);
+                }
+            }
+        }
     }
-    let row = k * STRIDE;
-    for (var j = 0u; j < STRIDE; j++) {
-        atomicStore(&table[row + j], 0u);
-    }
-    atomicStore(&table[row + 20u], NONE);
-    atomicStore(&table[row + 21u], NONE);
-    atomicStore(&table[row + 22u], NONE);
+    return bits;
 }
 
 // The pixel's weight w.
@@ -130,7 +130,7 @@ fn add_wide(slot: u32, lo: u32, hi: u32, words: u32) {
         let old = atomicAdd(&table[slot], lo);
         carry = select(0u, 1u, old + lo < old);
     }
-    // hi < 2^16 here, so hi + carry does not wrap.
+    // hi < 2^21 here (see flush), so hi + carry does not wrap.
     let up = hi + carry;
     if (up != 0u) {
         let old = atomicAdd(&table[slot + 1u], up);
@@ -140,41 +140,101 @@ fn add_wide(slot: u32, lo: u32, hi: u32, words: u32) {
     }
 }
 
+fn add64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    let lo = a.x + b.x;
+    return vec2<u32>(lo, a.y + b.y + select(0u, 1u, lo < a.x));
+}
+
+// A run of on pixels of one cluster in one row: x0 ≤ x < x1 on row y, and its sums.
+struct Run {
+    label: u32,
+    y: u32,
+    x0: u32,
+    x1: u32,
+    n: u32,
+    sx: u32,
+    sxx: vec2<u32>,
+    sw: vec2<u32>,
+    swx: vec2<u32>,
+    // The largest peak key and its first pixel.
+    key: u32,
+    peak: u32,
+}
+
+// Adds a run to its table row (accumulate), or offers its peak pixel (peaks). Every high word
+// below is < 2^21 (runs of at most 16 pixels), as add_wide needs.
+fn flush(r: Run, peaks: bool) {
+    if (r.label == 0u) {
+        return;
+    }
+    let row = (r.label - 1u) * STRIDE;
+    if (peaks) {
+        if (r.key == atomicLoad(&table[row + 19u])) {
+            atomicMax(&table[row + 20u], ~r.peak);
+        }
+        return;
+    }
+    atomicAdd(&table[row], r.n);
+    add_wide(row + 1u, r.sx, 0u, 2u);
+    add_wide(row + 3u, r.y * r.n, 0u, 2u);
+    add_wide(row + 5u, r.sxx.x, r.sxx.y, 2u);
+    let sxy = mul_wide(r.sx, r.y);
+    add_wide(row + 7u, sxy.x, sxy.y, 2u);
+    let syy = mul_wide(r.y * r.y, r.n);
+    add_wide(row + 9u, syy.x, syy.y, 2u);
+    add_wide(row + 11u, r.sw.x, r.sw.y, 2u);
+    add_wide(row + 13u, r.swx.x, r.swx.y, 3u);
+    let swy = mul_wide(r.sw.x, r.y);
+    add_wide(row + 16u, swy.x, swy.y + r.sw.y * r.y, 3u);
+    atomicMax(&table[row + 19u], r.key);
+    atomicMax(&table[row + 21u], ~r.x0);
+    atomicMax(&table[row + 22u], ~r.y);
+    atomicMax(&table[row + 23u], r.x1);
+    atomicMax(&table[row + 24u], r.y + 1u);
+}
+
+// Walks the on pixels of the 16 from `first` as runs, flushing each.
+fn walk_runs(first: u32, peaks: bool) {
+    var bits = on_bits(first);
+    var r: Run;
+    while (bits != 0u) {
+        let k = firstTrailingBit(bits);
+        bits &= bits - 1u;
+        let i = first + k;
+        let label = labels[i];
+        if (label == 0u || label > p.capacity) {
+            continue;
+        }
+        let x = i % p.w;
+        let y = i / p.w;
+        if (label != r.label || y != r.y || x != r.x1) {
+            flush(r, peaks);
+            r = Run(label, y, x, x, 0u, 0u, vec2<u32>(0u), vec2<u32>(0u), vec2<u32>(0u), 0u, i);
+        }
+        let w = weight(i);
+        let fw = fixed(w);
+        let key = peak_key(w);
+        r.x1 = x + 1u;
+        r.n += 1u;
+        r.sx += x;
+        r.sxx = add64(r.sxx, vec2<u32>(x * x, 0u));
+        r.sw = add64(r.sw, vec2<u32>(fw, 0u));
+        r.swx = add64(r.swx, mul_wide(fw, x));
+        if (r.n == 1u || key > r.key) {
+            r.key = key;
+            r.peak = i;
+        }
+    }
+    flush(r, peaks);
+}
+
 @compute @workgroup_size(64, 1, 1)
 fn accumulate(
     @builtin(local_invocation_index) li: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let i = index(li, wid, nwg);
-    if (i >= p.w * p.h) {
-        return;
-    }
-    let label = labels[i];
-    if (label == 0u || label > p.capacity) {
-        return;
-    }
-    let row = (label - 1u) * STRIDE;
-    let x = i % p.w;
-    let y = i / p.w;
-    let w = weight(i);
-    let fw = fixed(w);
-    atomicAdd(&table[row], 1u);
-    add_wide(row + 1u, x, 0u, 2u);
-    add_wide(row + 3u, y, 0u, 2u);
-    add_wide(row + 5u, x * x, 0u, 2u);
-    add_wide(row + 7u, x * y, 0u, 2u);
-    add_wide(row + 9u, y * y, 0u, 2u);
-    add_wide(row + 11u, fw, 0u, 2u);
-    let wx = mul_wide(fw, x);
-    add_wide(row + 13u, wx.x, wx.y, 3u);
-    let wy = mul_wide(fw, y);
-    add_wide(row + 16u, wy.x, wy.y, 3u);
-    atomicMax(&table[row + 19u], peak_key(w));
-    atomicMin(&table[row + 21u], x);
-    atomicMin(&table[row + 22u], y);
-    atomicMax(&table[row + 23u], x + 1u);
-    atomicMax(&table[row + 24u], y + 1u);
+    walk_runs((wid.y * nwg.x + wid.x) * BLOCK + li * PER_INVOCATION, false);
 }
 
 @compute @workgroup_size(64, 1, 1)
@@ -183,16 +243,5 @@ fn peaks(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let i = index(li, wid, nwg);
-    if (i >= p.w * p.h) {
-        return;
-    }
-    let label = labels[i];
-    if (label == 0u || label > p.capacity) {
-        return;
-    }
-    let row = (label - 1u) * STRIDE;
-    if (peak_key(weight(i)) == atomicLoad(&table[row + 19u])) {
-        atomicMin(&table[row + 20u], i);
-    }
+    walk_runs((wid.y * nwg.x + wid.x) * BLOCK + li * PER_INVOCATION, true);
 }

@@ -4,28 +4,35 @@
 // A union-find over pixel indices whose roots are always the smallest index of their tree
 // (Playne & Hawick's concurrent union with atomicMin), so a component's root is its first pixel
 // in raster order; numbering the roots by a prefix count then gives the CPU's numbering.
+// Only on pixels are touched (parent[i] of an off pixel is never read; the host clears `labels`
+// to 0 first), and each invocation takes 16 consecutive pixels, reading their 4 mask words once
+// and visiting only the on ones: most pixels are off, and on a software driver an invocation
+// costs more than the work an off pixel needs.
+//
 // Entry points, recorded in this order (each dispatch sees the previous one's writes):
-//   init:    parent[i] = the smallest on-neighbour before i (scanning order) or i itself;
-//            NONE for pixels that are off.
-//   merge:   unites every on pixel with each on-neighbour before it (left, up; with 8-connectivity
-//            also up-left and up-right). One pass suffices: every union completes.
+//   init:    parent[i] = the smallest on-neighbour before i (raster order), or i itself.
+//   merge:   the unions init's one link per pixel leaves out. With 8-connectivity a pixel whose up
+//            neighbour is on needs none (all its earlier on-neighbours touch that one, and by
+//            induction are already joined to it); otherwise it joins left-or-up-left and up-right,
+//            which do not touch. With 4-connectivity: up and left. Every union completes in this
+//            one pass.
 //   flatten: parent[i] = root of i.
 //   count:   blocks[b] = the number of roots among block b's BLOCK pixels.
 //   scan:    one workgroup: blocks[b] = Σ blocks[0..b] (exclusive), blocks[nblocks] = total.
 //   number:  labels[root] = 1 + blocks[b] + the roots before it in its block.
-//   relabel: labels[i] = labels[parent[i]] for the other on pixels, 0 for off pixels.
+//   relabel: labels[i] = labels[parent[i]] for the other on pixels.
 //
 // Bindings:
-//   0 mask    read        [ceil(H·W/4)] u32   4 pixels per word, byte k = pixel 4·word + k, on ≠ 0
-//   1 parent  read_write  [H·W] atomic<u32>   union-find forest (NONE = 0xffffffff: off)
+//   0 mask    read        [ceil(H·W/4)] u32   4 pixels per word, byte k = pixel 4·word + k, on ≠ 0;
+//                                             bytes past H·W are 0
+//   1 parent  read_write  [H·W] atomic<u32>   union-find forest (on pixels only)
 //   2 blocks  read_write  [nblocks + 1] u32   per-block root counts, then their exclusive prefix
 //   3 labels  read_write  [H·W] u32           0 = background, k = cluster k − 1 (the output)
 //   4 p       uniform     LabelParams
 //
-// Dispatch: init, merge, flatten, relabel — workgroup 64, one invocation per pixel, pixels numbered
-// (wid.y · nwg.x + wid.x) · 64 + local index; count, number — one workgroup of 64 per block of
-// BLOCK = 1024 pixels (16 consecutive pixels per invocation), blocks numbered wid.y · nwg.x + wid.x;
-// scan — exactly one workgroup of 64.
+// Dispatch: workgroup 64, one per block of BLOCK = 1024 pixels (blocks numbered
+// wid.y · nwg.x + wid.x), lane li taking pixels 16·li … 16·li + 15 of the block; scan: exactly one
+// workgroup.
 
 struct LabelParams {
     w: u32,
@@ -42,39 +49,49 @@ struct LabelParams {
 @group(0) @binding(4) var<uniform> p: LabelParams;
 
 const NONE: u32 = 0xffffffffu;
-const PER_INVOCATION: u32 = 16u;
-const BLOCK: u32 = 1024u;
+const PER_INVOCATION: u32 = 32u;
+const BLOCK: u32 = 2048u;
 
 fn is_on(i: u32) -> bool {
     return ((mask[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu) != 0u;
 }
 
-fn pixel_index(li: u32, wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return (wid.y * nwg.x + wid.x) * 64u + li;
+// The first of the 16 pixels of invocation (li, wid).
+fn first_pixel(li: u32, wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return (wid.y * nwg.x + wid.x) * BLOCK + li * PER_INVOCATION;
 }
 
-// The on-neighbours of i = (x, y) that come before it in raster order, smallest first:
-// up-left, up, up-right, left (NONE where off, outside, or excluded by the connectivity).
-fn earlier_neighbours(i: u32) -> vec4<u32> {
-    let x = i % p.w;
-    let y = i / p.w;
-    var n = vec4<u32>(NONE);
-    if (y > 0u) {
-        let up = i - p.w;
-        if (p.eight == 1u && x > 0u && is_on(up - 1u)) {
-            n.x = up - 1u;
-        }
-        if (is_on(up)) {
-            n.y = up;
-        }
-        if (p.eight == 1u && x + 1u < p.w && is_on(up + 1u)) {
-            n.z = up + 1u;
+// Bit k set when pixel first + k is on (first a multiple of 16).
+fn on_bits(first: u32) -> u32 {
+    let words = (p.w * p.h + 3u) / 4u;
+    var bits = 0u;
+    for (var q = 0u; q < PER_INVOCATION / 4u; q++) {
+        let word = first / 4u + q;
+        if (word < words) {
+            let m = mask[word];
+            for (var k = 0u; k < 4u; k++) {
+                if (((m >> (8u * k)) & 0xffu) != 0u) {
+                    bits |= 1u << (4u * q + k);
+                }
+            }
         }
     }
-    if (x > 0u && is_on(i - 1u)) {
-        n.w = i - 1u;
+    return bits;
+}
+
+// Takes the lowest set bit off `bits` and returns its pixel.
+fn next_on(bits: ptr<function, u32>, first: u32) -> u32 {
+    let k = firstTrailingBit(*bits);
+    *bits &= *bits - 1u;
+    return first + k;
+}
+
+// Pixel j when it is on (and the neighbour exists), else NONE.
+fn on_or_none(exists: bool, j: u32) -> u32 {
+    if (exists && is_on(j)) {
+        return j;
     }
-    return n;
+    return NONE;
 }
 
 @compute @workgroup_size(64, 1, 1)
@@ -83,17 +100,21 @@ fn init(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let i = pixel_index(li, wid, nwg);
-    if (i >= p.w * p.h) {
-        return;
+    let first = first_pixel(li, wid, nwg);
+    var bits = on_bits(first);
+    while (bits != 0u) {
+        let i = next_on(&bits, first);
+        let x = i % p.w;
+        let y = i / p.w;
+        let eight = p.eight == 1u;
+        // Smallest first: up-left, up, up-right, left. A smaller neighbour of the same component
+        // is a valid parent and shortens the trees.
+        var parent_of = on_or_none(x > 0u, i - 1u);
+        parent_of = min(parent_of, on_or_none(eight && y > 0u && x + 1u < p.w, i - p.w + 1u));
+        parent_of = min(parent_of, on_or_none(y > 0u, i - p.w));
+        parent_of = min(parent_of, on_or_none(eight && y > 0u && x > 0u, i - p.w - 1u));
+        atomicStore(&parent[i], min(parent_of, i));
     }
-    if (!is_on(i)) {
-        atomicStore(&parent[i], NONE);
-        return;
-    }
-    // A smaller neighbour of the same component is a valid parent and shortens the trees.
-    let n = earlier_neighbours(i);
-    atomicStore(&parent[i], min(min(min(n.x, n.y), min(n.z, n.w)), i));
 }
 
 fn find(start: u32) -> u32 {
@@ -139,14 +160,27 @@ fn merge(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let i = pixel_index(li, wid, nwg);
-    if (i >= p.w * p.h || !is_on(i)) {
-        return;
-    }
-    let n = earlier_neighbours(i);
-    for (var k = 0u; k < 4u; k++) {
-        if (n[k] != NONE) {
-            unite(i, n[k]);
+    let first = first_pixel(li, wid, nwg);
+    var bits = on_bits(first);
+    while (bits != 0u) {
+        let i = next_on(&bits, first);
+        let x = i % p.w;
+        let y = i / p.w;
+        let up = on_or_none(y > 0u, i - p.w);
+        let left = on_or_none(x > 0u, i - 1u);
+        if (p.eight == 1u) {
+            if (up != NONE) {
+                continue;
+            }
+            let up_left = on_or_none(y > 0u && x > 0u, i - p.w - 1u);
+            let up_right = on_or_none(y > 0u && x + 1u < p.w, i - p.w + 1u);
+            let west = min(left, up_left);
+            if (west != NONE && up_right != NONE) {
+                unite(i, west);
+                unite(i, up_right);
+            }
+        } else if (up != NONE && left != NONE) {
+            unite(i, left);
         }
     }
 }
@@ -157,30 +191,29 @@ fn flatten(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let i = pixel_index(li, wid, nwg);
-    if (i >= p.w * p.h || atomicLoad(&parent[i]) == NONE) {
-        return;
+    let first = first_pixel(li, wid, nwg);
+    var bits = on_bits(first);
+    while (bits != 0u) {
+        let i = next_on(&bits, first);
+        atomicStore(&parent[i], find(i));
     }
-    atomicStore(&parent[i], find(i));
-}
-
-fn is_root(i: u32) -> bool {
-    return i < p.w * p.h && atomicLoad(&parent[i]) == i;
 }
 
 var<workgroup> counts: array<u32, 64>;
 
-// The roots among this invocation's 16 pixels of the block; leaves every invocation's count in
-// `counts` and returns the index of its first pixel.
-fn count_roots(li: u32, block: u32) -> u32 {
-    let first = block * BLOCK + li * PER_INVOCATION;
-    var c = 0u;
-    for (var k = 0u; k < PER_INVOCATION; k++) {
-        c += select(0u, 1u, is_root(first + k));
+// Bit k set when pixel first + k is a root; leaves every invocation's root count in `counts`.
+fn root_bits(first: u32, li: u32) -> u32 {
+    var on = on_bits(first);
+    var roots = 0u;
+    while (on != 0u) {
+        let i = next_on(&on, first);
+        if (atomicLoad(&parent[i]) == i) {
+            roots |= 1u << (i - first);
+        }
     }
-    counts[li] = c;
+    counts[li] = countOneBits(roots);
     workgroupBarrier();
-    return first;
+    return roots;
 }
 
 @compute @workgroup_size(64, 1, 1)
@@ -193,7 +226,7 @@ fn count(
     if (block >= p.nblocks) {
         return;
     }
-    count_roots(li, block);
+    root_bits(first_pixel(li, wid, nwg), li);
     if (li == 0u) {
         var total = 0u;
         for (var k = 0u; k < 64u; k++) {
@@ -244,16 +277,15 @@ fn number(
     if (block >= p.nblocks) {
         return;
     }
-    let first = count_roots(li, block);
+    let first = first_pixel(li, wid, nwg);
+    var roots = root_bits(first, li);
     var next = blocks[block] + 1u;
     for (var k = 0u; k < li; k++) {
         next += counts[k];
     }
-    for (var k = 0u; k < PER_INVOCATION; k++) {
-        if (is_root(first + k)) {
-            labels[first + k] = next;
-            next += 1u;
-        }
+    while (roots != 0u) {
+        labels[next_on(&roots, first)] = next;
+        next += 1u;
     }
 }
 
@@ -263,14 +295,13 @@ fn relabel(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let i = pixel_index(li, wid, nwg);
-    if (i >= p.w * p.h) {
-        return;
-    }
-    let root = atomicLoad(&parent[i]);
-    if (root == NONE) {
-        labels[i] = 0u;
-    } else if (root != i) {
-        labels[i] = labels[root];
+    let first = first_pixel(li, wid, nwg);
+    var bits = on_bits(first);
+    while (bits != 0u) {
+        let i = next_on(&bits, first);
+        let root = atomicLoad(&parent[i]);
+        if (root != i) {
+            labels[i] = labels[root];
+        }
     }
 }

@@ -4,15 +4,19 @@
 //! a border, connected components, area cuts. Cluster positions are weighted by `r − T`; the even
 //! 6×6 kernel's positions are shifted by −0.5 px so they refer to grain centres.
 //!
-//! [`Classic`] runs the statistics (median), filter and threshold as WGSL shaders and labels the
-//! mask on the CPU; [`reference`] is the plain CPU version every GPU stage is tested against.
+//! [`Classic`] runs every stage as WGSL shaders: statistics (median), filter, threshold, the
+//! labelling and cluster sums ([`crate::clusters_gpu`]) and the area cut, reading back the
+//! response, the mask and the cluster table; [`reference`] is the plain CPU version every GPU
+//! stage is tested against.
 
 use crate::clusters::{self, Cluster, Connectivity};
+use crate::clusters_gpu::{ClusterPlan, WeightRule};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::gpu::{Context, read_mapped};
 use crate::kernels::{
-    FirFilterParams, FirTaps, FlatFieldParams, FrameStatsParams, ThresholdParams,
+    AreaCutParams, FirFilterParams, FirTaps, FlatFieldParams, FrameStatsParams, ThresholdParams,
+    WeightSource,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -184,41 +188,37 @@ pub mod reference {
         let (w, h) = (frame.width, frame.height);
         let r = fir_filter(frame, params.kernel, params.equalise);
         let cut = |t: f32| threshold(&r, w, h, t, params.border);
-        let t = choose_threshold(params, &r, &mut |t| Ok(cut(t)), w, h).expect("CPU threshold");
+        let mut count_at = |t: f32| {
+            let (labels, n) = clusters::label(&cut(t), w, h, params.connectivity);
+            let mut area = vec![0usize; n];
+            for &l in labels.iter().filter(|&&l| l != 0) {
+                area[l as usize - 1] += 1;
+            }
+            Ok(area.iter().filter(|&&a| a >= 4).count())
+        };
+        let t = choose_threshold(params, &r, &mut count_at).expect("the CPU count cannot fail");
         let mask = cut(t);
         finish(w, h, r, t, mask, params, start)
     }
 }
 
 /// Applies the rule: the fixed threshold, or a bisection on t for the target cluster count
-/// (`mask_at(t)` thresholds; the count is of clusters with area ≥ 4, as stations tune it).
+/// (`count_at(t)`: the clusters of area ≥ 4 at threshold t, as stations tune it).
 fn choose_threshold(
     params: &ClassicParams,
     r: &[f32],
-    mask_at: &mut dyn FnMut(f32) -> Result<Vec<u8>>,
-    w: usize,
-    h: usize,
+    count_at: &mut dyn FnMut(f32) -> Result<usize>,
 ) -> Result<f32> {
     let target = match params.threshold {
         ThresholdRule::Fixed(t) => return Ok(t),
         ThresholdRule::TargetClusters(n) => n,
-    };
-    let count = |mask: &[u8]| {
-        let (labels, n) = clusters::label(mask, w, h, params.connectivity);
-        let mut area = vec![0usize; n];
-        for &l in &labels {
-            if l != 0 {
-                area[l as usize - 1] += 1;
-            }
-        }
-        area.iter().filter(|&&a| a >= 4).count()
     };
     // Raising t shrinks clusters; the count of clusters of area ≥ 4 falls (almost) monotonically.
     let (mut lo, mut hi) = (0.0f32, r.iter().fold(1.0f32, |m, &v| m.max(v)));
     let mut best = (usize::MAX, hi);
     for _ in 0..24 {
         let mid = 0.5 * (lo + hi);
-        let n = count(&mask_at(mid)?);
+        let n = count_at(mid)?;
         let miss = n.abs_diff(target);
         if miss < best.0 {
             best = (miss, mid);
@@ -283,9 +283,14 @@ struct Plan {
     stats_params: FrameStatsParams,
     filter_params: FirFilterParams,
     flat: Option<(wgpu::BindGroup, FlatFieldParams)>,
+    /// The threshold t, read by the cluster sums (weights r − t).
+    offset: wgpu::Buffer,
+    clusters: ClusterPlan,
+    cut_group: wgpu::BindGroup,
+    cut_params: AreaCutParams,
 }
 
-/// The classical pipeline with its filter and threshold on the GPU.
+/// The classical pipeline on the GPU.
 pub struct Classic {
     ctx: Arc<Context>,
     pub params: ClassicParams,
@@ -371,7 +376,41 @@ impl Classic {
             Some(f) => Some(f.bind(ctx, &raw, w, h, bits)?),
             None => None,
         };
+        let offset = ctx.storage("classic.threshold", 16);
+        let rule = WeightRule {
+            source: WeightSource::Values,
+            offset_index: 0,
+            above: true,
+        };
+        let clusters = ClusterPlan::new(
+            ctx,
+            w,
+            h,
+            self.params.connectivity,
+            &mask,
+            &response,
+            &offset,
+            rule,
+        )?;
+        let clamp = |a: usize| a.min(u32::MAX as usize) as u32;
+        let cut_params = AreaCutParams {
+            w: w as u32,
+            h: h as u32,
+            min_area: clamp(self.params.min_area),
+            max_area: clamp(self.params.max_area),
+        };
+        let cut_group = k.mask_area_cut.bind(
+            dev,
+            &clusters.labels,
+            &clusters.table,
+            &mask,
+            &ctx.uniform("classic.area_cut.params", &cut_params),
+        );
         Ok(Plan {
+            offset,
+            clusters,
+            cut_group,
+            cut_params,
             flat,
             key: (w, h, bits, self.params.kernel),
             response_staging: ctx.staging("classic.response.staging", response.size()),
@@ -404,7 +443,13 @@ impl Classic {
         let ctx = &self.ctx;
         let k = ctx.kernels();
         let (w, h) = (frame.width, frame.height);
-        ctx.checked("running the classical filter", || {
+        let params = self.params;
+        // A fixed threshold needs nothing from the host: the whole pipeline is one submit.
+        let fixed = match params.threshold {
+            ThresholdRule::Fixed(t) => Some(t),
+            ThresholdRule::TargetClusters(_) => None,
+        };
+        ctx.checked("running the classical pipeline", || {
             ctx.queue
                 .write_buffer(&plan.raw, 0, bytemuck::cast_slice(&frame.packed_words()));
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
@@ -426,19 +471,49 @@ impl Classic {
                 0,
                 plan.response.size(),
             );
+            if let Some(t) = fixed {
+                self.record_clusters(&mut encoder, w, h, t, true);
+            }
             ctx.queue.submit([encoder.finish()]);
         })?;
         let mut response: Vec<f32> = read_mapped(ctx, &plan.response_staging)?;
         response.truncate(w * h);
-        let params = self.params;
-        let mut mask_at = |t: f32| self.threshold_on_gpu(w, h, t);
-        let t = choose_threshold(&params, &response, &mut mask_at, w, h)?;
-        let mask = self.threshold_on_gpu(w, h, t)?;
-        Ok(finish(w, h, response, t, mask, &params, start))
+        let shift = params.kernel.taps().4;
+        let (t, all) = match fixed {
+            Some(t) => (t, plan.clusters.read(ctx, shift)?),
+            None => {
+                let mut count_at = |t: f32| {
+                    let found = self.clusters_on_gpu(w, h, t, false)?;
+                    Ok(found.iter().filter(|c| c.area >= 4).count())
+                };
+                let t = choose_threshold(&params, &response, &mut count_at)?;
+                (t, self.clusters_on_gpu(w, h, t, true)?)
+            }
+        };
+        let plan = self.plan.as_ref().expect("plan was just built");
+        let mut mask: Vec<u8> = read_mapped(ctx, &plan.mask_staging)?;
+        mask.truncate(w * h);
+        Ok(ClassicResult {
+            width: w,
+            height: h,
+            response,
+            threshold: t,
+            mask,
+            clusters: clusters::filter_area(all, params.min_area, params.max_area),
+            elapsed: start.elapsed(),
+        })
     }
 
-    /// Thresholds the response already on the GPU at `t` and reads the mask back.
-    fn threshold_on_gpu(&self, w: usize, h: usize, t: f32) -> Result<Vec<u8>> {
+    /// Records thresholding the response at `t`, labelling and measuring the mask (weights r − t)
+    /// and, with `cut`, the area cut and the mask's copy to its staging buffer.
+    fn record_clusters(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        w: usize,
+        h: usize,
+        t: f32,
+        cut: bool,
+    ) {
         let plan = self.plan.as_ref().expect("run builds the plan first");
         let ctx = &self.ctx;
         let k = ctx.kernels();
@@ -448,19 +523,34 @@ impl Classic {
             border: self.params.border as u32,
             t,
         };
-        ctx.checked("running the classical threshold", || {
-            ctx.queue
-                .write_buffer(&plan.threshold_params, 0, bytemuck::bytes_of(&p));
-            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        ctx.queue
+            .write_buffer(&plan.threshold_params, 0, bytemuck::bytes_of(&p));
+        ctx.queue
+            .write_buffer(&plan.offset, 0, bytemuck::bytes_of(&[t; 4]));
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            k.threshold.record(&mut pass, &plan.threshold_group, &p);
+        }
+        plan.clusters.record(ctx, encoder);
+        if cut {
             {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
-                k.threshold.record(&mut pass, &plan.threshold_group, &p);
+                k.mask_area_cut
+                    .record(&mut pass, &plan.cut_group, &plan.cut_params);
             }
             encoder.copy_buffer_to_buffer(&plan.mask, 0, &plan.mask_staging, 0, plan.mask.size());
+        }
+    }
+
+    /// The clusters at threshold `t` (see [`Classic::record_clusters`]), in a submit of their own.
+    fn clusters_on_gpu(&self, w: usize, h: usize, t: f32, cut: bool) -> Result<Vec<Cluster>> {
+        let plan = self.plan.as_ref().expect("run builds the plan first");
+        let ctx = &self.ctx;
+        ctx.checked("running the classical threshold and labelling", || {
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            self.record_clusters(&mut encoder, w, h, t, cut);
             ctx.queue.submit([encoder.finish()]);
         })?;
-        let mut mask: Vec<u8> = read_mapped(ctx, &plan.mask_staging)?;
-        mask.truncate(w * h);
-        Ok(mask)
+        plan.clusters.read(ctx, self.params.kernel.taps().4)
     }
 }

@@ -53,11 +53,19 @@ pub struct ClusterPlan {
     /// Final labels: 0 = background, k = cluster k − 1.
     pub labels: wgpu::Buffer,
     blocks: wgpu::Buffer,
-    table: wgpu::Buffer,
+    /// The cluster table (`cluster_moments.wgsl`'s rows).
+    pub table: wgpu::Buffer,
     count_staging: wgpu::Buffer,
     table_staging: wgpu::Buffer,
     label_group: wgpu::BindGroup,
     moments_group: wgpu::BindGroup,
+    /// Table rows that may be non-zero: those of the last frame read, or None (all) when work was
+    /// recorded and not read. `record` clears them.
+    dirty_rows: std::cell::Cell<Option<usize>>,
+    /// Rows `record` copies to the staging buffer with the count (a guess from the last frame,
+    /// so usually no second submit is needed), and the rows the last record copied.
+    expected_rows: std::cell::Cell<usize>,
+    copied_rows: std::cell::Cell<usize>,
     // Kept alive with the bind groups that use them.
     _parent: wgpu::Buffer,
     _params: [wgpu::Buffer; 2],
@@ -117,10 +125,10 @@ impl ClusterPlan {
                 .bind(&ctx.device, mask, &parent, &blocks, &labels, &params[0]);
         let moments_group = k.cluster_moments.bind(
             &ctx.device,
+            mask,
             &labels,
             weights,
             offset,
-            &blocks,
             &table,
             &params[1],
         );
@@ -137,15 +145,25 @@ impl ClusterPlan {
             table,
             label_group,
             moments_group,
+            // wgpu creates buffers zeroed.
+            dirty_rows: std::cell::Cell::new(Some(0)),
+            expected_rows: std::cell::Cell::new(capacity.min(4096)),
+            copied_rows: std::cell::Cell::new(0),
             _parent: parent,
             _params: params,
         })
     }
 
-    /// Records the labelling and the sums into `encoder` (one compute pass), and the copy of the
-    /// cluster count for [`ClusterPlan::read`].
+    /// Records the labelling and the sums into `encoder` (one compute pass), and the copies of the
+    /// cluster count and of the rows the last frame suggests for [`ClusterPlan::read`].
     pub fn record(&self, ctx: &Context, encoder: &mut wgpu::CommandEncoder) {
         let k = ctx.kernels();
+        encoder.clear_buffer(&self.labels, 0, None);
+        match self.dirty_rows.take() {
+            Some(0) => {}
+            Some(rows) => encoder.clear_buffer(&self.table, 0, Some((rows * STRIDE * 4) as u64)),
+            None => encoder.clear_buffer(&self.table, 0, None),
+        }
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
             k.label_components
@@ -160,21 +178,32 @@ impl ClusterPlan {
             0,
             4,
         );
+        let rows = self.expected_rows.get();
+        let bytes = (rows * STRIDE * 4) as u64;
+        encoder.copy_buffer_to_buffer(&self.table, 0, &self.table_staging, 0, bytes);
+        self.copied_rows.set(rows);
     }
 
     /// The clusters of the work recorded last (after its submit), in raster order, with `shift`
     /// added to every position: reads the count, then that many table rows.
     pub fn read(&self, ctx: &Context, shift: (f64, f64)) -> Result<Vec<Cluster>> {
         let count = read_mapped_prefix::<u32>(ctx, &self.count_staging, 4)?[0] as usize;
+        let count = count.min(self.capacity);
+        self.dirty_rows.set(Some(count));
         if count == 0 {
             return Ok(Vec::new());
         }
-        let bytes = (count.min(self.capacity) * STRIDE * 4) as u64;
-        ctx.checked("reading the cluster table", || {
-            let mut encoder = ctx.device.create_command_encoder(&Default::default());
-            encoder.copy_buffer_to_buffer(&self.table, 0, &self.table_staging, 0, bytes);
-            ctx.queue.submit([encoder.finish()]);
-        })?;
+        // clamp() would panic for a capacity under 4096.
+        self.expected_rows
+            .set((count + count / 2).max(4096).min(self.capacity));
+        let bytes = (count * STRIDE * 4) as u64;
+        if count > self.copied_rows.get() {
+            ctx.checked("reading the cluster table", || {
+                let mut encoder = ctx.device.create_command_encoder(&Default::default());
+                encoder.copy_buffer_to_buffer(&self.table, 0, &self.table_staging, 0, bytes);
+                ctx.queue.submit([encoder.finish()]);
+            })?;
+        }
         let words = read_mapped_prefix::<u32>(ctx, &self.table_staging, bytes)?;
         Ok(words
             .chunks_exact(STRIDE)
@@ -206,9 +235,10 @@ fn moments_of_row(r: &[u32]) -> Moments {
         swx: wide(13, 3),
         swy: wide(16, 3),
         peak: f32::from_bits(bits),
-        peak_index: r[20] as usize,
-        x0: r[21] as usize,
-        y0: r[22] as usize,
+        // Minima are kept as maxima of their complements (an empty row is all zeros).
+        peak_index: !r[20] as usize,
+        x0: !r[21] as usize,
+        y0: !r[22] as usize,
         x1: r[23] as usize,
         y1: r[24] as usize,
     }
@@ -300,6 +330,7 @@ impl GpuClusters {
                     ctx.queue
                         .write_buffer(b, 0, &vec![0xa5u8; b.size() as usize]);
                 }
+                plan.dirty_rows.set(None);
             }
             if let Some(v) = weight {
                 ctx.queue
@@ -332,6 +363,7 @@ impl GpuClusters {
         let ctx = &self.ctx;
         let (_, _, _, uploads, plan) = self.plan.as_ref().expect("run plans");
         let count = read_mapped_prefix::<u32>(ctx, &plan.count_staging, 4)?[0] as usize;
+        plan.dirty_rows.set(Some(count.min(plan.capacity)));
         ctx.checked("reading the labels", || {
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
             encoder.copy_buffer_to_buffer(

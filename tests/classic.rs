@@ -1,12 +1,13 @@
 //! The classical pipeline: GPU statistics, filter and threshold against the CPU reference
 //! (responses within 1e-4, identical masks up to pixels within 1e-4 of the threshold, identical
-//! clusters), every kernel, 8- and 16-bit frames, and the filter's hand-checkable behaviour.
+//! clusters), the GPU labelling, cluster sums and area cut exactly equal to the CPU's on the same
+//! response, every kernel, 8- and 16-bit frames, and the filter's hand-checkable behaviour.
 
 mod common;
 use common::*;
 use emunet::Frame;
 use emunet::classic::{Classic, ClassicParams, FilterKernel, ThresholdRule, reference};
-use emunet::clusters::Connectivity;
+use emunet::clusters::{self, Connectivity};
 use emunet::simulate::{Preset, SimParams, View};
 use rand::RngExt;
 
@@ -32,6 +33,26 @@ fn compare(frame: &Frame, params: ClassicParams, what: &str) {
         gpu.threshold
     );
     let t = gpu.threshold;
+    // On the GPU's own response, the CPU's labelling, sums and area cut give exactly the GPU's
+    // clusters and mask: the labelling and the cluster sums run on the GPU and are exact.
+    let (w, h) = (gpu.width, gpu.height);
+    let own_mask = reference::threshold(&gpu.response, w, h, t, params.border);
+    let weight: Vec<f32> = gpu.response.iter().map(|&v| (v - t).max(0.0)).collect();
+    let (labels, n) = clusters::label(&own_mask, w, h, params.connectivity);
+    let all = clusters::measure(&labels, n, w, Some(&weight), params.kernel.taps().4);
+    let keep: Vec<bool> = all
+        .iter()
+        .map(|c| (params.min_area..=params.max_area).contains(&c.area))
+        .collect();
+    let kept = clusters::filter_area(all, params.min_area, params.max_area);
+    assert_eq!(kept.len(), gpu.clusters.len(), "{what}: GPU cluster count");
+    for (a, b) in kept.iter().zip(&gpu.clusters) {
+        assert_eq!(a, b, "{what}: GPU cluster {}", a.id);
+    }
+    for (i, &l) in labels.iter().enumerate() {
+        let on = l != 0 && keep[l as usize - 1];
+        assert_eq!(gpu.mask[i] != 0, on, "{what}: GPU mask at pixel {i}");
+    }
     let mut differ = 0;
     for i in 0..cpu.mask.len() {
         if cpu.mask[i] != gpu.mask[i] {

@@ -211,3 +211,27 @@ fn wrong_sizes_are_errors() {
     );
     assert!(gpu.find(&[], 0, 0, None, (0.0, 0.0)).is_err());
 }
+
+#[test]
+fn more_clusters_than_the_first_guess_are_all_read() {
+    // 22,500 isolated pixels: more rows than the 4,096 the first frame's table copy guesses, so
+    // the table is read in a second copy; the second frame's guess then covers them.
+    let (w, h) = (300, 300);
+    let mask: Vec<u8> = (0..w * h)
+        .map(|i| {
+            if (i % w) % 2 == 0 && (i / w) % 2 == 0 {
+                255
+            } else {
+                0
+            }
+        })
+        .collect();
+    let weight: Vec<f32> = (0..w * h).map(|i| (i % 13) as f32 * 0.5).collect();
+    let cpu = clusters::find_clusters(&mask, w, h, Connectivity::Eight, Some(&weight), (0.0, 0.0));
+    assert_eq!(cpu.len(), 22_500);
+    let mut gpu = GpuClusters::new(ctx(), Connectivity::Eight);
+    for round in 0..2 {
+        let found = gpu.find(&mask, w, h, Some(&weight), (0.0, 0.0)).unwrap();
+        assert_same(&format!("round {round}"), &cpu, &found);
+    }
+}

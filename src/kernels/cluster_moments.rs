@@ -25,8 +25,8 @@ pub enum WeightSource {
 pub struct MomentsParams {
     pub w: u32,
     pub h: u32,
-    pub nblocks: u32,
     pub capacity: u32,
+    pub _pad: u32,
     pub source: u32,
     pub bits: u32,
     pub offset_index: u32,
@@ -53,8 +53,8 @@ impl MomentsParams {
         MomentsParams {
             w,
             h,
-            nblocks: (w * h).div_ceil(super::label_components::BLOCK),
             capacity,
+            _pad: 0,
             source,
             bits,
             offset_index,
@@ -64,7 +64,6 @@ impl MomentsParams {
 }
 
 pub struct ClusterMoments {
-    pub clear: wgpu::ComputePipeline,
     pub accumulate: wgpu::ComputePipeline,
     pub peaks: wgpu::ComputePipeline,
     pub layout: wgpu::BindGroupLayout,
@@ -88,22 +87,22 @@ impl ClusterMoments {
             )
         };
         ClusterMoments {
-            clear: stage("clear"),
             accumulate: stage("accumulate"),
             peaks: stage("peaks"),
             layout,
         }
     }
 
-    /// `total` is label_components' `blocks`; `table` holds capacity · STRIDE u32.
+    /// `table` holds capacity · STRIDE u32, zero in every row the labelling will number (an
+    /// empty row is all zeros).
     #[allow(clippy::too_many_arguments)]
     pub fn bind(
         &self,
         device: &wgpu::Device,
+        mask: &wgpu::Buffer,
         labels: &wgpu::Buffer,
         weights: &wgpu::Buffer,
         offset: &wgpu::Buffer,
-        total: &wgpu::Buffer,
         table: &wgpu::Buffer,
         params: &wgpu::Buffer,
     ) -> wgpu::BindGroup {
@@ -111,19 +110,15 @@ impl ClusterMoments {
             device,
             &self.layout,
             "cluster_moments",
-            &[labels, weights, offset, total, table, params],
+            &[mask, labels, weights, offset, table, params],
         )
     }
 
     pub fn record(&self, pass: &mut wgpu::ComputePass, group: &wgpu::BindGroup, p: &MomentsParams) {
-        let rows = grid_2d(p.capacity);
-        let pixels = grid_2d(p.w * p.h);
+        // One workgroup of 64 per block of pixels.
+        let [x, y] = grid_2d((p.w * p.h).div_ceil(super::label_components::BLOCK) * 64);
         pass.set_bind_group(0, group, &[]);
-        for (stage, [x, y]) in [
-            (&self.clear, rows),
-            (&self.accumulate, pixels),
-            (&self.peaks, pixels),
-        ] {
+        for stage in [&self.accumulate, &self.peaks] {
             pass.set_pipeline(stage);
             pass.dispatch_workgroups(x, y, 1);
         }

@@ -6,7 +6,7 @@ use super::{Access, bind, grid_2d, layout, pipeline};
 pub const SOURCE: &str = include_str!("../../shaders/label_components.wgsl");
 
 /// Pixels per block of the root count (must match `BLOCK` in the shader).
-pub const BLOCK: u32 = 1024;
+pub const BLOCK: u32 = 2048;
 
 /// Mirrors `LabelParams`.
 #[repr(C)]
@@ -60,7 +60,8 @@ impl LabelComponents {
         LabelComponents { stages, layout }
     }
 
-    /// `parent` and `labels` hold H·W u32, `blocks` nblocks + 1.
+    /// `parent` and `labels` hold H·W u32, `blocks` nblocks + 1; the caller clears `labels` to 0
+    /// before each `record`.
     pub fn bind(
         &self,
         device: &wgpu::Device,
@@ -79,15 +80,11 @@ impl LabelComponents {
     }
 
     pub fn record(&self, pass: &mut wgpu::ComputePass, group: &wgpu::BindGroup, p: &LabelParams) {
-        let pixels = grid_2d(p.w * p.h);
+        // One workgroup of 64 per block, in every pass but the scan.
         let blocks = grid_2d(p.nblocks * 64);
         pass.set_bind_group(0, group, &[]);
         for (stage, entry) in self.stages.iter().zip(ENTRIES) {
-            let [x, y] = match entry {
-                "count" | "number" => blocks,
-                "scan" => [1, 1],
-                _ => pixels,
-            };
+            let [x, y] = if entry == "scan" { [1, 1] } else { blocks };
             pass.set_pipeline(stage);
             pass.dispatch_workgroups(x, y, 1);
         }

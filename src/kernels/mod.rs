@@ -14,6 +14,7 @@ pub mod head1x1;
 pub mod head1x1_grad;
 pub mod label_components;
 pub mod loss;
+pub mod mask_area_cut;
 pub mod maxpool2x2;
 pub mod maxpool2x2_grad;
 pub mod normalize;
@@ -33,6 +34,7 @@ pub use head1x1::{Head1x1, Head1x1Params};
 pub use head1x1_grad::{Head1x1Grad, HeadGradParams};
 pub use label_components::{LabelComponents, LabelParams};
 pub use loss::{Loss, LossParams};
+pub use mask_area_cut::{AreaCutParams, MaskAreaCut};
 pub use maxpool2x2::{Maxpool2x2, Maxpool2x2Params, Maxpool2x2Textures};
 pub use maxpool2x2_grad::{Maxpool2x2Grad, Maxpool2x2GradParams};
 pub use normalize::{Normalize, NormalizeParams};
@@ -72,6 +74,7 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("threshold.wgsl", threshold::SOURCE),
     ("label_components.wgsl", label_components::SOURCE),
     ("cluster_moments.wgsl", cluster_moments::SOURCE),
+    ("mask_area_cut.wgsl", mask_area_cut::SOURCE),
     ("upconv2x2.wgsl", upconv2x2::SOURCE),
     ("upconv2x2_blocks.wgsl", upconv2x2::SOURCE_BLOCKS),
     ("upconv2x2_direct.wgsl", upconv2x2::SOURCE_DIRECT),
@@ -156,6 +159,7 @@ pub fn modules() -> Vec<(&'static str, String)> {
         ("threshold", threshold::SOURCE.to_string()),
         ("label_components", label_components::SOURCE.to_string()),
         ("cluster_moments", cluster_moments::SOURCE.to_string()),
+        ("mask_area_cut", mask_area_cut::SOURCE.to_string()),
         ("upconv2x2 (direct)", upconv2x2::source(Variant::Direct)),
         ("upconv2x2 (subgroup)", upconv2x2::source(Variant::Subgroup)),
     ]
@@ -216,6 +220,7 @@ pub struct Kernels {
     pub flatfield: FlatFieldKernel,
     pub label_components: LabelComponents,
     pub cluster_moments: ClusterMoments,
+    pub mask_area_cut: MaskAreaCut,
 }
 
 impl Kernels {
@@ -233,6 +238,7 @@ impl Kernels {
             flatfield: FlatFieldKernel::new(device),
             label_components: LabelComponents::new(device),
             cluster_moments: ClusterMoments::new(device),
+            mask_area_cut: MaskAreaCut::new(device),
         }
     }
 }
