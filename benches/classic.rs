@@ -1,13 +1,13 @@
 //! The classical station pipeline per 1280×1024 nominal simulated frame: on the GPU (statistics,
-//! filter, threshold, labelling, cluster sums and area cut as shaders, readback of response, mask
-//! and cluster table included) and the CPU reference; and the labelling with cluster sums alone
+//! filter, threshold, and the labelling, cluster sums and area cut as shaders or on the host;
+//! readback included) and the CPU reference; and the labelling with cluster sums alone
 //! on the GPU and on the CPU. Published figures: 40 ms on the station's GPU, up to 100 ms on CPU.
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use emunet::Context;
 use emunet::classic::{Classic, ClassicParams, reference};
 use emunet::clusters;
-use emunet::clusters_gpu::GpuClusters;
+use emunet::clusters_gpu::{GpuClusters, Labelling};
 use emunet::simulate::{Preset, SimParams, View};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,11 +27,15 @@ fn bench(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1));
     // FLOPs of the 6×6 filter (multiply-add = 2) as "elements".
     group.throughput(Throughput::Elements(2 * 36 * frame.len() as u64));
-    let mut gpu = Classic::new(ctx.clone(), params);
-    gpu.run(&frame).unwrap();
-    group.bench_function(format!("GPU [{}]", ctx.info.name), |b| {
-        b.iter(|| gpu.run(&frame).unwrap())
-    });
+    for labelling in [Labelling::Gpu, Labelling::Host] {
+        let mut gpu = Classic::new(ctx.clone(), params);
+        gpu.set_labelling(labelling);
+        gpu.run(&frame).unwrap();
+        group.bench_function(
+            format!("GPU [{}], {labelling:?} labelling", ctx.info.name),
+            |b| b.iter(|| gpu.run(&frame).unwrap()),
+        );
+    }
     group.bench_function("CPU reference (1 thread)", |b| {
         b.iter(|| reference::run(&frame, &params))
     });

@@ -18,26 +18,28 @@
 //   peaks:      the index of each row's peak (ties: first in raster order).
 //
 // Bindings:
-//   0 mask    read        [ceil(H·W/4)] u32    the labelled mask, 4 pixels per word (finds the on
-//                                              pixels of 16 with 4 loads)
+//   0 list    read        [H·W] u32            the on pixels in raster order (label_components)
 //   1 labels  read        [H·W] u32            0 = background, k = cluster k − 1
 //   2 weights read        [..] u32             per MomentsParams.source: nothing, f32 bits per
 //                                              pixel, or the raw frame packed 4 (u8) / 2 (u16) per word
 //   3 offset  read        [..] f32             offset[p.offset_index] = the weight's offset (the
 //                                              classical threshold t, the frame's median, …)
-//   4 table   read_write  [capacity][STRIDE] atomic<u32>
-//   5 p       uniform     MomentsParams
+//   4 blocks  read        [nblocks + 2] u32    label_components' blocks: [nblocks + 1] = the list's
+//                                              length
+//   5 table   read_write  [capacity][STRIDE] atomic<u32>
+//   6 p       uniform     MomentsParams
 //
-// Dispatch: workgroup 64, one per block of BLOCK = 1024 pixels (blocks numbered
-// wid.y · nwg.x + wid.x), lane li taking pixels 16·li … 16·li + 15 of the block. A lane sums each
-// run of on pixels of one cluster in one row in registers and adds the run to the table with one
-// set of atomics (atomics are the dear part on a software driver).
+// Dispatch: workgroup 64, one per block of BLOCK = 2048 entries of label_components' list of on
+// pixels (blocks numbered wid.y · nwg.x + wid.x; blocks past the list's end return at once), lane
+// li taking entries 32·li … 32·li + 31 of the block. A lane sums each run of on pixels of one
+// cluster in one row in registers and adds the run to the table with one set of atomics
+// (atomics are the dear part on a software driver).
 
 struct MomentsParams {
     w: u32,
     h: u32,
     capacity: u32,
-    _pad: u32,
+    nblocks: u32,
     // 0: every weight 1; 1: weights[i] holds the f32 value v; 2: v is the raw frame pixel.
     source: u32,
     bits: u32,
@@ -46,35 +48,18 @@ struct MomentsParams {
     above: u32,
 }
 
-@group(0) @binding(0) var<storage, read> mask: array<u32>;
+@group(0) @binding(0) var<storage, read> list: array<u32>;
 @group(0) @binding(1) var<storage, read> labels: array<u32>;
 @group(0) @binding(2) var<storage, read> weights: array<u32>;
 @group(0) @binding(3) var<storage, read> offset: array<f32>;
-@group(0) @binding(4) var<storage, read_write> table: array<atomic<u32>>;
-@group(0) @binding(5) var<uniform> p: MomentsParams;
+@group(0) @binding(4) var<storage, read> blocks: array<u32>;
+@group(0) @binding(5) var<storage, read_write> table: array<atomic<u32>>;
+@group(0) @binding(6) var<uniform> p: MomentsParams;
 
 const STRIDE: u32 = 26u;
 const NONE: u32 = 0xffffffffu;
 const BLOCK: u32 = 2048u;
 const PER_INVOCATION: u32 = 32u;
-
-// Bit k set when pixel first + k is on (first a multiple of 16; as in label_components.wgsl).
-fn on_bits(first: u32) -> u32 {
-    let words = (p.w * p.h + 3u) / 4u;
-    var bits = 0u;
-    for (var q = 0u; q < PER_INVOCATION / 4u; q++) {
-        let word = first / 4u + q;
-        if (word < words) {
-            let m = mask[word];
-            for (var k = 0u; k < 4u; k++) {
-                if (((m >> (8u * k)) & 0xffu) != 0u) {
-                    bits |= 1u << (4u * q + k);
-                }
-            }
-        }
-    }
-    return bits;
-}
 
 // The pixel's weight w.
 fn weight(i: u32) -> f32 {
@@ -162,7 +147,7 @@ struct Run {
 }
 
 // Adds a run to its table row (accumulate), or offers its peak pixel (peaks). Every high word
-// below is < 2^21 (runs of at most 16 pixels), as add_wide needs.
+// below is < 2^21 (runs of at most 32 pixels), as add_wide needs.
 fn flush(r: Run, peaks: bool) {
     if (r.label == 0u) {
         return;
@@ -193,14 +178,13 @@ fn flush(r: Run, peaks: bool) {
     atomicMax(&table[row + 24u], r.y + 1u);
 }
 
-// Walks the on pixels of the 16 from `first` as runs, flushing each.
-fn walk_runs(first: u32, peaks: bool) {
-    var bits = on_bits(first);
+// Walks this lane's list entries as runs, flushing each.
+fn walk_runs(li: u32, block: u32, peaks: bool) {
+    let first = block * BLOCK + li * PER_INVOCATION;
+    let end = min(first + PER_INVOCATION, blocks[p.nblocks + 1u]);
     var r: Run;
-    while (bits != 0u) {
-        let k = firstTrailingBit(bits);
-        bits &= bits - 1u;
-        let i = first + k;
+    for (var e = first; e < end; e++) {
+        let i = list[e];
         let label = labels[i];
         if (label == 0u || label > p.capacity) {
             continue;
@@ -234,7 +218,7 @@ fn accumulate(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    walk_runs((wid.y * nwg.x + wid.x) * BLOCK + li * PER_INVOCATION, false);
+    walk_runs(li, wid.y * nwg.x + wid.x, false);
 }
 
 @compute @workgroup_size(64, 1, 1)
@@ -243,5 +227,5 @@ fn peaks(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    walk_runs((wid.y * nwg.x + wid.x) * BLOCK + li * PER_INVOCATION, true);
+    walk_runs(li, wid.y * nwg.x + wid.x, true);
 }

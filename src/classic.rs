@@ -10,7 +10,7 @@
 //! stage is tested against.
 
 use crate::clusters::{self, Cluster, Connectivity};
-use crate::clusters_gpu::{ClusterPlan, WeightRule};
+use crate::clusters_gpu::{ClusterPlan, Labelling, WeightRule};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::gpu::{Context, read_mapped};
@@ -130,6 +130,8 @@ pub struct ClassicResult {
     pub mask: Vec<u8>,
     pub clusters: Vec<Cluster>,
     pub elapsed: Duration,
+    /// Whether the labelling and cluster sums ran on the GPU ([`Labelling`]).
+    pub gpu_labelling: bool,
 }
 
 /// Plain CPU reference of each stage.
@@ -188,18 +190,21 @@ pub mod reference {
         let (w, h) = (frame.width, frame.height);
         let r = fir_filter(frame, params.kernel, params.equalise);
         let cut = |t: f32| threshold(&r, w, h, t, params.border);
-        let mut count_at = |t: f32| {
-            let (labels, n) = clusters::label(&cut(t), w, h, params.connectivity);
-            let mut area = vec![0usize; n];
-            for &l in labels.iter().filter(|&&l| l != 0) {
-                area[l as usize - 1] += 1;
-            }
-            Ok(area.iter().filter(|&&a| a >= 4).count())
-        };
+        let mut count_at = |t: f32| Ok(tuning_count(&cut(t), w, h, params.connectivity));
         let t = choose_threshold(params, &r, &mut count_at).expect("the CPU count cannot fail");
         let mask = cut(t);
         finish(w, h, r, t, mask, params, start)
     }
+}
+
+/// The clusters of area ≥ 4 in `mask`: what a target cluster count counts.
+fn tuning_count(mask: &[u8], w: usize, h: usize, connectivity: Connectivity) -> usize {
+    let (labels, n) = clusters::label(mask, w, h, connectivity);
+    let mut area = vec![0usize; n];
+    for &l in labels.iter().filter(|&&l| l != 0) {
+        area[l as usize - 1] += 1;
+    }
+    area.iter().filter(|&&a| a >= 4).count()
 }
 
 /// Applies the rule: the fixed threshold, or a bisection on t for the target cluster count
@@ -265,6 +270,7 @@ fn finish(
         mask,
         clusters,
         elapsed: start.elapsed(),
+        gpu_labelling: false,
     }
 }
 
@@ -294,6 +300,7 @@ struct Plan {
 pub struct Classic {
     ctx: Arc<Context>,
     pub params: ClassicParams,
+    labelling: Labelling,
     flat: Option<crate::flatfield::GpuFlatField>,
     plan: Option<Plan>,
 }
@@ -303,9 +310,15 @@ impl Classic {
         Classic {
             ctx,
             params,
+            labelling: Labelling::Auto,
             flat: None,
             plan: None,
         }
+    }
+
+    /// Where the mask is labelled and its clusters measured (the results are identical).
+    pub fn set_labelling(&mut self, labelling: Labelling) {
+        self.labelling = labelling;
     }
 
     /// Takes `flat`'s fixed pattern out of every following frame on the GPU (`flatfield.wgsl`)
@@ -444,6 +457,7 @@ impl Classic {
         let k = ctx.kernels();
         let (w, h) = (frame.width, frame.height);
         let params = self.params;
+        let on_gpu = self.labelling.on_gpu(ctx);
         // A fixed threshold needs nothing from the host: the whole pipeline is one submit.
         let fixed = match params.threshold {
             ThresholdRule::Fixed(t) => Some(t),
@@ -472,27 +486,43 @@ impl Classic {
                 plan.response.size(),
             );
             if let Some(t) = fixed {
-                self.record_clusters(&mut encoder, w, h, t, true);
+                self.record_threshold(&mut encoder, w, h, t, on_gpu, true);
             }
             ctx.queue.submit([encoder.finish()]);
         })?;
         let mut response: Vec<f32> = read_mapped(ctx, &plan.response_staging)?;
         response.truncate(w * h);
         let shift = params.kernel.taps().4;
-        let (t, all) = match fixed {
-            Some(t) => (t, plan.clusters.read(ctx, shift)?),
+        let t = match fixed {
+            Some(t) => t,
             None => {
                 let mut count_at = |t: f32| {
-                    let found = self.clusters_on_gpu(w, h, t, false)?;
-                    Ok(found.iter().filter(|c| c.area >= 4).count())
+                    self.submit_threshold(w, h, t, on_gpu, false)?;
+                    let plan = self.plan.as_ref().expect("plan was just built");
+                    Ok(if on_gpu {
+                        let found = plan.clusters.read(ctx, shift)?;
+                        found.iter().filter(|c| c.area >= 4).count()
+                    } else {
+                        let mask: Vec<u8> = read_mapped(ctx, &plan.mask_staging)?;
+                        tuning_count(&mask[..w * h], w, h, params.connectivity)
+                    })
                 };
                 let t = choose_threshold(&params, &response, &mut count_at)?;
-                (t, self.clusters_on_gpu(w, h, t, true)?)
+                self.submit_threshold(w, h, t, on_gpu, true)?;
+                t
             }
         };
         let plan = self.plan.as_ref().expect("plan was just built");
+        let all = if on_gpu {
+            Some(plan.clusters.read(ctx, shift)?)
+        } else {
+            None
+        };
         let mut mask: Vec<u8> = read_mapped(ctx, &plan.mask_staging)?;
         mask.truncate(w * h);
+        let Some(all) = all else {
+            return Ok(finish(w, h, response, t, mask, &params, start));
+        };
         Ok(ClassicResult {
             width: w,
             height: h,
@@ -501,18 +531,21 @@ impl Classic {
             mask,
             clusters: clusters::filter_area(all, params.min_area, params.max_area),
             elapsed: start.elapsed(),
+            gpu_labelling: true,
         })
     }
 
-    /// Records thresholding the response at `t`, labelling and measuring the mask (weights r − t)
-    /// and, with `cut`, the area cut and the mask's copy to its staging buffer.
-    fn record_clusters(
+    /// Records thresholding the response at `t`; with `on_gpu` labelling and measuring the mask
+    /// there (weights r − t) and, when `last`, the area cut; and the mask's copy to its staging
+    /// buffer whenever the host needs it (host labelling, or the last threshold).
+    fn record_threshold(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         w: usize,
         h: usize,
         t: f32,
-        cut: bool,
+        on_gpu: bool,
+        last: bool,
     ) {
         let plan = self.plan.as_ref().expect("run builds the plan first");
         let ctx = &self.ctx;
@@ -531,26 +564,26 @@ impl Classic {
             let mut pass = encoder.begin_compute_pass(&Default::default());
             k.threshold.record(&mut pass, &plan.threshold_group, &p);
         }
-        plan.clusters.record(ctx, encoder);
-        if cut {
-            {
+        if on_gpu {
+            plan.clusters.record(ctx, encoder);
+            if last {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
                 k.mask_area_cut
                     .record(&mut pass, &plan.cut_group, &plan.cut_params);
             }
+        }
+        if last || !on_gpu {
             encoder.copy_buffer_to_buffer(&plan.mask, 0, &plan.mask_staging, 0, plan.mask.size());
         }
     }
 
-    /// The clusters at threshold `t` (see [`Classic::record_clusters`]), in a submit of their own.
-    fn clusters_on_gpu(&self, w: usize, h: usize, t: f32, cut: bool) -> Result<Vec<Cluster>> {
-        let plan = self.plan.as_ref().expect("run builds the plan first");
+    /// [`Classic::record_threshold`] in a submit of its own.
+    fn submit_threshold(&self, w: usize, h: usize, t: f32, on_gpu: bool, last: bool) -> Result<()> {
         let ctx = &self.ctx;
         ctx.checked("running the classical threshold and labelling", || {
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
-            self.record_clusters(&mut encoder, w, h, t, cut);
+            self.record_threshold(&mut encoder, w, h, t, on_gpu, last);
             ctx.queue.submit([encoder.finish()]);
-        })?;
-        plan.clusters.read(ctx, self.params.kernel.taps().4)
+        })
     }
 }

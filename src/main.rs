@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use emunet::classic::{Classic, ClassicParams, FilterKernel, ThresholdRule};
 use emunet::clusters::{self, Connectivity};
+use emunet::clusters_gpu::Labelling;
 use emunet::flatfield::FlatField;
 use emunet::kernels::Precision;
 use emunet::model::Normalization;
@@ -84,6 +85,11 @@ enum Command {
         /// Run the CPU reference instead of the GPU shaders.
         #[arg(long)]
         cpu: bool,
+        /// Where the GPU pipeline labels the mask and measures the clusters (identical results):
+        /// gpu (only the cluster table is read back), host, or auto (the GPU on a hardware
+        /// adapter, the host on a software driver, where it is faster).
+        #[arg(long, value_enum, default_value_t = Labelling::Auto)]
+        labelling: Labelling,
         /// Also write DIR/<stem>.clusters.json.
         #[arg(long)]
         json: bool,
@@ -336,6 +342,7 @@ fn main() -> ExitCode {
             max_area,
             connectivity,
             cpu,
+            labelling,
             json,
             flatfield,
             frames,
@@ -354,7 +361,8 @@ fn main() -> ExitCode {
                 connectivity,
                 equalise: true,
             };
-            classic(&out, params, cpu, json, flatfield.as_deref(), &frames)
+            let gpu = (!cpu).then_some(labelling);
+            classic(&out, params, gpu, json, flatfield.as_deref(), &frames)
         }
         Command::Train {
             data,
@@ -1019,10 +1027,11 @@ fn simulate(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `gpu`: where the GPU pipeline labels, or None for the CPU reference.
 fn classic(
     out: &Path,
     params: ClassicParams,
-    cpu: bool,
+    gpu: Option<Labelling>,
     json: bool,
     flatfield: Option<&Path>,
     inputs: &[PathBuf],
@@ -1034,18 +1043,28 @@ fn classic(
         return Ok(ExitCode::FAILURE);
     }
     create_dir(out)?;
-    let mut gpu = if cpu {
-        eprintln!("classical pipeline on the CPU (reference implementation)");
-        None
-    } else {
-        let ctx = Arc::new(Context::new()?);
-        eprintln!(
-            "classical pipeline on {} ({:?})",
-            ctx.info.name, ctx.info.backend
-        );
-        let mut classic = Classic::new(ctx, params);
-        classic.set_flatfield(flat.as_ref());
-        Some(classic)
+    let mut gpu = match gpu {
+        None => {
+            eprintln!("classical pipeline on the CPU (reference implementation)");
+            None
+        }
+        Some(labelling) => {
+            let ctx = Arc::new(Context::new()?);
+            eprintln!(
+                "classical pipeline on {} ({:?}), labelling on the {}",
+                ctx.info.name,
+                ctx.info.backend,
+                if labelling.on_gpu(&ctx) {
+                    "GPU"
+                } else {
+                    "host"
+                }
+            );
+            let mut classic = Classic::new(ctx, params);
+            classic.set_flatfield(flat.as_ref());
+            classic.set_labelling(labelling);
+            Some(classic)
+        }
     };
     let code = for_each_frame(&frames, "processed", |path| {
         // The GPU pipeline takes the flat-field out itself; the CPU reference reads it corrected.

@@ -8,6 +8,7 @@ use common::*;
 use emunet::Frame;
 use emunet::classic::{Classic, ClassicParams, FilterKernel, ThresholdRule, reference};
 use emunet::clusters::{self, Connectivity};
+use emunet::clusters_gpu::Labelling;
 use emunet::simulate::{Preset, SimParams, View};
 use rand::RngExt;
 
@@ -22,9 +23,23 @@ fn simulated(seed: u64, w: usize, h: usize) -> Frame {
 }
 
 fn compare(frame: &Frame, params: ClassicParams, what: &str) {
+    for labelling in [Labelling::Gpu, Labelling::Host] {
+        compare_with(
+            frame,
+            params,
+            &format!("{what} ({labelling:?} labelling)"),
+            labelling,
+        );
+    }
+}
+
+fn compare_with(frame: &Frame, params: ClassicParams, what: &str, labelling: Labelling) {
     let ctx = ctx();
     let cpu = reference::run(frame, &params);
-    let gpu = Classic::new(ctx, params).run(frame).unwrap();
+    let mut classic = Classic::new(ctx, params);
+    classic.set_labelling(labelling);
+    let gpu = classic.run(frame).unwrap();
+    assert_eq!(gpu.gpu_labelling, labelling == Labelling::Gpu);
     assert_close(&format!("{what} response"), &cpu.response, &gpu.response);
     assert!(
         (cpu.threshold - gpu.threshold).abs() <= 1e-3 * cpu.threshold.abs().max(1.0),

@@ -26,7 +26,8 @@ pub struct MomentsParams {
     pub w: u32,
     pub h: u32,
     pub capacity: u32,
-    pub _pad: u32,
+    /// label_components' block count.
+    pub nblocks: u32,
     pub source: u32,
     pub bits: u32,
     pub offset_index: u32,
@@ -54,7 +55,7 @@ impl MomentsParams {
             w,
             h,
             capacity,
-            _pad: 0,
+            nblocks: (w * h).div_ceil(super::label_components::BLOCK),
             source,
             bits,
             offset_index,
@@ -75,7 +76,7 @@ impl ClusterMoments {
         let layout = layout(
             device,
             "cluster_moments",
-            &[Read, Read, Read, Read, ReadWrite, Uniform],
+            &[Read, Read, Read, Read, Read, ReadWrite, Uniform],
         );
         let stage = |entry: &str| {
             pipeline(
@@ -93,16 +94,17 @@ impl ClusterMoments {
         }
     }
 
-    /// `table` holds capacity · STRIDE u32, zero in every row the labelling will number (an
-    /// empty row is all zeros).
+    /// `list` and `blocks` are label_components'; `table` holds capacity · STRIDE u32, zero in
+    /// every row the labelling will number (an empty row is all zeros).
     #[allow(clippy::too_many_arguments)]
     pub fn bind(
         &self,
         device: &wgpu::Device,
-        mask: &wgpu::Buffer,
+        list: &wgpu::Buffer,
         labels: &wgpu::Buffer,
         weights: &wgpu::Buffer,
         offset: &wgpu::Buffer,
+        blocks: &wgpu::Buffer,
         table: &wgpu::Buffer,
         params: &wgpu::Buffer,
     ) -> wgpu::BindGroup {
@@ -110,7 +112,7 @@ impl ClusterMoments {
             device,
             &self.layout,
             "cluster_moments",
-            &[mask, labels, weights, offset, table, params],
+            &[list, labels, weights, offset, blocks, table, params],
         )
     }
 

@@ -31,13 +31,14 @@ impl LabelParams {
 }
 
 pub struct LabelComponents {
-    /// init, merge, flatten, count, scan, number, relabel: recorded in this order.
-    pub stages: [wgpu::ComputePipeline; 7],
+    /// One pipeline per entry of [`ENTRIES`].
+    pub stages: [wgpu::ComputePipeline; 9],
     pub layout: wgpu::BindGroupLayout,
 }
 
-const ENTRIES: [&str; 7] = [
-    "init", "merge", "flatten", "count", "scan", "number", "relabel",
+/// The entry points in recording order (the scan runs twice: on pixels, then roots).
+const ENTRIES: [&str; 9] = [
+    "count_on", "scan", "compact", "init", "merge", "flatten", "scan", "number", "relabel",
 ];
 
 impl LabelComponents {
@@ -46,7 +47,7 @@ impl LabelComponents {
         let layout = layout(
             device,
             "label_components",
-            &[Read, ReadWrite, ReadWrite, ReadWrite, Uniform],
+            &[Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, Uniform],
         );
         let stages = ENTRIES.map(|entry| {
             pipeline(
@@ -60,14 +61,16 @@ impl LabelComponents {
         LabelComponents { stages, layout }
     }
 
-    /// `parent` and `labels` hold H·W u32, `blocks` nblocks + 1; the caller clears `labels` to 0
-    /// before each `record`.
+    /// `parent`, `list` and `labels` hold H·W u32, `blocks` nblocks + 2; the caller clears
+    /// `labels` to 0 before each `record`.
+    #[allow(clippy::too_many_arguments)]
     pub fn bind(
         &self,
         device: &wgpu::Device,
         mask: &wgpu::Buffer,
         parent: &wgpu::Buffer,
         blocks: &wgpu::Buffer,
+        list: &wgpu::Buffer,
         labels: &wgpu::Buffer,
         params: &wgpu::Buffer,
     ) -> wgpu::BindGroup {
@@ -75,7 +78,7 @@ impl LabelComponents {
             device,
             &self.layout,
             "label_components",
-            &[mask, parent, blocks, labels, params],
+            &[mask, parent, blocks, list, labels, params],
         )
     }
 
