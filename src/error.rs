@@ -29,6 +29,9 @@ pub enum Error {
     /// Shapes that do not fit together (frame too small, wrong buffer length, …).
     #[error("shape error: {0}")]
     Shape(String),
+    /// The engine's ring of streamed frames is full, or a call needs it empty: poll first.
+    #[error("{0} streamed frame(s) in flight: poll them first")]
+    InFlight(usize),
     /// File-system errors, with the path involved.
     #[error("{path}: {source}")]
     Io {

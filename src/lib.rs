@@ -29,6 +29,7 @@ pub mod reference;
 pub mod simulate;
 pub mod split;
 pub mod spotfit;
+pub mod stream;
 pub mod subpixel;
 pub mod train;
 pub mod trainer;

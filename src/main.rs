@@ -717,17 +717,24 @@ impl Tally {
     }
 }
 
-/// `segment` over many frames as a three-stage pipeline: a reader thread decodes the next frames
-/// while the GPU runs the current one, and a writer thread measures clusters and writes the files
-/// of the previous one; at most two frames wait between stages. Lines print in frame order.
+/// `segment` over many frames as a three-stage pipeline: a reader thread decodes the next frames,
+/// the main thread streams them through the GPU (up to the engine's ring of frames in flight,
+/// [`Unet::submit`] / [`Unet::poll`]), and a writer thread measures clusters and writes the files
+/// of finished ones; at most two frames wait between threads. Lines print in frame order.
 fn segment_pipelined(
     unet: &mut Unet,
     frames: &[PathBuf],
     out: &Path,
     outputs: SegmentOutputs,
 ) -> ExitCode {
+    use std::collections::VecDeque;
     use std::sync::mpsc::sync_channel;
     type Segmented = emunet::Result<(Frame, emunet::unet::Segmentation)>;
+    /// A frame in submission order: on the GPU, or failed before it got there.
+    enum Job {
+        OnGpu(Frame),
+        Failed(emunet::Error),
+    }
     let (to_gpu, from_reader) = sync_channel::<(PathBuf, emunet::Result<Frame>)>(2);
     let (to_writer, from_gpu) = sync_channel::<(PathBuf, Segmented)>(2);
     std::thread::scope(|scope| {
@@ -747,12 +754,52 @@ fn segment_pipelined(
             }
             tally
         });
-        for (path, loaded) in from_reader {
-            let segmented = loaded.and_then(|raw| {
-                let seg = unet.segment(&raw)?;
-                Ok((raw, seg))
-            });
-            if to_writer.send((path, segmented)).is_err() {
+        // Hands the oldest job to the writer (waiting for the GPU if it is there); false when the
+        // writer has gone.
+        let send_oldest = |unet: &mut Unet, queue: &mut VecDeque<(PathBuf, Job)>| {
+            let Some((path, job)) = queue.pop_front() else {
+                return true;
+            };
+            let segmented = match job {
+                Job::Failed(e) => Err(e),
+                Job::OnGpu(raw) => match unet.poll(true) {
+                    Ok(Some((_, seg))) => Ok((raw, seg)),
+                    Ok(None) => unreachable!("every job on the GPU is in flight"),
+                    Err(e) => Err(e),
+                },
+            };
+            to_writer.send((path, segmented)).is_ok()
+        };
+        let mut queue = VecDeque::new();
+        'frames: for (path, loaded) in from_reader {
+            let job = match loaded {
+                Ok(raw) => {
+                    if unet.in_flight() == unet.max_in_flight() {
+                        while matches!(queue.front(), Some((_, Job::Failed(_)))) {
+                            if !send_oldest(unet, &mut queue) {
+                                break 'frames;
+                            }
+                        }
+                        if !send_oldest(unet, &mut queue) {
+                            break 'frames;
+                        }
+                    }
+                    match unet.submit(&raw) {
+                        Ok(_) => Job::OnGpu(raw),
+                        Err(e) => Job::Failed(e),
+                    }
+                }
+                Err(e) => Job::Failed(e),
+            };
+            queue.push_back((path, job));
+            while matches!(queue.front(), Some((_, Job::Failed(_)))) {
+                if !send_oldest(unet, &mut queue) {
+                    break 'frames;
+                }
+            }
+        }
+        while !queue.is_empty() {
+            if !send_oldest(unet, &mut queue) {
                 break;
             }
         }

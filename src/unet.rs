@@ -197,6 +197,8 @@ pub struct Unet {
     /// The camera's fixed pattern, taken out of each frame on the GPU before anything reads it.
     pub(crate) flat: Option<crate::flatfield::GpuFlatField>,
     plan: Option<Plan>,
+    /// Frames of [`Unet::submit`] not yet returned by [`Unet::poll`] (src/stream.rs).
+    pub(crate) stream: crate::stream::StreamState,
 }
 
 /// Receptive radius (level-0 pixels) of UNet(D): an output pixel depends only on inputs closer
@@ -274,6 +276,7 @@ impl Unet {
             tile_budget,
             flat: None,
             plan: None,
+            stream: crate::stream::StreamState::new(),
         })
     }
 
@@ -684,20 +687,14 @@ impl Unet {
                 f.bits()
             )));
         }
+        // The batch uses the stream's slots.
+        if !self.stream.pending.is_empty() {
+            return Err(Error::InFlight(self.stream.pending.len()));
+        }
         self.ensure_plan(h, w, bits)?;
         let ctx = self.ctx.clone();
         let plan = self.plan.as_mut().expect("plan was just built");
-        while plan.batch.len() < frames.len() {
-            let i = plan.batch.len();
-            plan.batch.push(BatchSlot {
-                upload: ctx.storage(&format!("batch{i}.raw"), plan.raw.size()),
-                staging: ctx.staging(&format!("batch{i}.prob.staging"), plan.prob.size()),
-                raw_staging: plan
-                    .raw_staging
-                    .as_ref()
-                    .map(|r| ctx.staging(&format!("batch{i}.raw.staging"), r.size())),
-            });
-        }
+        plan.ensure_slots(&ctx, frames.len());
         let plan = self.plan.as_ref().expect("plan was just built");
         let start = Instant::now();
         ctx.checked("running the U-Net on a batch", || {
@@ -735,8 +732,16 @@ impl Unet {
         Ok(out)
     }
 
+    pub(crate) fn plan_ref(&self) -> Option<&Plan> {
+        self.plan.as_ref()
+    }
+
+    pub(crate) fn plan_mut(&mut self) -> Option<&mut Plan> {
+        self.plan.as_mut()
+    }
+
     /// Builds the plan for `h × w` frames of `bits` bits unless the current one is for them.
-    fn ensure_plan(&mut self, h: usize, w: usize, bits: u32) -> Result<()> {
+    pub(crate) fn ensure_plan(&mut self, h: usize, w: usize, bits: u32) -> Result<()> {
         let m = 1 << self.depth;
         if h < m || w < m {
             return Err(Error::Shape(format!(
@@ -952,16 +957,31 @@ pub(crate) struct StatsCopy {
 /// One frame's own buffers in a batch: its packed pixels, its probabilities' and (with a
 /// flat-field) its corrected frame's staging buffers.
 pub(crate) struct BatchSlot {
-    upload: wgpu::Buffer,
-    staging: wgpu::Buffer,
-    raw_staging: Option<wgpu::Buffer>,
+    pub(crate) upload: wgpu::Buffer,
+    pub(crate) staging: wgpu::Buffer,
+    pub(crate) raw_staging: Option<wgpu::Buffer>,
 }
 
 impl Plan {
+    /// Grows the per-frame slots (of batches and streams) to at least `n`.
+    pub(crate) fn ensure_slots(&mut self, ctx: &Context, n: usize) {
+        while self.batch.len() < n {
+            let i = self.batch.len();
+            self.batch.push(BatchSlot {
+                upload: ctx.storage(&format!("slot{i}.raw"), self.raw.size()),
+                staging: ctx.staging(&format!("slot{i}.prob.staging"), self.prob.size()),
+                raw_staging: self
+                    .raw_staging
+                    .as_ref()
+                    .map(|r| ctx.staging(&format!("slot{i}.raw.staging"), r.size())),
+            });
+        }
+    }
+
     /// Records one frame already in `raw`: cleared histogram, every step (the fused engine's two
     /// passes around the statistics copy), then the probabilities (and the flat-fielded frame)
     /// copied to the given staging buffers.
-    fn record_frame(
+    pub(crate) fn record_frame(
         &self,
         ctx: &Context,
         encoder: &mut wgpu::CommandEncoder,

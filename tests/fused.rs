@@ -225,3 +225,77 @@ fn batch_equals_frame_by_frame() {
         .to_string();
     assert!(err.contains("frame 1 of the batch"), "{err}");
 }
+
+/// Streaming (`submit` / `poll`, several frames in flight): every frame comes back once, in
+/// submission order, with exactly what `segment` gives it, on both engines, with and without a
+/// flat-field, across a change of frame size; a full ring and a batch during a stream are
+/// refused with a clear error.
+#[test]
+fn stream_equals_frame_by_frame() {
+    let model = model_with(2, 8, 93, Normalization::Median);
+    let mut frames: Vec<Frame> = (0..5)
+        .map(|s| random_frame(310 + s, 52, 40, false))
+        .collect();
+    frames.push(random_frame(320, 36, 44, true));
+    frames.push(random_frame(321, 52, 40, false));
+    let flat = FlatField::estimate(&frames[..5]).unwrap();
+    for engine in [Engine::Ops, Engine::Fused] {
+        for flat in [None, Some(&flat)] {
+            let mut unet = Unet::new(ctx(), &model).unwrap();
+            unet.set_engine(engine);
+            // A flat-field fits one size only.
+            let frames = if flat.is_some() {
+                &frames[..5]
+            } else {
+                &frames[..]
+            };
+            unet.set_flatfield(flat);
+            unet.set_in_flight(2).unwrap();
+            let mut results = Vec::new();
+            for (i, frame) in frames.iter().enumerate() {
+                if unet.in_flight() == unet.max_in_flight() {
+                    let err = unet.submit(frame).unwrap_err().to_string();
+                    assert!(err.contains("in flight"), "{err}");
+                    assert!(unet.segment_batch(std::slice::from_ref(frame)).is_err());
+                    results.push(unet.poll(true).unwrap().expect("a frame in flight"));
+                }
+                assert_eq!(unet.submit(frame).unwrap(), i as u64);
+            }
+            while let Some(r) = unet.poll(true).unwrap() {
+                results.push(r);
+            }
+            assert!(unet.poll(false).unwrap().is_none());
+            // Without waiting: None until the frame is done, then the frame.
+            unet.submit(&frames[0]).unwrap();
+            let start = std::time::Instant::now();
+            let polled = loop {
+                if let Some(r) = unet.poll(false).unwrap() {
+                    break r;
+                }
+                assert!(
+                    start.elapsed().as_secs() < 60,
+                    "a streamed frame never finished"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            };
+            assert_eq!(polled.0, frames.len() as u64);
+            assert_eq!(polled.1.prob, unet.segment(&frames[0]).unwrap().prob);
+            assert_eq!(results.len(), frames.len());
+            for (i, (ticket, seg)) in results.iter().enumerate() {
+                assert_eq!(*ticket, i as u64);
+                let single = unet.segment(&frames[i]).unwrap();
+                assert_eq!((seg.width, seg.height), (single.width, single.height));
+                assert_eq!(
+                    seg.prob,
+                    single.prob,
+                    "{engine:?} flat {} frame {i}",
+                    flat.is_some()
+                );
+                assert_eq!(
+                    seg.corrected.as_ref().map(|f| f.packed_words()),
+                    single.corrected.as_ref().map(|f| f.packed_words())
+                );
+            }
+        }
+    }
+}
