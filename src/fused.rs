@@ -97,10 +97,10 @@ impl Unet {
         let (hp, wp) = (h.next_multiple_of(m), w.next_multiple_of(m));
         let (hl, wl) = (|l: usize| hp >> l, |l: usize| wp >> l);
         let cl = |l: usize| level_channels(self.channels, l);
-        let format = self.precision.format();
+        let format = self.fused_precision().format();
 
         // Activation traffic at the storage precision (the formulas count 16 bytes a texel).
-        let scale = |bytes: u64| match self.precision {
+        let scale = |bytes: u64| match self.fused_precision() {
             Precision::F32 => bytes,
             Precision::F16 => bytes / 2,
         };
@@ -185,7 +185,7 @@ impl Unet {
         let skip: Vec<_> = (0..d).map(|l| cat[l].view(0, c4(cl(l)))).collect();
         let up_out: Vec<_> = (0..d).map(|l| cat[l].view(c4(cl(l)), c4(cl(l)))).collect();
 
-        let precision = self.precision;
+        let precision = self.fused_precision();
         let f = ctx.fused_kernels(precision);
         // One conv step; `inputs` are the storage file's input bindings (0 and, for the frame
         // conv, 7; for the head conv, 6), `y` its output (binding 4).

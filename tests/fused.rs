@@ -6,6 +6,7 @@
 mod common;
 use common::*;
 use emunet::flatfield::FlatField;
+use emunet::kernels::Precision;
 use emunet::model::Normalization;
 use emunet::unet::Engine;
 use emunet::{Frame, Model, Unet, reference};
@@ -137,7 +138,6 @@ fn wide_models_fall_back_to_ops_or_are_refused() {
 /// frames: max |Δp| ≤ 0.0067, ≤ 4.6e-6 of mask pixels).
 #[test]
 fn f16_storage_stays_within_its_tolerance() {
-    use emunet::kernels::Precision;
     use emunet::simulate::{Preset, SimParams, View};
     let mut p = SimParams::preset(Preset::Nominal);
     (p.width, p.height) = (320, 256);
@@ -298,4 +298,26 @@ fn stream_equals_frame_by_frame() {
             }
         }
     }
+}
+
+/// `set_precision(None)` (auto): the fused engine stores f16 (the same probabilities as an explicit
+/// f16), the per-operation engine f32 (the same as an explicit f32, no refusal).
+#[test]
+fn auto_precision_is_f16_fused_and_f32_ops() {
+    let model = model_with(2, 8, 94, Normalization::Median);
+    let frame = random_frame(330, 52, 40, false);
+    let run = |engine: Engine, precision: Option<Precision>| {
+        let mut unet = Unet::new(ctx(), &model).unwrap();
+        unet.set_engine(engine);
+        unet.set_precision(precision);
+        unet.segment(&frame).unwrap().prob
+    };
+    let fused_auto = run(Engine::Fused, None);
+    assert_eq!(fused_auto, run(Engine::Fused, Some(Precision::F16)));
+    assert_ne!(fused_auto, run(Engine::Fused, Some(Precision::F32)));
+    assert_eq!(
+        run(Engine::Ops, None),
+        run(Engine::Ops, Some(Precision::F32))
+    );
+    assert_eq!(run(Engine::Auto, None), fused_auto);
 }
