@@ -555,6 +555,7 @@ impl Classic {
             h: h as u32,
             border: self.params.border as u32,
             t,
+            ..Default::default()
         };
         ctx.queue
             .write_buffer(&plan.threshold_params, 0, bytemuck::bytes_of(&p));

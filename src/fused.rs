@@ -372,6 +372,8 @@ impl Unet {
             }],
             raw,
             hist,
+            stats: stats.clone(),
+            clusters: None,
             prob,
             staging,
             raw_staging,

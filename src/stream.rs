@@ -233,6 +233,7 @@ impl Unet {
                 tiles: f.tiles,
                 engine: f.engine,
                 corrected,
+                clusters: None,
             },
         )))
     }

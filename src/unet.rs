@@ -39,6 +39,11 @@ pub struct Segmentation {
     /// With a flat-field set ([`Unet::set_flatfield`]): the corrected frame the network saw, read
     /// back from the GPU (what the cluster stage should measure).
     pub corrected: Option<Frame>,
+    /// With [`Unet::set_gpu_clusters`], from [`Unet::segment`]: the mask's 8-connected clusters
+    /// labelled and measured on the GPU, weighted by max(0, median − p) of the (corrected) frame,
+    /// unsplit and without sub-pixel refinement: `clusters::find_clusters` of [`Segmentation::mask`]
+    /// exactly, with only the cluster table read back for them.
+    pub clusters: Option<Vec<crate::clusters::Cluster>>,
 }
 
 impl Segmentation {
@@ -160,6 +165,10 @@ pub(crate) struct Plan {
     pub(crate) tiles: Vec<Tile>,
     pub(crate) raw: wgpu::Buffer,
     pub(crate) hist: wgpu::Buffer,
+    /// Frame statistics (frame_stats.wgsl): [4] is the median the cluster weights use.
+    pub(crate) stats: wgpu::Buffer,
+    /// With [`Unet::set_gpu_clusters`]: the mask and its clusters on the GPU.
+    pub(crate) clusters: Option<MaskClusters>,
     pub(crate) prob: wgpu::Buffer,
     pub(crate) staging: wgpu::Buffer,
     /// Readback of the flat-fielded frame, when a flat-field is set.
@@ -198,6 +207,8 @@ pub struct Unet {
     /// The camera's fixed pattern, taken out of each frame on the GPU before anything reads it.
     pub(crate) flat: Option<crate::flatfield::GpuFlatField>,
     plan: Option<Plan>,
+    /// Label and measure the mask on the GPU in [`Unet::segment`].
+    gpu_clusters: bool,
     /// Frames of [`Unet::submit`] not yet returned by [`Unet::poll`] (src/stream.rs).
     pub(crate) stream: crate::stream::StreamState,
 }
@@ -277,6 +288,7 @@ impl Unet {
             tile_budget,
             flat: None,
             plan: None,
+            gpu_clusters: false,
             stream: crate::stream::StreamState::new(),
         })
     }
@@ -285,6 +297,13 @@ impl Unet {
     /// before the frame statistics; `None` turns it off. Frames of another size are refused.
     pub fn set_flatfield(&mut self, flat: Option<&crate::flatfield::FlatField>) {
         self.flat = flat.map(|f| crate::flatfield::GpuFlatField::upload(&self.ctx, f));
+        self.plan = None;
+    }
+
+    /// Also label the mask and measure its clusters on the GPU in [`Unet::segment`]
+    /// ([`Segmentation::clusters`]; batches and streams leave them `None`).
+    pub fn set_gpu_clusters(&mut self, on: bool) {
+        self.gpu_clusters = on;
         self.plan = None;
     }
 
@@ -625,7 +644,7 @@ impl Unet {
                 op: Op::Head(g, hp_),
             });
         }
-        let mut activations = vec![x0, stats];
+        let mut activations = vec![x0, stats.clone()];
         activations.extend(t0);
         activations.extend(t1);
         activations.extend(skip);
@@ -635,6 +654,8 @@ impl Unet {
             tiles,
             raw,
             hist,
+            stats,
+            clusters: None,
             prob,
             staging,
             raw_staging,
@@ -658,10 +679,17 @@ impl Unet {
                 .write_buffer(&plan.raw, 0, bytemuck::cast_slice(&frame.packed_words()));
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
             plan.record_frame(ctx, &mut encoder, &plan.staging, plan.raw_staging.as_ref());
+            if let Some(c) = &plan.clusters {
+                c.record(ctx, &mut encoder, self.threshold);
+            }
             ctx.queue.submit([encoder.finish()]);
         })?;
         let (prob, corrected) =
             plan.read_back(ctx, &plan.staging, plan.raw_staging.as_ref(), frame)?;
+        let clusters = match &plan.clusters {
+            Some(c) => Some(c.plan.read(ctx, (0.0, 0.0))?),
+            None => None,
+        };
         Ok(Segmentation {
             width: w,
             height: h,
@@ -671,6 +699,7 @@ impl Unet {
             tiles: plan.tiles.len(),
             engine: plan.engine,
             corrected,
+            clusters,
         })
     }
 
@@ -733,6 +762,7 @@ impl Unet {
                 tiles: plan.tiles.len(),
                 engine: plan.engine,
                 corrected,
+                clusters: None,
             });
         }
         let elapsed = start.elapsed();
@@ -762,9 +792,15 @@ impl Unet {
         let key = (h, w, bits);
         if self.plan.as_ref().is_none_or(|p| p.key != key) {
             self.plan = None; // free the old buffers before allocating new ones
-            let plan = self
+            let mut plan = self
                 .ctx
                 .checked("planning buffers", || self.build_plan(h, w, bits))??;
+            if self.gpu_clusters {
+                let clusters = self.ctx.checked("planning GPU clusters", || {
+                    MaskClusters::new(&self.ctx, &plan)
+                })??;
+                plan.clusters = Some(clusters);
+            }
             self.plan = Some(plan);
         }
         Ok(())
@@ -953,6 +989,75 @@ impl Unet {
             raw_staging,
             steps,
         })
+    }
+}
+
+/// The network's mask and its clusters on the GPU ([`Unet::set_gpu_clusters`]): the probability
+/// map thresholded into a packed mask (`threshold.wgsl`, p ≥ threshold), then labelled and
+/// measured (`crate::clusters_gpu`) with weights max(0, median − p) read from the raw frame and its
+/// statistics on the GPU.
+pub(crate) struct MaskClusters {
+    threshold_params: wgpu::Buffer,
+    threshold_group: wgpu::BindGroup,
+    size: (u32, u32),
+    pub(crate) plan: crate::clusters_gpu::ClusterPlan,
+    _mask: wgpu::Buffer,
+}
+
+impl MaskClusters {
+    fn new(ctx: &Context, plan: &Plan) -> Result<Self> {
+        use crate::clusters_gpu::{ClusterPlan, WeightRule};
+        let (h, w, bits) = plan.key;
+        let mask = ctx.storage("mask", (h * w).div_ceil(4) as u64 * 4);
+        let threshold_params = ctx.uniform("mask.threshold.params", &ThresholdParams::default());
+        let threshold_group =
+            ctx.kernels()
+                .threshold
+                .bind(&ctx.device, &plan.prob, &mask, &threshold_params);
+        let rule = WeightRule {
+            source: crate::kernels::WeightSource::Frame { bits },
+            // frame_stats.wgsl's stats[4]: the median, raw value units.
+            offset_index: 4,
+            above: false,
+        };
+        let clusters = ClusterPlan::new(
+            ctx,
+            w,
+            h,
+            crate::clusters::Connectivity::Eight,
+            &mask,
+            &plan.raw,
+            &plan.stats,
+            rule,
+        )?;
+        Ok(MaskClusters {
+            threshold_params,
+            threshold_group,
+            size: (w as u32, h as u32),
+            plan: clusters,
+            _mask: mask,
+        })
+    }
+
+    /// Records the threshold at `threshold` and the labelling after the network's steps.
+    fn record(&self, ctx: &Context, encoder: &mut wgpu::CommandEncoder, threshold: f32) {
+        let p = ThresholdParams {
+            w: self.size.0,
+            h: self.size.1,
+            border: 0,
+            t: threshold,
+            inclusive: 1,
+            ..Default::default()
+        };
+        ctx.queue
+            .write_buffer(&self.threshold_params, 0, bytemuck::bytes_of(&p));
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            ctx.kernels()
+                .threshold
+                .record(&mut pass, &self.threshold_group, &p);
+        }
+        self.plan.record(ctx, encoder);
     }
 }
 

@@ -235,3 +235,76 @@ fn more_clusters_than_the_first_guess_are_all_read() {
         assert_same(&format!("round {round}"), &cpu, &found);
     }
 }
+
+/// The network's clusters on the GPU (`Unet::set_gpu_clusters`): the mask of `segment` labelled and
+/// measured with weights max(0, median − p) equal `clusters::find_clusters` of that mask exactly,
+/// on both engines, 8- and 16-bit frames, with a flat-field (weights from the corrected frame),
+/// and after a threshold change.
+#[test]
+fn network_clusters_on_the_gpu_equal_the_cpu() {
+    use emunet::flatfield::FlatField;
+    use emunet::unet::Engine;
+    use emunet::{Frame, Model, Unet};
+    let model = Model::shipped().unwrap();
+    let mut p = SimParams::preset(Preset::Nominal);
+    (p.width, p.height) = (160, 128);
+    let frames8: Vec<Frame> = (0..3)
+        .map(|s| {
+            View::new(&p, 9300 + s, 0)
+                .unwrap()
+                .render("t".into(), 20.0)
+                .image
+        })
+        .collect();
+    let to16 = |f: &Frame| {
+        let v: Vec<u16> = (0..f.len()).map(|i| (f.value(i) * 257) as u16).collect();
+        Frame::from_u16(f.width, f.height, v).unwrap()
+    };
+    let flat = FlatField::estimate(&frames8).unwrap();
+    let mut checked = 0;
+    for engine in [Engine::Ops, Engine::Fused] {
+        for (frames, flat) in [
+            (frames8.clone(), None),
+            (frames8.iter().map(to16).collect::<Vec<_>>(), None),
+            (frames8.clone(), Some(&flat)),
+        ] {
+            let mut unet = Unet::new(ctx(), &model).unwrap();
+            unet.set_engine(engine);
+            unet.set_flatfield(flat);
+            unet.set_gpu_clusters(true);
+            for (i, frame) in frames.iter().enumerate() {
+                if i == 2 {
+                    unet.set_threshold(0.3).unwrap();
+                }
+                let seg = unet.segment(frame).unwrap();
+                let measured = seg.corrected.as_ref().unwrap_or(frame);
+                let median = emunet::reference::frame_median(measured) as f32;
+                let weight: Vec<f32> = (0..measured.len())
+                    .map(|i| (median - measured.value(i) as f32).max(0.0))
+                    .collect();
+                let (w, h) = (frame.width, frame.height);
+                let cpu = clusters::find_clusters(
+                    &seg.mask(),
+                    w,
+                    h,
+                    Connectivity::Eight,
+                    Some(&weight),
+                    (0.0, 0.0),
+                );
+                let gpu = seg.clusters.as_ref().expect("GPU clusters were asked for");
+                assert!(!cpu.is_empty());
+                assert_same(
+                    &format!(
+                        "{engine:?} {}-bit flat {} frame {i}",
+                        frame.bits(),
+                        flat.is_some()
+                    ),
+                    &cpu,
+                    gpu,
+                );
+                checked += cpu.len();
+            }
+        }
+    }
+    println!("{checked} network clusters equal");
+}

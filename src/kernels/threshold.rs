@@ -1,4 +1,4 @@
-//! Wrapper of `shaders/threshold.wgsl`: r > t inside a border → mask bytes (0/255).
+//! Wrapper of `shaders/threshold.wgsl`: r > t (or r ≥ t) inside a border → mask bytes (0/255).
 
 use super::{Access, bind, grid_2d, layout, pipeline};
 
@@ -12,6 +12,9 @@ pub struct ThresholdParams {
     pub h: u32,
     pub border: u32,
     pub t: f32,
+    /// 1: on when r ≥ t (the network's rule); 0: r > t (the classical one).
+    pub inclusive: u32,
+    pub _pad: [u32; 3],
 }
 
 pub struct Threshold {
