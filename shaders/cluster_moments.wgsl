@@ -1,5 +1,5 @@
 // cluster_moments.wgsl — per-cluster sums of a labelling (label_components.wgsl): the GPU form of
-// `clusters::Moments::accumulate` (src/clusters.rs). Every sum is an integer, accumulated with
+// `clusters::Moments::accumulate` (src/emulsion/clusters.rs). Every sum is an integer, accumulated with
 // integer atomics and carried into further words, so it is exact and independent of the order
 // the invocations run in: the CPU turns the same sums into the same clusters, bit for bit.
 //

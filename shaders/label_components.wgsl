@@ -1,5 +1,5 @@
 // label_components.wgsl — connected components of a mask, numbered in raster order: the GPU form
-// of `clusters::label` (src/clusters.rs), equal to it label for label.
+// of `clusters::label` (src/emulsion/clusters.rs), equal to it label for label.
 //
 // The on pixels are first compacted into a list in raster order (a block prefix count), so every
 // later pass works on on pixels only with all lanes busy: most pixels are off, and on a software

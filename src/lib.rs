@@ -2,38 +2,27 @@
 //! clusters — developed silver grains — in microscope frames of nuclear emulsion with a U-Net.
 //!
 //! - [`gpu::Context`] opens the best adapter; [`kernels`] holds one wrapper per shader;
-//! - [`reference`] is the plain CPU reference of every kernel and of the whole network;
-//! - [`model::Model`] reads and writes the safetensors weights contract;
-//! - [`unet::Unet`] runs the network on frames ([`frame::Frame`]) of any size.
+//! - [`nn`]: [`mod@reference`] is the plain CPU reference of every kernel and of the whole network,
+//!   [`model::Model`] reads and writes the safetensors weights contract, [`unet::Unet`] runs the
+//!   network on frames ([`frame::Frame`]) of any size;
+//! - [`emulsion`]: frames, the simulator, the classical pipeline, clusters, scores;
+//! - [`training`]: training on the GPU.
 
 pub mod bench;
-pub mod classic;
-pub mod cluster_list;
-pub mod clusters;
-pub mod clusters_gpu;
-pub mod curves;
-pub mod data;
-pub mod deblend;
+pub mod emulsion;
 pub mod error;
-pub mod eval;
-pub mod flatfield;
-pub mod frame;
-pub mod fused;
 pub mod gpu;
 pub mod kernels;
-pub mod layout;
-pub mod model;
-pub mod npy;
-pub mod overlay;
-pub mod reference;
-pub mod simulate;
-pub mod split;
-pub mod spotfit;
-pub mod stream;
-pub mod subpixel;
-pub mod train;
-pub mod trainer;
-pub mod unet;
+pub mod nn;
+pub mod training;
+
+// The layers' modules at the crate root too (`emunet::clusters`, `crate::unet`, …).
+pub use emulsion::{
+    classic, cluster_list, clusters, clusters_gpu, deblend, eval, flatfield, frame, npy, overlay,
+    simulate, split, spotfit, subpixel,
+};
+pub use nn::{fused, layout, model, reference, stream, unet};
+pub use training::{curves, data, train, trainer};
 
 pub use error::{Error, Result};
 pub use frame::Frame;

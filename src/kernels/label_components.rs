@@ -31,7 +31,7 @@ impl LabelParams {
 }
 
 pub struct LabelComponents {
-    /// One pipeline per entry of [`ENTRIES`].
+    /// One pipeline per entry point, in recording order (`ENTRIES`).
     pub stages: [wgpu::ComputePipeline; 9],
     pub layout: wgpu::BindGroupLayout,
 }

@@ -58,7 +58,7 @@ impl Normalization {
 }
 
 /// The bytes of the shipped default model.
-pub const SHIPPED_WEIGHTS: &[u8] = include_bytes!("../weights/default.safetensors");
+pub const SHIPPED_WEIGHTS: &[u8] = include_bytes!("../../weights/default.safetensors");
 
 /// The rule new models are created with.
 pub const DEFAULT_NORMALIZATION: Normalization = Normalization::Median;

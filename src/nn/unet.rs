@@ -3,7 +3,7 @@
 //! per frame, readback of the probability map through a mapped staging buffer.
 //!
 //! Two engines build plans: the per-operation engine here (one dispatch per operation, activations
-//! in storage buffers, the same kernels training uses) and the fused engine (`src/fused.rs`:
+//! in storage buffers, the same kernels training uses) and the fused engine (`src/nn/fused.rs`:
 //! activations in textures, the first conv reading the raw frame, the last applying the head).
 //! Both give the same probabilities.
 //!
@@ -209,7 +209,7 @@ pub struct Unet {
     plan: Option<Plan>,
     /// Label and measure the mask on the GPU in [`Unet::segment`].
     gpu_clusters: bool,
-    /// Frames of [`Unet::submit`] not yet returned by [`Unet::poll`] (src/stream.rs).
+    /// Frames of [`Unet::submit`] not yet returned by [`Unet::poll`] (src/nn/stream.rs).
     pub(crate) stream: crate::stream::StreamState,
 }
 

@@ -6,7 +6,7 @@
 //!
 //! [`Classic`] runs every stage as WGSL shaders: statistics (median), filter, threshold, the
 //! labelling and cluster sums ([`crate::clusters_gpu`]) and the area cut, reading back the
-//! response, the mask and the cluster table; [`reference`] is the plain CPU version every GPU
+//! response, the mask and the cluster table; [`mod@reference`] is the plain CPU version every GPU
 //! stage is tested against.
 
 use crate::clusters::{self, Cluster, Connectivity};
