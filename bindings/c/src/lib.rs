@@ -1,0 +1,363 @@
+//! The C ABI of emunet (`bindings/c/include/emunet.h`, generated from this file by cbindgen): a
+//! thin layer over the core's `Unet` and the cluster list `emunet segment` writes, so a C caller
+//! gets exactly the CLI's clusters.
+//!
+//! Every entry point returns an `EMUNET_*` code (0 = ok, negative = error) and catches panics, so
+//! none crosses the boundary; the message of the last failing call on a thread is
+//! `emunet_last_error()`. Thread safety: an engine serves one thread at a time (calls on one
+//! engine must not overlap); engines on different threads are independent.
+
+#![allow(non_camel_case_types)] // the C names are the contract
+
+use emunet_core::cluster_list::frame_clusters;
+use emunet_core::{Context, Error, Frame, Model, Unet};
+use std::cell::RefCell;
+use std::ffi::{CStr, CString, c_char, c_int};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+/// Success.
+pub const EMUNET_OK: c_int = 0;
+/// A NULL pointer where one is required, a zero size, a stride shorter than a row, or a frame
+/// the network cannot take.
+pub const EMUNET_ERR_INVALID_ARGUMENT: c_int = -1;
+/// The weights file is missing or not a valid emunet weights file.
+pub const EMUNET_ERR_BAD_WEIGHTS: c_int = -2;
+/// No GPU adapter (install a Vulkan driver, or Mesa's software one).
+pub const EMUNET_ERR_NO_ADAPTER: c_int = -3;
+/// More clusters than `capacity`: `*n_clusters` holds the number needed, nothing was copied to
+/// `clusters` (the mask and probabilities were written).
+pub const EMUNET_ERR_CAPACITY: c_int = -4;
+/// The GPU failed (validation, out of memory, device lost).
+pub const EMUNET_ERR_GPU: c_int = -5;
+/// A bug in emunet (a caught panic); the message says where.
+pub const EMUNET_ERR_INTERNAL: c_int = -6;
+
+/// One cluster: the fields of the clusters CSV (`id` is its index in the array). Positions in
+/// pixels with pixel (i, j) centred at (i + 0.5, j + 0.5); x0, y0 inclusive and x1, y1 exclusive
+/// pixel indices; m** central second moments (px²).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct emunet_cluster {
+    /// Centroid.
+    pub x: f64,
+    pub y: f64,
+    /// Sub-pixel position (the CSV's cog_x, cog_y).
+    pub cog_x: f64,
+    pub cog_y: f64,
+    pub area: u32,
+    /// Σ darkness max(0, median − p) over the cluster.
+    pub volume: f64,
+    /// Largest darkness and its pixel's centre.
+    pub peak: f64,
+    pub x0: u32,
+    pub y0: u32,
+    pub x1: u32,
+    pub y1: u32,
+    pub mxx: f64,
+    pub mxy: f64,
+    pub myy: f64,
+    pub peak_x: f64,
+    pub peak_y: f64,
+}
+
+/// An engine: the model on one GPU device, its buffers planned for the last frame size.
+pub struct emunet_engine {
+    unet: Unet,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(message: &str) {
+    let text = CString::new(message.replace('\0', " ")).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = text);
+}
+
+/// The code of a core error.
+fn code_of(e: &Error) -> c_int {
+    match e {
+        Error::NoAdapter(_) | Error::Device(_) => EMUNET_ERR_NO_ADAPTER,
+        Error::Weights { .. } | Error::Model(_) => EMUNET_ERR_BAD_WEIGHTS,
+        Error::Gpu { .. } => EMUNET_ERR_GPU,
+        _ => EMUNET_ERR_INVALID_ARGUMENT,
+    }
+}
+
+/// Runs `body`, turning its error or a panic into a code and the thread's last error.
+fn guarded(body: impl FnOnce() -> Result<(), (c_int, String)>) -> c_int {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => EMUNET_OK,
+        Ok(Err((code, message))) => {
+            set_last_error(&message);
+            code
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            set_last_error(&format!("internal error (please report): {what}"));
+            EMUNET_ERR_INTERNAL
+        }
+    }
+}
+
+fn invalid(message: &str) -> (c_int, String) {
+    (EMUNET_ERR_INVALID_ARGUMENT, message.to_string())
+}
+
+fn core(e: Error) -> (c_int, String) {
+    (code_of(&e), e.to_string())
+}
+
+/// Creates an engine on the best GPU adapter with the weights file at `weights_path` (a
+/// NUL-terminated path), or the shipped default model when `weights_path` is NULL. On success
+/// `*out` holds the engine (free it with `emunet_engine_free`); on failure `*out` is NULL.
+///
+/// # Safety
+/// `weights_path` is NULL or a NUL-terminated string; `out` points to writable storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn emunet_engine_new(
+    weights_path: *const c_char,
+    out: *mut *mut emunet_engine,
+) -> c_int {
+    guarded(|| {
+        if out.is_null() {
+            return Err(invalid("emunet_engine_new: out is NULL"));
+        }
+        // SAFETY: `out` is non-NULL and writable (the caller's contract).
+        unsafe { *out = std::ptr::null_mut() };
+        let model = if weights_path.is_null() {
+            Model::shipped().map_err(core)?
+        } else {
+            // SAFETY: a NUL-terminated string (the caller's contract).
+            let path = unsafe { CStr::from_ptr(weights_path) };
+            let path = path
+                .to_str()
+                .map_err(|_| invalid("emunet_engine_new: weights_path is not UTF-8"))?;
+            // Any failure to read the file (missing, unreadable, not a weights file) is bad weights.
+            Model::load(std::path::Path::new(path))
+                .map_err(|e| (EMUNET_ERR_BAD_WEIGHTS, e.to_string()))?
+        };
+        let ctx = Arc::new(Context::new().map_err(core)?);
+        let mut unet = Unet::new(ctx, &model).map_err(core)?;
+        // The CLI's defaults, so a C caller gets `emunet segment`'s clusters: auto precision.
+        unet.set_precision(None);
+        let engine = Box::new(emunet_engine { unet });
+        // SAFETY: as above.
+        unsafe { *out = Box::into_raw(engine) };
+        Ok(())
+    })
+}
+
+/// Frees an engine made by `emunet_engine_new` (NULL is fine).
+///
+/// # Safety
+/// `e` is NULL or an engine from `emunet_engine_new` not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn emunet_engine_free(e: *mut emunet_engine) {
+    if !e.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: an engine from emunet_engine_new, freed once (the caller's contract).
+            drop(unsafe { Box::from_raw(e) });
+        }));
+    }
+}
+
+/// The message of the last failing call on this thread ("" if none); valid until the next
+/// failing call on this thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn emunet_last_error() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// emunet's version, e.g. "0.1.0".
+#[unsafe(no_mangle)]
+pub extern "C" fn emunet_version() -> *const c_char {
+    static VERSION: &CStr = c"0.1.0";
+    VERSION.as_ptr()
+}
+
+/// The shared body of the two segment calls: rows of `row_stride_bytes` bytes.
+///
+/// # Safety
+/// As `emunet_segment_u8`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn segment<T: Copy + Into<u32>>(
+    e: *mut emunet_engine,
+    pixels: *const T,
+    width: u32,
+    height: u32,
+    row_stride_bytes: usize,
+    mask_out: *mut u8,
+    prob_out: *mut f32,
+    clusters: *mut emunet_cluster,
+    capacity: usize,
+    n_clusters: *mut usize,
+    make: fn(usize, usize, Vec<T>) -> emunet_core::Result<Frame>,
+) -> c_int {
+    guarded(|| {
+        if e.is_null() || pixels.is_null() || n_clusters.is_null() {
+            return Err(invalid(
+                "emunet_segment: engine, pixels or n_clusters is NULL",
+            ));
+        }
+        if capacity > 0 && clusters.is_null() {
+            return Err(invalid(
+                "emunet_segment: clusters is NULL with capacity > 0",
+            ));
+        }
+        let (w, h) = (width as usize, height as usize);
+        let px = std::mem::size_of::<T>();
+        if w == 0 || h == 0 {
+            return Err(invalid("emunet_segment: width and height must be > 0"));
+        }
+        if row_stride_bytes < w * px || !row_stride_bytes.is_multiple_of(px) {
+            return Err(invalid(&format!(
+                "emunet_segment: row_stride_bytes {row_stride_bytes} is shorter than a row \
+                 ({} bytes) or not a multiple of the pixel size",
+                w * px
+            )));
+        }
+        // SAFETY: e is an engine from emunet_engine_new used by one thread at a time.
+        let engine = unsafe { &mut *e };
+        // SAFETY: pixels holds `height` rows of `row_stride_bytes` bytes (the caller's contract).
+        let rows =
+            unsafe { std::slice::from_raw_parts(pixels, (h - 1) * (row_stride_bytes / px) + w) };
+        let mut data = Vec::with_capacity(w * h);
+        for y in 0..h {
+            let start = y * (row_stride_bytes / px);
+            data.extend_from_slice(&rows[start..start + w]);
+        }
+        let frame = make(w, h, data).map_err(core)?;
+        let seg = engine.unet.segment(&frame).map_err(core)?;
+        let mask = seg.mask();
+        if !mask_out.is_null() {
+            // SAFETY: mask_out holds width·height bytes (the caller's contract).
+            unsafe { std::ptr::copy_nonoverlapping(mask.as_ptr(), mask_out, w * h) };
+        }
+        if !prob_out.is_null() {
+            // SAFETY: prob_out holds width·height floats (the caller's contract).
+            unsafe { std::ptr::copy_nonoverlapping(seg.prob.as_ptr(), prob_out, w * h) };
+        }
+        // With a flat-field the corrected frame is measured, as `emunet segment` does.
+        let measured = seg.corrected.as_ref().unwrap_or(&frame);
+        let found = frame_clusters(measured, &mask, true).clusters;
+        // SAFETY: n_clusters is non-NULL and writable.
+        unsafe { *n_clusters = found.len() };
+        if found.len() > capacity {
+            return Err((
+                EMUNET_ERR_CAPACITY,
+                format!(
+                    "emunet_segment: {} clusters, capacity {capacity}",
+                    found.len()
+                ),
+            ));
+        }
+        for (i, c) in found.iter().enumerate() {
+            let out = emunet_cluster {
+                x: c.x,
+                y: c.y,
+                cog_x: c.cog_x,
+                cog_y: c.cog_y,
+                area: c.area as u32,
+                volume: c.volume,
+                peak: c.peak,
+                x0: c.x0 as u32,
+                y0: c.y0 as u32,
+                x1: c.x1 as u32,
+                y1: c.y1 as u32,
+                mxx: c.mxx,
+                mxy: c.mxy,
+                myy: c.myy,
+                peak_x: c.peak_x,
+                peak_y: c.peak_y,
+            };
+            // SAFETY: clusters holds `capacity` ≥ found.len() elements.
+            unsafe { clusters.add(i).write(out) };
+        }
+        Ok(())
+    })
+}
+
+/// Segments an 8-bit frame: `height` rows of `width` pixels, row y starting
+/// `y · row_stride_bytes` bytes after `pixels`. Writes the mask (0/255) to `mask_out` and the
+/// probabilities to `prob_out` when they are not NULL (each `width · height` elements, row-major),
+/// and the clusters `emunet segment` writes (split at separate grains, sub-pixel positions) to
+/// `clusters` (up to `capacity`); `*n_clusters` is their number. With more clusters than
+/// `capacity` it returns `EMUNET_ERR_CAPACITY` and `*n_clusters` says how many are needed.
+///
+/// # Safety
+/// `e` is an engine used by one thread at a time; `pixels` holds the rows described; `mask_out`,
+/// `prob_out` are NULL or hold `width · height` elements; `clusters` is NULL (with capacity 0) or
+/// holds `capacity` elements; `n_clusters` is writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn emunet_segment_u8(
+    e: *mut emunet_engine,
+    pixels: *const u8,
+    width: u32,
+    height: u32,
+    row_stride_bytes: usize,
+    mask_out: *mut u8,
+    prob_out: *mut f32,
+    clusters: *mut emunet_cluster,
+    capacity: usize,
+    n_clusters: *mut usize,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe {
+        segment(
+            e,
+            pixels,
+            width,
+            height,
+            row_stride_bytes,
+            mask_out,
+            prob_out,
+            clusters,
+            capacity,
+            n_clusters,
+            Frame::from_u8,
+        )
+    }
+}
+
+/// `emunet_segment_u8` for a 16-bit frame (`row_stride_bytes` in bytes, a multiple of 2).
+///
+/// # Safety
+/// As `emunet_segment_u8`.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn emunet_segment_u16(
+    e: *mut emunet_engine,
+    pixels: *const u16,
+    width: u32,
+    height: u32,
+    row_stride_bytes: usize,
+    mask_out: *mut u8,
+    prob_out: *mut f32,
+    clusters: *mut emunet_cluster,
+    capacity: usize,
+    n_clusters: *mut usize,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe {
+        segment(
+            e,
+            pixels,
+            width,
+            height,
+            row_stride_bytes,
+            mask_out,
+            prob_out,
+            clusters,
+            capacity,
+            n_clusters,
+            Frame::from_u16,
+        )
+    }
+}

@@ -1,0 +1,126 @@
+/* errors.c: every error path of the C ABI returns its code and a message, leaks nothing and never
+ * crashes (run under AddressSanitizer/LeakSanitizer by bindings/c/check.sh). Exit status 0 when
+ * every expectation holds. Usage: errors frame.pgm (an 8-bit PGM with clusters). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emunet.h"
+
+static int failures = 0;
+
+/* Field by field (the struct has padding, which memcmp would read). */
+static int same_clusters(const emunet_cluster *a, const emunet_cluster *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const emunet_cluster *p = &a[i], *q = &b[i];
+        if (p->x != q->x || p->y != q->y || p->cog_x != q->cog_x || p->cog_y != q->cog_y ||
+            p->area != q->area || p->volume != q->volume || p->peak != q->peak || p->x0 != q->x0 ||
+            p->y0 != q->y0 || p->x1 != q->x1 || p->y1 != q->y1 || p->mxx != q->mxx || p->mxy != q->mxy ||
+            p->myy != q->myy || p->peak_x != q->peak_x || p->peak_y != q->peak_y)
+            return 0;
+    }
+    return 1;
+}
+
+static void expect(int got, int want, const char *what) {
+    const char *msg = emunet_last_error();
+    if (got != want) {
+        fprintf(stderr, "FAIL %s: got %d, want %d (%s)\n", what, got, want, msg);
+        failures++;
+    } else if (want != EMUNET_OK && (msg == NULL || msg[0] == '\0')) {
+        fprintf(stderr, "FAIL %s: no message\n", what);
+        failures++;
+    } else {
+        printf("ok   %s%s%s\n", what, want != EMUNET_OK ? ": " : "", want != EMUNET_OK ? msg : "");
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s frame.pgm\n", argv[0]);
+        return 2;
+    }
+    FILE *f = fopen(argv[1], "rb");
+    unsigned w, h, maxval;
+    if (!f || fscanf(f, "P5 %u %u %u", &w, &h, &maxval) != 3 || maxval > 255) {
+        fprintf(stderr, "cannot read %s as an 8-bit PGM\n", argv[1]);
+        return 2;
+    }
+    fgetc(f);
+    unsigned char *pixels = malloc((size_t)w * h);
+    if (fread(pixels, 1, (size_t)w * h, f) != (size_t)w * h) {
+        fprintf(stderr, "truncated %s\n", argv[1]);
+        return 2;
+    }
+    fclose(f);
+
+    if (strlen(emunet_version()) == 0) {
+        fprintf(stderr, "FAIL empty version\n");
+        failures++;
+    }
+    emunet_engine *e = (emunet_engine *)0x1;
+    expect(emunet_engine_new("/nonexistent/w.safetensors", &e), EMUNET_ERR_BAD_WEIGHTS, "bad weights path");
+    if (e != NULL) {
+        fprintf(stderr, "FAIL out not NULL after a failure\n");
+        failures++;
+    }
+    expect(emunet_engine_new(argv[1], &e), EMUNET_ERR_BAD_WEIGHTS, "a PGM as weights");
+    expect(emunet_engine_new(NULL, NULL), EMUNET_ERR_INVALID_ARGUMENT, "NULL out");
+    expect(emunet_engine_new(NULL, &e), EMUNET_OK, "default model");
+
+    size_t n = 12345;
+    emunet_cluster few[4];
+    unsigned char *mask = malloc((size_t)w * h);
+    float *prob = malloc((size_t)w * h * sizeof *prob);
+    expect(emunet_segment_u8(NULL, pixels, w, h, w, NULL, NULL, few, 4, &n), EMUNET_ERR_INVALID_ARGUMENT, "NULL engine");
+    expect(emunet_segment_u8(e, NULL, w, h, w, NULL, NULL, few, 4, &n), EMUNET_ERR_INVALID_ARGUMENT, "NULL pixels");
+    expect(emunet_segment_u8(e, pixels, w, h, w, NULL, NULL, few, 4, NULL), EMUNET_ERR_INVALID_ARGUMENT, "NULL n_clusters");
+    expect(emunet_segment_u8(e, pixels, w, h, w, NULL, NULL, NULL, 4, &n), EMUNET_ERR_INVALID_ARGUMENT, "NULL clusters with capacity");
+    expect(emunet_segment_u8(e, pixels, 0, h, w, NULL, NULL, few, 4, &n), EMUNET_ERR_INVALID_ARGUMENT, "zero width");
+    expect(emunet_segment_u8(e, pixels, w, 0, w, NULL, NULL, few, 4, &n), EMUNET_ERR_INVALID_ARGUMENT, "zero height");
+    expect(emunet_segment_u8(e, pixels, w, h, w - 1, NULL, NULL, few, 4, &n), EMUNET_ERR_INVALID_ARGUMENT, "stride shorter than a row");
+    expect(emunet_segment_u8(e, pixels, 3, 3, 3, NULL, NULL, few, 4, &n), EMUNET_ERR_INVALID_ARGUMENT, "frame smaller than 2^depth");
+    expect(emunet_segment_u16(e, (const uint16_t *)pixels, w / 2, h, w - 1, NULL, NULL, few, 4, &n), EMUNET_ERR_INVALID_ARGUMENT, "odd 16-bit stride");
+    n = 0;
+    expect(emunet_segment_u8(e, pixels, w, h, w, mask, prob, NULL, 0, &n), EMUNET_ERR_CAPACITY, "capacity 0");
+    if (n < 5) {
+        fprintf(stderr, "FAIL capacity error without the count needed (%zu)\n", n);
+        failures++;
+    }
+    size_t needed = n;
+    expect(emunet_segment_u8(e, pixels, w, h, w, NULL, NULL, few, 4, &n), EMUNET_ERR_CAPACITY, "capacity 4");
+    emunet_cluster *all = malloc(needed * sizeof *all);
+    expect(emunet_segment_u8(e, pixels, w, h, w, mask, prob, all, needed, &n), EMUNET_OK, "enough capacity");
+    if (n != needed) {
+        fprintf(stderr, "FAIL %zu clusters, %zu before\n", n, needed);
+        failures++;
+    }
+    /* A strided view: the frame inside a wider buffer gives the same clusters. */
+    size_t stride = (size_t)w + 7;
+    unsigned char *wide = calloc(stride * h, 1);
+    for (unsigned y = 0; y < h; y++)
+        memcpy(wide + y * stride, pixels + (size_t)y * w, w);
+    emunet_cluster *again = malloc(needed * sizeof *again);
+    size_t m = 0;
+    expect(emunet_segment_u8(e, wide, w, h, stride, NULL, NULL, again, needed, &m), EMUNET_OK, "strided rows");
+    if (m != n || !same_clusters(all, again, n)) {
+        fprintf(stderr, "FAIL strided rows give other clusters\n");
+        failures++;
+    }
+    /* 16-bit: the same frame scaled by 257 gives the same clusters' count. */
+    uint16_t *deep = malloc((size_t)w * h * sizeof *deep);
+    for (size_t i = 0; i < (size_t)w * h; i++)
+        deep[i] = (uint16_t)(pixels[i] * 257);
+    expect(emunet_segment_u16(e, deep, w, h, 2 * (size_t)w, NULL, NULL, again, needed, &m), EMUNET_OK, "16-bit frame");
+    emunet_engine_free(e);
+    emunet_engine_free(NULL);
+    free(deep);
+    free(again);
+    free(wide);
+    free(all);
+    free(prob);
+    free(mask);
+    free(pixels);
+    printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
+    return failures ? 1 : 0;
+}
