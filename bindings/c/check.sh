@@ -2,7 +2,8 @@
 # The C ABI end to end: builds the library (debug, or release with `release`), compiles
 # examples/segment.c against the static and the shared library and checks that its CSV equals
 # `emunet segment`'s on the sample frame (8-bit and a 16-bit copy), then runs the example and
-# tests/errors.c (every error path) under AddressSanitizer with LeakSanitizer: 0 errors, 0 leaks.
+# tests/errors.c (every error path) and tests/stream.c (submit/poll) under AddressSanitizer with
+# LeakSanitizer: 0 errors, 0 leaks.
 # Usage: bindings/c/check.sh [debug|release]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -36,6 +37,7 @@ cc $cflags bindings/c/examples/segment.c $static -o "$work/segment_static"
 cc $cflags bindings/c/examples/segment.c $shared -o "$work/segment_shared"
 cc $cflags $asan bindings/c/examples/segment.c $static -o "$work/segment_asan"
 cc $cflags $asan bindings/c/tests/errors.c $static -o "$work/errors_asan"
+cc $cflags $asan bindings/c/tests/stream.c $static -o "$work/stream_asan"
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
 for program in segment_static segment_shared segment_asan; do
   for depth in 8 16; do
@@ -46,4 +48,5 @@ for program in segment_static segment_shared segment_asan; do
   done
 done
 "$work/errors_asan" "$work/f8.pgm" 2>&1 | grep -v XDG_RUNTIME_DIR | tail -n 1
+"$work/stream_asan" "$work/f8.pgm" 2>&1 | grep -v XDG_RUNTIME_DIR | tail -n 1
 echo "C ABI check: all cases agree, AddressSanitizer and LeakSanitizer clean"

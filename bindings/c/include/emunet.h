@@ -54,6 +54,16 @@
 #define EMUNET_ERR_INTERNAL -6
 
 /*
+ `emunet_submit_*` with the engine's ring of frames in flight full: poll one first.
+ */
+#define EMUNET_ERR_BUSY -7
+
+/*
+ `emunet_poll`: no result yet (the oldest frame is still on the GPU, or none is in flight).
+ */
+#define EMUNET_NOT_READY 1
+
+/*
  An engine: the model on one GPU device, its buffers planned for the last frame size.
  */
 typedef struct emunet_engine emunet_engine;
@@ -167,6 +177,70 @@ int emunet_segment_u16(struct emunet_engine *e,
                        struct emunet_cluster *clusters,
                        size_t capacity,
                        size_t *n_clusters);
+
+/*
+ Streaming, for camera loops: starts an 8-bit frame on the GPU and returns at once (the rows are
+ copied, the caller may reuse `pixels`). `*ticket` (when not NULL) numbers the frame 0, 1, 2, …
+ in submission order; `emunet_poll` returns results in that order. Up to
+ `emunet_max_in_flight()` frames may wait; one more returns `EMUNET_ERR_BUSY`.
+
+ # Safety
+ `e` is an engine used by one thread at a time; `pixels` holds the rows described; `ticket` is
+ NULL or writable.
+ */
+int emunet_submit_u8(struct emunet_engine *e,
+                     const uint8_t *pixels,
+                     uint32_t width,
+                     uint32_t height,
+                     size_t row_stride_bytes,
+                     uint64_t *ticket);
+
+/*
+ `emunet_submit_u8` for a 16-bit frame.
+
+ # Safety
+ As `emunet_submit_u8`.
+ */
+int emunet_submit_u16(struct emunet_engine *e,
+                      const uint16_t *pixels,
+                      uint32_t width,
+                      uint32_t height,
+                      size_t row_stride_bytes,
+                      uint64_t *ticket);
+
+/*
+ The oldest submitted frame's result, with the outputs of `emunet_segment_u8` and its ticket
+ in `*ticket` (when not NULL). Returns `EMUNET_NOT_READY` (1) when it is not finished (with
+ `wait` 0) or nothing is in flight. `EMUNET_ERR_CAPACITY` keeps the result for the next poll
+ (`*n_clusters` says how many clusters it holds); any other error ends that frame.
+
+ # Safety
+ As `emunet_segment_u8`'s engine and outputs; `ticket` is NULL or writable.
+ */
+int emunet_poll(struct emunet_engine *e,
+                int wait,
+                uint64_t *ticket,
+                uint8_t *mask_out,
+                float *prob_out,
+                struct emunet_cluster *clusters,
+                size_t capacity,
+                size_t *n_clusters);
+
+/*
+ Frames submitted and not yet returned by `emunet_poll` (0 for NULL).
+
+ # Safety
+ `e` is NULL or an engine used by one thread at a time.
+ */
+size_t emunet_in_flight(const struct emunet_engine *e);
+
+/*
+ The most frames `emunet_submit_*` keeps in flight (0 for NULL).
+
+ # Safety
+ As `emunet_in_flight`.
+ */
+size_t emunet_max_in_flight(const struct emunet_engine *e);
 
 #ifdef __cplusplus
 }  // extern "C"

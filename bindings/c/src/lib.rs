@@ -32,6 +32,10 @@ pub const EMUNET_ERR_CAPACITY: c_int = -4;
 pub const EMUNET_ERR_GPU: c_int = -5;
 /// A bug in emunet (a caught panic); the message says where.
 pub const EMUNET_ERR_INTERNAL: c_int = -6;
+/// `emunet_submit_*` with the engine's ring of frames in flight full: poll one first.
+pub const EMUNET_ERR_BUSY: c_int = -7;
+/// `emunet_poll`: no result yet (the oldest frame is still on the GPU, or none is in flight).
+pub const EMUNET_NOT_READY: c_int = 1;
 
 /// One cluster: the fields of the clusters CSV (`id` is its index in the array). Positions in
 /// pixels with pixel (i, j) centred at (i + 0.5, j + 0.5); x0, y0 inclusive and x1, y1 exclusive
@@ -64,6 +68,17 @@ pub struct emunet_cluster {
 /// An engine: the model on one GPU device, its buffers planned for the last frame size.
 pub struct emunet_engine {
     unet: Unet,
+    /// Streamed frames in submission order (their clusters are measured on them at poll time).
+    submitted: std::collections::VecDeque<Frame>,
+    /// A polled result that did not fit the caller's capacity: handed out by the next poll.
+    ready: Option<Ready>,
+}
+
+/// One streamed frame's result waiting for `emunet_poll`.
+struct Ready {
+    ticket: u64,
+    seg: emunet_core::Segmentation,
+    clusters: Vec<emunet_core::clusters::Cluster>,
 }
 
 thread_local! {
@@ -81,6 +96,7 @@ fn code_of(e: &Error) -> c_int {
         Error::NoAdapter(_) | Error::Device(_) => EMUNET_ERR_NO_ADAPTER,
         Error::Weights { .. } | Error::Model(_) => EMUNET_ERR_BAD_WEIGHTS,
         Error::Gpu { .. } => EMUNET_ERR_GPU,
+        Error::InFlight(_) => EMUNET_ERR_BUSY,
         _ => EMUNET_ERR_INVALID_ARGUMENT,
     }
 }
@@ -146,7 +162,11 @@ pub unsafe extern "C" fn emunet_engine_new(
         let mut unet = Unet::new(ctx, &model).map_err(core)?;
         // The CLI's defaults, so a C caller gets `emunet segment`'s clusters: auto precision.
         unet.set_precision(None);
-        let engine = Box::new(emunet_engine { unet });
+        let engine = Box::new(emunet_engine {
+            unet,
+            submitted: Default::default(),
+            ready: None,
+        });
         // SAFETY: as above.
         unsafe { *out = Box::into_raw(engine) };
         Ok(())
@@ -181,12 +201,131 @@ pub extern "C" fn emunet_version() -> *const c_char {
     VERSION.as_ptr()
 }
 
-/// The shared body of the two segment calls: rows of `row_stride_bytes` bytes.
+/// A frame from the caller's rows of `row_stride_bytes` bytes (checked, copied).
+///
+/// # Safety
+/// `pixels` is NULL or holds `height` rows of `row_stride_bytes` bytes.
+unsafe fn frame_from<T: Copy>(
+    pixels: *const T,
+    width: u32,
+    height: u32,
+    row_stride_bytes: usize,
+    make: fn(usize, usize, Vec<T>) -> emunet_core::Result<Frame>,
+) -> Result<Frame, (c_int, String)> {
+    let (w, h) = (width as usize, height as usize);
+    let px = std::mem::size_of::<T>();
+    if pixels.is_null() {
+        return Err(invalid("pixels is NULL"));
+    }
+    if w == 0 || h == 0 {
+        return Err(invalid("width and height must be > 0"));
+    }
+    if row_stride_bytes < w * px || !row_stride_bytes.is_multiple_of(px) {
+        return Err(invalid(&format!(
+            "row_stride_bytes {row_stride_bytes} is shorter than a row ({} bytes) or not a \
+             multiple of the pixel size",
+            w * px
+        )));
+    }
+    let stride = row_stride_bytes / px;
+    // SAFETY: pixels holds `height` rows of `row_stride_bytes` bytes (the caller's contract).
+    let rows = unsafe { std::slice::from_raw_parts(pixels, (h - 1) * stride + w) };
+    let mut data = Vec::with_capacity(w * h);
+    for y in 0..h {
+        data.extend_from_slice(&rows[y * stride..y * stride + w]);
+    }
+    make(w, h, data).map_err(core)
+}
+
+/// The clusters `emunet segment` writes for a segmented frame: split at grains, measured on the
+/// (flat-field corrected) frame, sub-pixel positions.
+fn cli_clusters(
+    seg: &emunet_core::Segmentation,
+    frame: &Frame,
+) -> Vec<emunet_core::clusters::Cluster> {
+    let measured = seg.corrected.as_ref().unwrap_or(frame);
+    frame_clusters(measured, &seg.mask(), true).clusters
+}
+
+/// Copies a result to the caller's outputs; `EMUNET_ERR_CAPACITY` (with `*n_clusters` the count
+/// needed, nothing copied) when `capacity` is too small.
+///
+/// # Safety
+/// As `emunet_segment_u8`'s outputs; `n_clusters` is non-NULL.
+unsafe fn deliver(
+    seg: &emunet_core::Segmentation,
+    found: &[emunet_core::clusters::Cluster],
+    mask_out: *mut u8,
+    prob_out: *mut f32,
+    clusters: *mut emunet_cluster,
+    capacity: usize,
+    n_clusters: *mut usize,
+) -> Result<(), (c_int, String)> {
+    // SAFETY: n_clusters is non-NULL and writable (checked by the callers).
+    unsafe { *n_clusters = found.len() };
+    if found.len() > capacity {
+        return Err((
+            EMUNET_ERR_CAPACITY,
+            format!("{} clusters, capacity {capacity}", found.len()),
+        ));
+    }
+    let pixels = seg.width * seg.height;
+    if !mask_out.is_null() {
+        let mask = seg.mask();
+        // SAFETY: mask_out holds width·height bytes (the caller's contract).
+        unsafe { std::ptr::copy_nonoverlapping(mask.as_ptr(), mask_out, pixels) };
+    }
+    if !prob_out.is_null() {
+        // SAFETY: prob_out holds width·height floats (the caller's contract).
+        unsafe { std::ptr::copy_nonoverlapping(seg.prob.as_ptr(), prob_out, pixels) };
+    }
+    for (i, c) in found.iter().enumerate() {
+        let out = emunet_cluster {
+            x: c.x,
+            y: c.y,
+            cog_x: c.cog_x,
+            cog_y: c.cog_y,
+            area: c.area as u32,
+            volume: c.volume,
+            peak: c.peak,
+            x0: c.x0 as u32,
+            y0: c.y0 as u32,
+            x1: c.x1 as u32,
+            y1: c.y1 as u32,
+            mxx: c.mxx,
+            mxy: c.mxy,
+            myy: c.myy,
+            peak_x: c.peak_x,
+            peak_y: c.peak_y,
+        };
+        // SAFETY: clusters holds `capacity` ≥ found.len() elements.
+        unsafe { clusters.add(i).write(out) };
+    }
+    Ok(())
+}
+
+/// The checks every call with outputs makes.
+fn check_outputs(
+    e: *mut emunet_engine,
+    clusters: *mut emunet_cluster,
+    capacity: usize,
+    n_clusters: *mut usize,
+) -> Result<(), (c_int, String)> {
+    if e.is_null() || n_clusters.is_null() {
+        return Err(invalid("engine or n_clusters is NULL"));
+    }
+    if capacity > 0 && clusters.is_null() {
+        return Err(invalid("clusters is NULL with capacity > 0"));
+    }
+    Ok(())
+}
+
+/// The shared body of the two segment calls.
 ///
 /// # Safety
 /// As `emunet_segment_u8`.
 #[allow(clippy::too_many_arguments)]
-unsafe fn segment<T: Copy + Into<u32>>(
+unsafe fn segment<T: Copy>(
     e: *mut emunet_engine,
     pixels: *const T,
     width: u32,
@@ -200,84 +339,48 @@ unsafe fn segment<T: Copy + Into<u32>>(
     make: fn(usize, usize, Vec<T>) -> emunet_core::Result<Frame>,
 ) -> c_int {
     guarded(|| {
-        if e.is_null() || pixels.is_null() || n_clusters.is_null() {
-            return Err(invalid(
-                "emunet_segment: engine, pixels or n_clusters is NULL",
-            ));
-        }
-        if capacity > 0 && clusters.is_null() {
-            return Err(invalid(
-                "emunet_segment: clusters is NULL with capacity > 0",
-            ));
-        }
-        let (w, h) = (width as usize, height as usize);
-        let px = std::mem::size_of::<T>();
-        if w == 0 || h == 0 {
-            return Err(invalid("emunet_segment: width and height must be > 0"));
-        }
-        if row_stride_bytes < w * px || !row_stride_bytes.is_multiple_of(px) {
-            return Err(invalid(&format!(
-                "emunet_segment: row_stride_bytes {row_stride_bytes} is shorter than a row \
-                 ({} bytes) or not a multiple of the pixel size",
-                w * px
-            )));
-        }
+        check_outputs(e, clusters, capacity, n_clusters)?;
+        // SAFETY: forwarded contract.
+        let frame = unsafe { frame_from(pixels, width, height, row_stride_bytes, make)? };
         // SAFETY: e is an engine from emunet_engine_new used by one thread at a time.
         let engine = unsafe { &mut *e };
-        // SAFETY: pixels holds `height` rows of `row_stride_bytes` bytes (the caller's contract).
-        let rows =
-            unsafe { std::slice::from_raw_parts(pixels, (h - 1) * (row_stride_bytes / px) + w) };
-        let mut data = Vec::with_capacity(w * h);
-        for y in 0..h {
-            let start = y * (row_stride_bytes / px);
-            data.extend_from_slice(&rows[start..start + w]);
-        }
-        let frame = make(w, h, data).map_err(core)?;
         let seg = engine.unet.segment(&frame).map_err(core)?;
-        let mask = seg.mask();
-        if !mask_out.is_null() {
-            // SAFETY: mask_out holds width·height bytes (the caller's contract).
-            unsafe { std::ptr::copy_nonoverlapping(mask.as_ptr(), mask_out, w * h) };
+        let found = cli_clusters(&seg, &frame);
+        // SAFETY: forwarded contract.
+        unsafe {
+            deliver(
+                &seg, &found, mask_out, prob_out, clusters, capacity, n_clusters,
+            )
         }
-        if !prob_out.is_null() {
-            // SAFETY: prob_out holds width·height floats (the caller's contract).
-            unsafe { std::ptr::copy_nonoverlapping(seg.prob.as_ptr(), prob_out, w * h) };
+    })
+}
+
+/// The shared body of the two submit calls.
+///
+/// # Safety
+/// As `emunet_submit_u8`.
+unsafe fn submit<T: Copy>(
+    e: *mut emunet_engine,
+    pixels: *const T,
+    width: u32,
+    height: u32,
+    row_stride_bytes: usize,
+    ticket: *mut u64,
+    make: fn(usize, usize, Vec<T>) -> emunet_core::Result<Frame>,
+) -> c_int {
+    guarded(|| {
+        if e.is_null() {
+            return Err(invalid("engine is NULL"));
         }
-        // With a flat-field the corrected frame is measured, as `emunet segment` does.
-        let measured = seg.corrected.as_ref().unwrap_or(&frame);
-        let found = frame_clusters(measured, &mask, true).clusters;
-        // SAFETY: n_clusters is non-NULL and writable.
-        unsafe { *n_clusters = found.len() };
-        if found.len() > capacity {
-            return Err((
-                EMUNET_ERR_CAPACITY,
-                format!(
-                    "emunet_segment: {} clusters, capacity {capacity}",
-                    found.len()
-                ),
-            ));
-        }
-        for (i, c) in found.iter().enumerate() {
-            let out = emunet_cluster {
-                x: c.x,
-                y: c.y,
-                cog_x: c.cog_x,
-                cog_y: c.cog_y,
-                area: c.area as u32,
-                volume: c.volume,
-                peak: c.peak,
-                x0: c.x0 as u32,
-                y0: c.y0 as u32,
-                x1: c.x1 as u32,
-                y1: c.y1 as u32,
-                mxx: c.mxx,
-                mxy: c.mxy,
-                myy: c.myy,
-                peak_x: c.peak_x,
-                peak_y: c.peak_y,
-            };
-            // SAFETY: clusters holds `capacity` ≥ found.len() elements.
-            unsafe { clusters.add(i).write(out) };
+        // SAFETY: forwarded contract.
+        let frame = unsafe { frame_from(pixels, width, height, row_stride_bytes, make)? };
+        // SAFETY: e is an engine from emunet_engine_new used by one thread at a time.
+        let engine = unsafe { &mut *e };
+        let t = engine.unet.submit(&frame).map_err(core)?;
+        engine.submitted.push_back(frame);
+        if !ticket.is_null() {
+            // SAFETY: ticket is NULL or writable.
+            unsafe { *ticket = t };
         }
         Ok(())
     })
@@ -360,4 +463,164 @@ pub unsafe extern "C" fn emunet_segment_u16(
             Frame::from_u16,
         )
     }
+}
+
+/// Streaming, for camera loops: starts an 8-bit frame on the GPU and returns at once (the rows are
+/// copied, the caller may reuse `pixels`). `*ticket` (when not NULL) numbers the frame 0, 1, 2, …
+/// in submission order; `emunet_poll` returns results in that order. Up to
+/// `emunet_max_in_flight()` frames may wait; one more returns `EMUNET_ERR_BUSY`.
+///
+/// # Safety
+/// `e` is an engine used by one thread at a time; `pixels` holds the rows described; `ticket` is
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn emunet_submit_u8(
+    e: *mut emunet_engine,
+    pixels: *const u8,
+    width: u32,
+    height: u32,
+    row_stride_bytes: usize,
+    ticket: *mut u64,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe {
+        submit(
+            e,
+            pixels,
+            width,
+            height,
+            row_stride_bytes,
+            ticket,
+            Frame::from_u8,
+        )
+    }
+}
+
+/// `emunet_submit_u8` for a 16-bit frame.
+///
+/// # Safety
+/// As `emunet_submit_u8`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn emunet_submit_u16(
+    e: *mut emunet_engine,
+    pixels: *const u16,
+    width: u32,
+    height: u32,
+    row_stride_bytes: usize,
+    ticket: *mut u64,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe {
+        submit(
+            e,
+            pixels,
+            width,
+            height,
+            row_stride_bytes,
+            ticket,
+            Frame::from_u16,
+        )
+    }
+}
+
+/// The oldest submitted frame's result, with the outputs of `emunet_segment_u8` and its ticket
+/// in `*ticket` (when not NULL). Returns `EMUNET_NOT_READY` (1) when it is not finished (with
+/// `wait` 0) or nothing is in flight. `EMUNET_ERR_CAPACITY` keeps the result for the next poll
+/// (`*n_clusters` says how many clusters it holds); any other error ends that frame.
+///
+/// # Safety
+/// As `emunet_segment_u8`'s engine and outputs; `ticket` is NULL or writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn emunet_poll(
+    e: *mut emunet_engine,
+    wait: c_int,
+    ticket: *mut u64,
+    mask_out: *mut u8,
+    prob_out: *mut f32,
+    clusters: *mut emunet_cluster,
+    capacity: usize,
+    n_clusters: *mut usize,
+) -> c_int {
+    let mut not_ready = false;
+    let code = guarded(|| {
+        check_outputs(e, clusters, capacity, n_clusters)?;
+        // SAFETY: e is an engine from emunet_engine_new used by one thread at a time.
+        let engine = unsafe { &mut *e };
+        if engine.ready.is_none() {
+            match engine.unet.poll(wait != 0) {
+                Ok(Some((t, seg))) => {
+                    let frame = engine
+                        .submitted
+                        .pop_front()
+                        .expect("every frame in flight was submitted here");
+                    let found = cli_clusters(&seg, &frame);
+                    engine.ready = Some(Ready {
+                        ticket: t,
+                        seg,
+                        clusters: found,
+                    });
+                }
+                Ok(None) => {
+                    not_ready = true;
+                    return Ok(());
+                }
+                Err(err) => {
+                    engine.submitted.pop_front();
+                    return Err(core(err));
+                }
+            }
+        }
+        let r = engine.ready.as_ref().expect("set above");
+        // SAFETY: forwarded contract.
+        unsafe {
+            deliver(
+                &r.seg,
+                &r.clusters,
+                mask_out,
+                prob_out,
+                clusters,
+                capacity,
+                n_clusters,
+            )?
+        };
+        if !ticket.is_null() {
+            // SAFETY: ticket is NULL or writable.
+            unsafe { *ticket = r.ticket };
+        }
+        engine.ready = None;
+        Ok(())
+    });
+    if code == EMUNET_OK && not_ready {
+        EMUNET_NOT_READY
+    } else {
+        code
+    }
+}
+
+/// Frames submitted and not yet returned by `emunet_poll` (0 for NULL).
+///
+/// # Safety
+/// `e` is NULL or an engine used by one thread at a time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn emunet_in_flight(e: *const emunet_engine) -> usize {
+    if e.is_null() {
+        return 0;
+    }
+    // SAFETY: an engine from emunet_engine_new.
+    let engine = unsafe { &*e };
+    engine.submitted.len() + engine.ready.is_some() as usize
+}
+
+/// The most frames `emunet_submit_*` keeps in flight (0 for NULL).
+///
+/// # Safety
+/// As `emunet_in_flight`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn emunet_max_in_flight(e: *const emunet_engine) -> usize {
+    if e.is_null() {
+        return 0;
+    }
+    // SAFETY: an engine from emunet_engine_new.
+    unsafe { &*e }.unet.max_in_flight()
 }
