@@ -254,14 +254,20 @@ pub fn read_mapped_prefix<T: bytemuck::Pod>(
     rx.recv()
         .map_err(|e| gpu(e.to_string()))?
         .map_err(|e| gpu(e.to_string()))?;
-    let out = {
-        let view = staging
-            .get_mapped_range(..bytes)
-            .map_err(|e| gpu(e.to_string()))?;
-        bytemuck::pod_collect_to_vec::<u8, T>(&view)
-    };
-    staging.unmap();
-    Ok(out)
+    copy_mapped(staging, bytes)
+}
+
+/// Copies the first `bytes` of a buffer already mapped for reading, then unmaps it.
+pub fn copy_mapped<T: bytemuck::Pod>(mapped: &wgpu::Buffer, bytes: u64) -> Result<Vec<T>> {
+    let out = mapped
+        .get_mapped_range(..bytes)
+        .map(|view| bytemuck::pod_collect_to_vec::<u8, T>(&view))
+        .map_err(|e| Error::Gpu {
+            context: "readback".into(),
+            message: e.to_string(),
+        });
+    mapped.unmap();
+    out
 }
 
 /// Maps a MAP_READ buffer (after its copy was submitted), waits, and copies it out.

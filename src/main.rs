@@ -779,15 +779,9 @@ fn segment_pipelined(
         'frames: for (path, loaded) in from_reader {
             let job = match loaded {
                 Ok(raw) => {
-                    if unet.in_flight() == unet.max_in_flight() {
-                        while matches!(queue.front(), Some((_, Job::Failed(_)))) {
-                            if !send_oldest(unet, &mut queue) {
-                                break 'frames;
-                            }
-                        }
-                        if !send_oldest(unet, &mut queue) {
-                            break 'frames;
-                        }
+                    // A full ring: hand back the oldest (failures at the front were sent below).
+                    if unet.in_flight() == unet.max_in_flight() && !send_oldest(unet, &mut queue) {
+                        break 'frames;
                     }
                     match unet.submit(&raw) {
                         Ok(_) => Job::OnGpu(raw),

@@ -2,7 +2,7 @@
 //! masks, both connectivities; the CSV contract. CPU only.
 
 mod common;
-use common::rng;
+use common::{random_mask, rng};
 use emunet::clusters::{self, CSV_HEADER, Connectivity};
 use rand::RngExt;
 
@@ -41,13 +41,6 @@ fn flood_fill(mask: &[u8], w: usize, h: usize, conn: Connectivity) -> Vec<Vec<us
         out.push(pixels);
     }
     out
-}
-
-fn random_mask(seed: u64, w: usize, h: usize, density: f64) -> Vec<u8> {
-    let mut r = rng(seed);
-    (0..w * h)
-        .map(|_| if r.random_bool(density) { 255 } else { 0 })
-        .collect()
 }
 
 #[test]

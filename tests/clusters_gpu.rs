@@ -12,13 +12,6 @@ use emunet::clusters_gpu::GpuClusters;
 use emunet::simulate::{Preset, SimParams, View};
 use rand::RngExt;
 
-fn random_mask(seed: u64, w: usize, h: usize, density: f64) -> Vec<u8> {
-    let mut r = rng(seed);
-    (0..w * h)
-        .map(|_| if r.random_bool(density) { 255 } else { 0 })
-        .collect()
-}
-
 /// Blobs: a few filled discs plus noise, so clusters are large and shaped like grains.
 fn blob_mask(seed: u64, w: usize, h: usize) -> Vec<u8> {
     let mut r = rng(seed);

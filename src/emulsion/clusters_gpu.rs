@@ -220,12 +220,19 @@ impl ClusterPlan {
         self.copied_rows.set(rows);
     }
 
-    /// The clusters of the work recorded last (after its submit), in raster order, with `shift`
-    /// added to every position: reads the count, then that many table rows.
-    pub fn read(&self, ctx: &Context, shift: (f64, f64)) -> Result<Vec<Cluster>> {
+    /// The cluster count of the work recorded last (after its submit); its table rows are the
+    /// ones the next `record` clears.
+    fn read_count(&self, ctx: &Context) -> Result<usize> {
         let count = read_mapped_prefix::<u32>(ctx, &self.count_staging, 4)?[0] as usize;
         let count = count.min(self.capacity);
         self.dirty_rows.set(Some(count));
+        Ok(count)
+    }
+
+    /// The clusters of the work recorded last (after its submit), in raster order, with `shift`
+    /// added to every position: reads the count, then that many table rows.
+    pub fn read(&self, ctx: &Context, shift: (f64, f64)) -> Result<Vec<Cluster>> {
+        let count = self.read_count(ctx)?;
         if count == 0 {
             return Ok(Vec::new());
         }
@@ -292,6 +299,7 @@ pub struct GpuClusters {
 struct Uploads {
     mask: wgpu::Buffer,
     weights: wgpu::Buffer,
+    offset: wgpu::Buffer,
     labels_staging: wgpu::Buffer,
 }
 
@@ -331,9 +339,9 @@ impl GpuClusters {
             let uploads = Uploads {
                 mask: ctx.storage("clusters.mask", (w * h).div_ceil(4) as u64 * 4),
                 weights: ctx.storage("clusters.weights", (w * h * 4) as u64),
+                offset: ctx.upload("clusters.offset", &[0f32; 4]),
                 labels_staging: ctx.staging("clusters.labels.staging", (w * h * 4) as u64),
             };
-            let offset = ctx.upload("clusters.offset", &[0f32; 4]);
             let rule = match weight {
                 Some(_) => WeightRule {
                     source: WeightSource::Values,
@@ -350,7 +358,7 @@ impl GpuClusters {
                     self.connectivity,
                     &uploads.mask,
                     &uploads.weights,
-                    &offset,
+                    &uploads.offset,
                     rule,
                 )
             })??;
@@ -398,8 +406,7 @@ impl GpuClusters {
         self.run(mask, w, h, None)?;
         let ctx = &self.ctx;
         let (_, _, _, uploads, plan) = self.plan.as_ref().expect("run plans");
-        let count = read_mapped_prefix::<u32>(ctx, &plan.count_staging, 4)?[0] as usize;
-        plan.dirty_rows.set(Some(count.min(plan.capacity)));
+        let count = plan.read_count(ctx)?;
         ctx.checked("reading the labels", || {
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
             encoder.copy_buffer_to_buffer(

@@ -28,6 +28,7 @@
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;
+use crate::gpu::copy_mapped;
 use crate::unet::{Segmentation, Unet};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -201,24 +202,12 @@ impl Unet {
             }
         }
         let f = self.stream.pending.pop_front().expect("front exists");
-        let read = |buffer: &wgpu::Buffer| -> Result<Vec<u32>> {
-            let view = buffer.get_mapped_range(..).map_err(|e| Error::Gpu {
-                context: "reading a streamed frame back".into(),
-                message: e.to_string(),
-            })?;
-            Ok(bytemuck::pod_collect_to_vec(&view))
-        };
-        let prob_words = read(&f.staging);
-        f.staging.unmap();
-        let mut prob: Vec<f32> = bytemuck::cast_slice(&prob_words?).to_vec();
+        let mut prob: Vec<f32> = copy_mapped(&f.staging, f.staging.size())?;
         prob.truncate(f.width * f.height);
         let corrected = match &f.raw_staging {
             Some(r) => {
-                let words = read(r);
-                r.unmap();
-                Some(Frame::from_packed_words(
-                    f.width, f.height, f.bits, &words?,
-                )?)
+                let words: Vec<u32> = copy_mapped(r, r.size())?;
+                Some(Frame::from_packed_words(f.width, f.height, f.bits, &words)?)
             }
             None => None,
         };

@@ -21,6 +21,14 @@ pub fn rng(seed: u64) -> rand_chacha::ChaCha8Rng {
     rand_chacha::ChaCha8Rng::seed_from_u64(seed)
 }
 
+/// A `w × h` mask (0 or 255) with each pixel on with probability `density`.
+pub fn random_mask(seed: u64, w: usize, h: usize, density: f64) -> Vec<u8> {
+    let mut r = rng(seed);
+    (0..w * h)
+        .map(|_| if r.random_bool(density) { 255 } else { 0 })
+        .collect()
+}
+
 /// Uniform values in [-1, 1].
 pub fn random_vec(rng: &mut impl rand::Rng, len: usize) -> Vec<f32> {
     (0..len).map(|_| rng.random_range(-1.0f32..=1.0)).collect()
