@@ -20,8 +20,8 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Labelling {
     /// The GPU on a hardware adapter; the host on a CPU adapter (a software driver such as
-    /// lavapipe), where the GPU labelling of a 1280×1024 frame measured 25–30 ms against 4 ms on
-    /// the host (`cargo bench --bench classic`).
+    /// lavapipe), where the GPU labelling of a 1280×1024 frame measured 23–30 ms against
+    /// 3.7–4.3 ms on the host (`cargo bench --bench classic`, 3 runs).
     #[default]
     Auto,
     /// `label_components.wgsl` and `cluster_moments.wgsl`: only the cluster table is read back.
