@@ -54,6 +54,14 @@ impl Segmentation {
             .map(|&p| if p >= self.threshold { 255 } else { 0 })
             .collect()
     }
+
+    /// The clusters `emunet segment` writes for this result of segmenting `raw`: the mask's
+    /// clusters split at separate grains, measured on the frame the network saw (the flat-field
+    /// corrected one when set, else `raw`), sub-pixel positions.
+    pub fn cluster_list(&self, raw: &Frame) -> Vec<crate::clusters::Cluster> {
+        let frame = self.corrected.as_ref().unwrap_or(raw);
+        crate::cluster_list::frame_clusters(frame, &self.mask(), true).clusters
+    }
 }
 
 /// Which inference path runs a frame.

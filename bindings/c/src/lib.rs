@@ -9,7 +9,6 @@
 
 #![allow(non_camel_case_types)] // the C names are the contract
 
-use emunet_core::cluster_list::frame_clusters;
 use emunet_core::{Context, Error, Frame, Model, Unet};
 use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char, c_int};
@@ -83,6 +82,17 @@ struct Ready {
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+thread_local! {
+    static LAST_CORE_SECONDS: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+}
+
+/// Rust only (not in the header): the seconds the last successful `emunet_segment_*` on this
+/// thread spent in the core's API (`Unet::segment` and the cluster list). The overhead bench
+/// subtracts them from the call's wall time: what is left is the binding's own work.
+pub fn last_core_seconds() -> f64 {
+    LAST_CORE_SECONDS.get()
 }
 
 fn set_last_error(message: &str) {
@@ -237,16 +247,6 @@ unsafe fn frame_from<T: Copy>(
     make(w, h, data).map_err(core)
 }
 
-/// The clusters `emunet segment` writes for a segmented frame: split at grains, measured on the
-/// (flat-field corrected) frame, sub-pixel positions.
-fn cli_clusters(
-    seg: &emunet_core::Segmentation,
-    frame: &Frame,
-) -> Vec<emunet_core::clusters::Cluster> {
-    let measured = seg.corrected.as_ref().unwrap_or(frame);
-    frame_clusters(measured, &seg.mask(), true).clusters
-}
-
 /// Copies a result to the caller's outputs; `EMUNET_ERR_CAPACITY` (with `*n_clusters` the count
 /// needed, nothing copied) when `capacity` is too small.
 ///
@@ -344,8 +344,10 @@ unsafe fn segment<T: Copy>(
         let frame = unsafe { frame_from(pixels, width, height, row_stride_bytes, make)? };
         // SAFETY: e is an engine from emunet_engine_new used by one thread at a time.
         let engine = unsafe { &mut *e };
+        let start = std::time::Instant::now();
         let seg = engine.unet.segment(&frame).map_err(core)?;
-        let found = cli_clusters(&seg, &frame);
+        let found = seg.cluster_list(&frame);
+        LAST_CORE_SECONDS.set(start.elapsed().as_secs_f64());
         // SAFETY: forwarded contract.
         unsafe {
             deliver(
@@ -554,7 +556,7 @@ pub unsafe extern "C" fn emunet_poll(
                         .submitted
                         .pop_front()
                         .expect("every frame in flight was submitted here");
-                    let found = cli_clusters(&seg, &frame);
+                    let found = seg.cluster_list(&frame);
                     engine.ready = Some(Ready {
                         ticket: t,
                         seg,
