@@ -39,14 +39,24 @@ cc $cflags $asan bindings/c/examples/segment.c $static -o "$work/segment_asan"
 cc $cflags $asan bindings/c/tests/errors.c $static -o "$work/errors_asan"
 cc $cflags $asan bindings/c/tests/stream.c $static -o "$work/stream_asan"
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
+# The sanitized programs run with the Vulkan drivers preloaded (after the ASan runtime, which must
+# come first). The loader unloads a driver when the instance is destroyed; LeakSanitizer then no
+# longer scans the driver's globals and reports what they still hold as leaked from an "unknown
+# module" (128 bytes in Mesa 22.3.6's LLVM here). Kept loaded, the driver's memory stays reachable,
+# so a leak reported is one of ours.
+drivers=$(python3 -c 'import glob, json
+paths = glob.glob("/usr/share/vulkan/icd.d/*.json") + glob.glob("/etc/vulkan/icd.d/*.json")
+print(" ".join(json.load(open(p))["ICD"]["library_path"] for p in paths))')
+sanitized() { LD_PRELOAD="$(cc -print-file-name=libasan.so) $drivers" "$@"; }
 for program in segment_static segment_shared segment_asan; do
   for depth in 8 16; do
-    "$work/$program" "$work/f$depth.pgm" > "$work/$program.$depth.csv" 2>"$work/$program.$depth.err" \
+    run=$([ "$program" = segment_asan ] && echo sanitized || true)
+    $run "$work/$program" "$work/f$depth.pgm" > "$work/$program.$depth.csv" 2>"$work/$program.$depth.err" \
       || { cat "$work/$program.$depth.err"; exit 1; }
     cmp "$work/$program.$depth.csv" "$work/cli/f$depth.clusters.csv"
     echo "$program, $depth-bit PGM: $(($(wc -l < "$work/$program.$depth.csv") - 1)) clusters, CSV equals emunet segment's"
   done
 done
-"$work/errors_asan" "$work/f8.pgm" 2>&1 | grep -v XDG_RUNTIME_DIR | tail -n 1
-"$work/stream_asan" "$work/f8.pgm" 2>&1 | grep -v XDG_RUNTIME_DIR | tail -n 1
+sanitized "$work/errors_asan" "$work/f8.pgm" 2>&1 | grep -v XDG_RUNTIME_DIR | tail -n 1
+sanitized "$work/stream_asan" "$work/f8.pgm" 2>&1 | grep -v XDG_RUNTIME_DIR | tail -n 1
 echo "C ABI check: all cases agree, AddressSanitizer and LeakSanitizer clean"

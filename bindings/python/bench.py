@@ -1,22 +1,25 @@
-"""Call overhead of the Python module against the Rust API on one 1280x1024 simulated nominal
-frame with the shipped model: per call, the wall time of `Engine.segment` (frame copied in,
+"""Call overhead of the Python module against the Rust API on one frame (benches/bindings.sh
+gives it a 1280x1024 simulated nominal one) with the shipped model: per call, the wall time of `Engine.segment` (frame copied in,
 numpy arrays and cluster records out, GIL released and taken back) against `Result.elapsed`,
 the time the same call spent in the Rust API (`Unet::segment` + the cluster list) inside it.
 
-    python bindings/python/bench.py [calls]     (benches/bindings.sh runs it with the C bench)
+    python bindings/python/bench.py frame.png [calls]   (benches/bindings.sh runs it)
 """
 
 import statistics
 import sys
 import time
 
+import numpy as np
+
 import emunet
 
 
 def main() -> None:
-    calls = int(sys.argv[1]) if len(sys.argv) > 1 else 8
-    images, _, _ = emunet.simulate(count=1, seed=1, preset="nominal")
-    frame = images[0]
+    from PIL import Image
+
+    frame = np.asarray(Image.open(sys.argv[1]))
+    calls = int(sys.argv[2]) if len(sys.argv) > 2 else 8
     eng = emunet.Engine()
     eng.segment(frame)  # plans the buffers and pipelines
     walls, cores = [], []

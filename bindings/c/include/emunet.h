@@ -227,6 +227,17 @@ int emunet_poll(struct emunet_engine *e,
                 size_t *n_clusters);
 
 /*
+ Seconds the last successful `emunet_segment_u8/u16` on `e` spent in the engine (upload, GPU
+ work, readback and the cluster list), without this binding's copies of the pixels in and the
+ results out; 0 before the first call and for NULL. A caller's wall time minus this is the C
+ ABI's own cost (`benches/bindings.sh` measures it).
+
+ # Safety
+ `e` is NULL or an engine used by one thread at a time.
+ */
+double emunet_last_elapsed(const struct emunet_engine *e);
+
+/*
  Frames submitted and not yet returned by `emunet_poll` (0 for NULL).
 
  # Safety

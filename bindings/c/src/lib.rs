@@ -71,6 +71,8 @@ pub struct emunet_engine {
     submitted: std::collections::VecDeque<Frame>,
     /// A polled result that did not fit the caller's capacity: handed out by the next poll.
     ready: Option<Ready>,
+    /// `emunet_last_elapsed`.
+    last_elapsed: f64,
 }
 
 /// One streamed frame's result waiting for `emunet_poll`.
@@ -82,17 +84,6 @@ struct Ready {
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
-}
-
-thread_local! {
-    static LAST_CORE_SECONDS: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
-}
-
-/// Rust only (not in the header): the seconds the last successful `emunet_segment_*` on this
-/// thread spent in the core's API (`Unet::segment` and the cluster list). The overhead bench
-/// subtracts them from the call's wall time: what is left is the binding's own work.
-pub fn last_core_seconds() -> f64 {
-    LAST_CORE_SECONDS.get()
 }
 
 fn set_last_error(message: &str) {
@@ -176,6 +167,7 @@ pub unsafe extern "C" fn emunet_engine_new(
             unet,
             submitted: Default::default(),
             ready: None,
+            last_elapsed: 0.0,
         });
         // SAFETY: as above.
         unsafe { *out = Box::into_raw(engine) };
@@ -347,7 +339,7 @@ unsafe fn segment<T: Copy>(
         let start = std::time::Instant::now();
         let seg = engine.unet.segment(&frame).map_err(core)?;
         let found = seg.cluster_list(&frame);
-        LAST_CORE_SECONDS.set(start.elapsed().as_secs_f64());
+        engine.last_elapsed = start.elapsed().as_secs_f64();
         // SAFETY: forwarded contract.
         unsafe {
             deliver(
@@ -598,6 +590,22 @@ pub unsafe extern "C" fn emunet_poll(
     } else {
         code
     }
+}
+
+/// Seconds the last successful `emunet_segment_u8/u16` on `e` spent in the engine (upload, GPU
+/// work, readback and the cluster list), without this binding's copies of the pixels in and the
+/// results out; 0 before the first call and for NULL. A caller's wall time minus this is the C
+/// ABI's own cost (`benches/bindings.sh` measures it).
+///
+/// # Safety
+/// `e` is NULL or an engine used by one thread at a time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn emunet_last_elapsed(e: *const emunet_engine) -> f64 {
+    if e.is_null() {
+        return 0.0;
+    }
+    // SAFETY: an engine from emunet_engine_new (the caller's contract).
+    unsafe { (*e).last_elapsed }
 }
 
 /// Frames submitted and not yet returned by `emunet_poll` (0 for NULL).

@@ -112,6 +112,11 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < (size_t)w * h; i++)
         deep[i] = (uint16_t)(pixels[i] * 257);
     expect(emunet_segment_u16(e, deep, w, h, 2 * (size_t)w, NULL, NULL, again, needed, &m), EMUNET_OK, "16-bit frame");
+    /* The engine's own time of the last call: positive after a success, 0 for NULL. */
+    if (!(emunet_last_elapsed(e) > 0.0) || emunet_last_elapsed(NULL) != 0.0) {
+        fprintf(stderr, "FAIL emunet_last_elapsed\n");
+        failures++;
+    }
     emunet_engine_free(e);
     emunet_engine_free(NULL);
     free(deep);
