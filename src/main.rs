@@ -532,7 +532,8 @@ fn collect_frames(inputs: &[PathBuf]) -> Vec<PathBuf> {
                 .flatten()
                 .flatten()
                 .map(|e| e.path())
-                .filter(|p| p.is_file() && is_image(p))
+                // Directories and dangling links named like frames too: each is reported.
+                .filter(|p| is_image(p))
                 .collect();
             files.sort();
             out.extend(files);
@@ -1143,6 +1144,8 @@ fn classic(
 struct TrainBar {
     bar: ProgressBar,
     steps: usize,
+    /// Files of the training folder left out.
+    skipped: usize,
 }
 
 impl emunet::trainer::Progress for TrainBar {
@@ -1153,6 +1156,11 @@ impl emunet::trainer::Progress for TrainBar {
             "epoch {} loss {loss:.4} {rate:.1} crops/s",
             epoch + 1
         ));
+    }
+
+    fn skipped(&mut self, problem: &str) {
+        self.skipped += 1;
+        self.bar.suspend(|| eprintln!("warning: skipped {problem}"));
     }
 
     fn epoch(&mut self, r: &emunet::trainer::EpochRecord, best: bool) -> bool {
@@ -1191,9 +1199,11 @@ fn train(options: TrainOptions) -> emunet::Result<ExitCode> {
     let mut progress = TrainBar {
         bar,
         steps: options.steps,
+        skipped: 0,
     };
     let records = emunet::trainer::run(ctx, &options, &mut progress)?;
     progress.bar.finish_and_clear();
+    let skipped = progress.skipped;
     if let Some(best) = records
         .iter()
         .max_by(|a, b| a.val_jaccard.total_cmp(&b.val_jaccard))
@@ -1204,6 +1214,11 @@ fn train(options: TrainOptions) -> emunet::Result<ExitCode> {
             best.val_jaccard,
             options.out.join("best.safetensors").display()
         );
+    }
+    if skipped > 0 {
+        // Trained on the rest, but the folder needs fixing: a script must notice.
+        eprintln!("error: {skipped} file(s) of the training folder were skipped (listed above)");
+        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,13 @@
 use crate::error::{Error, Result};
 use std::path::Path;
 
+/// The largest frame side read from a file (a 1280×1024 station frame, or mosaics of them, fit
+/// many times over); larger headers are refused before decoding.
+pub const MAX_SIDE: usize = 16384;
+
+/// The most memory the decoder may allocate for one frame (a 16384² 16-bit frame is 512 MiB).
+const MAX_DECODE_BYTES: u64 = 1 << 30;
+
 /// Pixel storage of a frame, row-major.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Pixels {
@@ -112,11 +119,22 @@ impl Frame {
     }
 
     /// Reads a PNG or TIFF frame. Returns the frame and warnings (e.g. colour converted to luma).
+    /// Refused with a one-line reason: a directory or dangling link, an empty, truncated or
+    /// corrupt file, another format (whatever the name says), no pixels or more than
+    /// [`MAX_SIDE`] on a side (checked from the header, before decoding), an indexed-colour
+    /// (palette) PNG, an alpha channel, floating-point pixels.
     pub fn load(path: &Path) -> Result<(Self, Vec<String>)> {
         let err = |message: String| Error::Frame {
             path: path.to_path_buf(),
             message,
         };
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => return Err(err("a directory, not a frame".into())),
+            Err(_) if std::fs::symlink_metadata(path).is_ok() => {
+                return Err(err("a symbolic link to a file that does not exist".into()));
+            }
+            _ => {}
+        }
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         if bytes.is_empty() {
             return Err(err("the file is empty".into()));
@@ -129,14 +147,53 @@ impl Frame {
                 "unsupported format {format:?} (PNG or TIFF expected)"
             )));
         }
-        let image = image::load_from_memory_with_format(&bytes, format).map_err(|e| {
+        let reader = || image::ImageReader::with_format(std::io::Cursor::new(&bytes), format);
+        // The header's size first: a few bytes can claim gigapixels (a decompression bomb).
+        let (w, h) = reader().into_dimensions().map_err(|e| {
+            err(format!(
+                "cannot read the header ({e}); the file may be truncated or corrupt"
+            ))
+        })?;
+        if w == 0 || h == 0 {
+            return Err(err(format!("the image has no pixels ({w}×{h})")));
+        }
+        if w as usize > MAX_SIDE || h as usize > MAX_SIDE {
+            return Err(err(format!(
+                "{w}×{h} pixels: larger than the {MAX_SIDE} pixels a side a frame may have"
+            )));
+        }
+        // PNG colour type 3 (IHDR byte 25): pixel values are palette indices, not intensities.
+        if format == image::ImageFormat::Png
+            && bytes.get(12..16) == Some(&b"IHDR"[..])
+            && bytes.get(25) == Some(&3)
+        {
+            return Err(err(
+                "an indexed-colour (palette) PNG; save the frame as 8- or 16-bit grayscale".into(),
+            ));
+        }
+        let mut decoder = reader();
+        let mut limits = image::Limits::default();
+        limits.max_alloc = Some(MAX_DECODE_BYTES);
+        decoder.limits(limits);
+        let image = decoder.decode().map_err(|e| {
             err(format!(
                 "cannot decode ({e}); the file may be truncated or corrupt"
             ))
         })?;
         let (w, h) = (image.width() as usize, image.height() as usize);
-        if w == 0 || h == 0 {
-            return Err(err("the image has no pixels".into()));
+        if image.color().has_alpha() {
+            return Err(err(format!(
+                "{:?} image with an alpha channel; save the frame as 8- or 16-bit grayscale",
+                image.color()
+            )));
+        }
+        if matches!(
+            image,
+            image::DynamicImage::ImageRgb32F(_) | image::DynamicImage::ImageRgba32F(_)
+        ) {
+            return Err(err(
+                "floating-point pixels; emunet takes 8- or 16-bit integer frames".into(),
+            ));
         }
         let mut warnings = Vec::new();
         use image::DynamicImage as D;

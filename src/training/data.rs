@@ -71,6 +71,10 @@ pub fn load_pairs(dir: &Path) -> Result<(Vec<Pair>, Vec<String>)> {
                     frame.height
                 )));
             }
+            check_mask(&mask).map_err(|problem| Error::Frame {
+                path: mask_path.clone(),
+                message: problem,
+            })?;
             let bits = (0..mask.len())
                 .map(|i| (mask.value(i) != 0) as u8)
                 .collect();
@@ -90,6 +94,39 @@ pub fn load_pairs(dir: &Path) -> Result<(Vec<Pair>, Vec<String>)> {
         }
     }
     Ok((pairs, problems))
+}
+
+/// A truth mask must be binary — 0 and the format's maximum (255, 65535), or 0 and 1 — and
+/// not empty: every emulsion frame holds grains, so an empty mask is a labelling mistake, and a
+/// grey level would be read as "grain" without anyone deciding so.
+fn check_mask(mask: &Frame) -> std::result::Result<(), String> {
+    let max = mask.max_value();
+    let mut on = 0usize;
+    let mut ones = false;
+    for i in 0..mask.len() {
+        match mask.value(i) {
+            0 => {}
+            1 => ones = true,
+            v if v == max => on += 1,
+            v => {
+                return Err(format!(
+                    "the mask holds the value {v} at pixel ({}, {}): a truth mask must be binary \
+                     (0 and {max}, or 0 and 1)",
+                    i % mask.width,
+                    i / mask.width
+                ));
+            }
+        }
+    }
+    if ones && on > 0 {
+        return Err(format!(
+            "the mask mixes 1 and {max} for grain pixels: a truth mask must be binary"
+        ));
+    }
+    if !ones && on == 0 {
+        return Err("the mask is empty (no grain pixel): a labelling mistake?".into());
+    }
+    Ok(())
 }
 
 /// Splits pairs into (train, validation) by file, reproducibly from `seed`: a fraction of the

@@ -306,6 +306,11 @@ pub trait Progress {
     /// Called after each epoch's files are written; returning false stops the run there (as a
     /// kill would, but cleanly).
     fn epoch(&mut self, record: &EpochRecord, best: bool) -> bool;
+    /// A file of the training folder that is not used (unmatched, unreadable, a mask of another
+    /// size, not binary or empty), with the reason; called before training starts.
+    fn skipped(&mut self, problem: &str) {
+        eprintln!("warning: skipped {problem}");
+    }
 }
 
 /// The weights of `--init`, checked against the options they will be trained with.
@@ -347,7 +352,7 @@ pub fn run(
         DataSpec::Dir(dir) => {
             let (mut pairs, problems) = data::load_pairs(dir)?;
             for p in problems {
-                eprintln!("warning: skipped {p}");
+                progress.skipped(&p);
             }
             if let Some(path) = &o.flatfield {
                 let flat = crate::flatfield::FlatField::load(path)?;
