@@ -297,6 +297,10 @@ enum Command {
         /// flatfield`).
         #[arg(long)]
         flatfield: Option<PathBuf>,
+        /// Skip frames whose outputs are all in DIR already (each file is written atomically:
+        /// one that exists is complete), so re-running an interrupted run does only the rest.
+        #[arg(long)]
+        skip_existing: bool,
         /// Frames (PNG or TIFF, 8/16-bit) or folders of frames.
         #[arg(required = true)]
         frames: Vec<PathBuf>,
@@ -446,6 +450,7 @@ fn main() -> ExitCode {
             no_split,
             overlay,
             flatfield,
+            skip_existing,
             frames,
         } => segment(
             weights.as_deref(),
@@ -459,6 +464,7 @@ fn main() -> ExitCode {
                 overlay,
             },
             flatfield.as_deref(),
+            skip_existing,
             &frames,
         ),
         Command::Flatfield { out, frames } => flatfield(&out, &frames),
@@ -553,6 +559,35 @@ struct SegmentOutputs {
     overlay: bool,
 }
 
+impl SegmentOutputs {
+    /// The names of the files one frame's outputs make.
+    fn files(&self, stem: &str) -> Vec<String> {
+        let mut names = vec![
+            format!("{stem}.mask.png"),
+            format!("{stem}.prob.npy"),
+            format!("{stem}.clusters.csv"),
+        ];
+        if self.json {
+            names.push(format!("{stem}.clusters.json"));
+        }
+        if self.overlay {
+            names.push(format!("{stem}.overlay.png"));
+        }
+        names
+    }
+}
+
+/// Removes what a killed run's atomic writes left: temporary files (`.tmp` and 6 characters,
+/// the names `write_atomic` gives them) in the output folder.
+fn remove_stale_temporaries(out: &Path) {
+    for entry in std::fs::read_dir(out).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.len() == 10 && name.starts_with(".tmp") && entry.path().is_file() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn segment(
     weights: Option<&Path>,
@@ -562,6 +597,7 @@ fn segment(
     (engine, precision): (Engine, Option<Precision>),
     outputs: SegmentOutputs,
     flatfield: Option<&Path>,
+    skip_existing: bool,
     inputs: &[PathBuf],
 ) -> emunet::Result<ExitCode> {
     let flat = flatfield.map(FlatField::load).transpose()?;
@@ -569,7 +605,7 @@ fn segment(
         Some(path) => Model::load(path)?,
         None => Model::shipped()?,
     };
-    let frames = collect_frames(inputs);
+    let mut frames = collect_frames(inputs);
     if frames.is_empty() {
         eprintln!("error: no PNG or TIFF frames found in {inputs:?}");
         return Ok(ExitCode::FAILURE);
@@ -578,6 +614,25 @@ fn segment(
         path: out.to_path_buf(),
         source: e,
     })?;
+    if skip_existing {
+        remove_stale_temporaries(out);
+        let total = frames.len();
+        frames.retain(|path| {
+            let stem = stem_of(path);
+            !outputs.files(&stem).iter().all(|f| out.join(f).is_file())
+        });
+        if frames.len() < total {
+            eprintln!(
+                "{} of {total} frame(s) skipped: all their outputs are in {} (--skip-existing)",
+                total - frames.len(),
+                out.display()
+            );
+        }
+        if frames.is_empty() {
+            println!("nothing left to do");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let ctx = Arc::new(Context::new()?);
     let mut unet = Unet::new(ctx.clone(), &model)?;
     if let Some(t) = threshold {

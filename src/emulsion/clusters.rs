@@ -403,7 +403,13 @@ pub fn write_json(path: &Path, clusters: &[Cluster]) -> Result<()> {
 /// Reads the positions of a clusters CSV: (cog_x, cog_y) of each row.
 pub fn read_csv_positions(path: &Path) -> Result<Vec<(f64, f64)>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let bad = |m: String| Error::Shape(format!("{}: {m}", path.display()));
+    csv_positions(&text, &path.display().to_string())
+}
+
+/// The positions (cog_x, cog_y) of each row of a clusters CSV's text; `name` (a path) starts
+/// every error message.
+pub fn csv_positions(text: &str, name: &str) -> Result<Vec<(f64, f64)>> {
+    let bad = |m: String| Error::Shape(format!("{name}: {m}"));
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
     let col = |name: &str| {

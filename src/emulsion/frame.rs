@@ -11,6 +11,35 @@ pub const MAX_SIDE: usize = 16384;
 /// The most memory the decoder may allocate for one frame (a 16384² 16-bit frame is 512 MiB).
 const MAX_DECODE_BYTES: u64 = 1 << 30;
 
+/// What a decoder's panic on a malformed file becomes.
+const DECODER_PANIC: &str =
+    "the image decoder failed on this file (it panicked): the file is corrupt";
+
+thread_local! {
+    /// Set while a third-party decoder runs on this thread: its panics are caught and reported
+    /// as errors, so the panic hook stays quiet for them.
+    static IN_DECODER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs a third-party image decoder, turning a panic (the TIFF decoder indexes past the end of
+/// some malformed files: found by tests/mutations.rs) into `None` without printing it; every
+/// other panic still reaches the previous hook.
+fn decoder_guard<T>(decode: impl FnOnce() -> T) -> Option<T> {
+    static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_DECODER.get() {
+                previous(info);
+            }
+        }));
+    });
+    IN_DECODER.set(true);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode));
+    IN_DECODER.set(false);
+    result.ok()
+}
+
 /// Pixel storage of a frame, row-major.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Pixels {
@@ -136,24 +165,36 @@ impl Frame {
             _ => {}
         }
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::decode(&bytes, path)
+    }
+
+    /// Decodes the bytes of a PNG or TIFF frame (what [`Frame::load`] does after reading the
+    /// file); `path` names it in errors and warnings.
+    pub fn decode(bytes: &[u8], path: &Path) -> Result<(Self, Vec<String>)> {
+        let err = |message: String| Error::Frame {
+            path: path.to_path_buf(),
+            message,
+        };
         if bytes.is_empty() {
             return Err(err("the file is empty".into()));
         }
         // The content decides the format, not the file name.
-        let format = image::guess_format(&bytes)
+        let format = image::guess_format(bytes)
             .map_err(|_| err("not a PNG or TIFF image (unrecognised content)".into()))?;
         if !matches!(format, image::ImageFormat::Png | image::ImageFormat::Tiff) {
             return Err(err(format!(
                 "unsupported format {format:?} (PNG or TIFF expected)"
             )));
         }
-        let reader = || image::ImageReader::with_format(std::io::Cursor::new(&bytes), format);
+        let reader = || image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
         // The header's size first: a few bytes can claim gigapixels (a decompression bomb).
-        let (w, h) = reader().into_dimensions().map_err(|e| {
-            err(format!(
-                "cannot read the header ({e}); the file may be truncated or corrupt"
-            ))
-        })?;
+        let (w, h) = decoder_guard(|| reader().into_dimensions())
+            .ok_or_else(|| err(DECODER_PANIC.into()))?
+            .map_err(|e| {
+                err(format!(
+                    "cannot read the header ({e}); the file may be truncated or corrupt"
+                ))
+            })?;
         if w == 0 || h == 0 {
             return Err(err(format!("the image has no pixels ({w}×{h})")));
         }
@@ -175,11 +216,13 @@ impl Frame {
         let mut limits = image::Limits::default();
         limits.max_alloc = Some(MAX_DECODE_BYTES);
         decoder.limits(limits);
-        let image = decoder.decode().map_err(|e| {
-            err(format!(
-                "cannot decode ({e}); the file may be truncated or corrupt"
-            ))
-        })?;
+        let image = decoder_guard(|| decoder.decode())
+            .ok_or_else(|| err(DECODER_PANIC.into()))?
+            .map_err(|e| {
+                err(format!(
+                    "cannot decode ({e}); the file may be truncated or corrupt"
+                ))
+            })?;
         let (w, h) = (image.width() as usize, image.height() as usize);
         if image.color().has_alpha() {
             return Err(err(format!(

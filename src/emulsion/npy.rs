@@ -31,7 +31,13 @@ pub fn write(path: &Path, data: &[f32], rows: usize, cols: usize) -> Result<()> 
 /// Reads a 2-D little-endian float32 C-order `.npy` file: (data, rows, cols).
 pub fn read(path: &Path) -> Result<(Vec<f32>, usize, usize)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let bad = |m: &str| Error::Shape(format!("{}: {m}", path.display()));
+    from_bytes(&bytes, &path.display().to_string())
+}
+
+/// Parses the bytes of a 2-D little-endian float32 C-order `.npy` file; `name` (a path) starts
+/// every error message.
+pub fn from_bytes(bytes: &[u8], name: &str) -> Result<(Vec<f32>, usize, usize)> {
+    let bad = |m: &str| Error::Shape(format!("{name}: {m}"));
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(bad("not a .npy file"));
     }
@@ -55,7 +61,9 @@ pub fn read(path: &Path) -> Result<(Vec<f32>, usize, usize)> {
         return Err(bad("not a 2-D array"));
     };
     let body = &bytes[10 + hlen..];
-    if body.len() != 4 * rows * cols {
+    // A shape from a damaged header can overflow: it cannot match any real file then.
+    let expected = rows.checked_mul(cols).and_then(|n| n.checked_mul(4));
+    if expected != Some(body.len()) {
         return Err(bad("data length does not match the shape"));
     }
     let data = body
