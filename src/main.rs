@@ -577,17 +577,6 @@ impl SegmentOutputs {
     }
 }
 
-/// Removes what a killed run's atomic writes left: temporary files (`.tmp` and 6 characters,
-/// the names `write_atomic` gives them) in the output folder.
-fn remove_stale_temporaries(out: &Path) {
-    for entry in std::fs::read_dir(out).into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.len() == 10 && name.starts_with(".tmp") && entry.path().is_file() {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn segment(
     weights: Option<&Path>,
@@ -615,7 +604,7 @@ fn segment(
         source: e,
     })?;
     if skip_existing {
-        remove_stale_temporaries(out);
+        emunet::model::remove_stale_temporaries(out);
         let total = frames.len();
         frames.retain(|path| {
             let stem = stem_of(path);

@@ -1,7 +1,7 @@
 //! Seeded byte-level mutations of valid files through every decoder of user input — the frame
 //! decoder (PNG and TIFF, 8 and 16 bits), the weights loader, the `.npy` reader and the clusters
 //! CSV reader — after the committed fuzz corpus (`fuzz/corpus/<target>/`). Each input must give
-//! a value or an error, never a panic. Bounded: about 30 s in all (EMUNET_MUTATION_SECONDS).
+//! a value or an error, never a panic. Bounded: about 15 s in all (EMUNET_MUTATION_SECONDS).
 //! A failing input is written to target/mutation-failures/ to be replayed.
 
 use emunet::{Frame, Model};
@@ -152,7 +152,7 @@ fn corpus_and_mutations_give_values_or_errors_never_panics() {
     let budget = std::env::var("EMUNET_MUTATION_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(30.0);
+        .unwrap_or(15.0);
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
     let mut corpus_files = 0;
     for target in TARGETS {

@@ -217,69 +217,102 @@ fn init_starts_from_the_given_weights_and_refuses_other_shapes() {
 }
 
 #[test]
-fn kill_9_then_resume_loses_nothing() {
+fn killed_ten_times_at_random_then_resumed_ends_bit_identical() {
+    use rand::{RngExt, SeedableRng};
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("run");
-    let args = [
-        "train",
-        "--simulate",
-        "--out",
-        out.to_str().unwrap(),
-        "--depth",
-        "1",
-        "--channels",
-        "4",
-        "--epochs",
-        "4",
-        "--steps",
-        "6",
-        "--batch",
-        "2",
-        "--crop",
-        "32",
-        "--val-frames",
-        "1",
-        "--seed",
-        "5",
-    ];
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_emunet"))
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Kill as soon as the first epoch is saved (mid-way through the second, most likely).
-    let state = out.join("state.safetensors");
+    let args = |out: &std::path::Path| {
+        [
+            "train",
+            "--simulate",
+            "--out",
+            out.to_str().unwrap(),
+            "--depth",
+            "1",
+            "--channels",
+            "4",
+            "--epochs",
+            "4",
+            "--steps",
+            "6",
+            "--batch",
+            "2",
+            "--crop",
+            "32",
+            "--val-frames",
+            "1",
+            "--seed",
+            "5",
+            "--resume", // afresh when there is nothing to resume
+        ]
+        .map(String::from)
+    };
+    let run = |out: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_emunet"))
+            .args(args(out))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let whole_run = dir.path().join("whole");
     let start = std::time::Instant::now();
-    while !state.exists() && start.elapsed().as_secs() < 300 {
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(run(&whole_run).wait().unwrap().success());
+    let whole = start.elapsed().as_secs_f64();
+
+    let out = dir.path().join("killed");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
+    let mut kills = 0;
+    while kills < 10 {
+        let mut child = run(&out);
+        std::thread::sleep(std::time::Duration::from_secs_f64(
+            whole * rng.random_range(0.05..0.7),
+        ));
+        if child.try_wait().unwrap().is_some() {
+            // It finished first: start over, so every kill lands in a run.
+            std::fs::remove_dir_all(&out).unwrap();
+            continue;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        // Whatever was saved is whole (the state is checked by the resume itself).
+        if out.join("last.safetensors").exists() {
+            Model::load(&out.join("last.safetensors")).unwrap();
+        }
     }
-    assert!(state.exists(), "no checkpoint within 300 s");
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    // Whatever was saved is whole.
-    Model::load(&out.join("last.safetensors")).unwrap();
-    let mut resumed = args.to_vec();
-    resumed.push("--resume");
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_emunet"))
-        .args(&resumed)
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    let log = std::fs::read_to_string(out.join("log.csv")).unwrap();
-    assert_eq!(log.lines().count(), 5, "{log}");
-    let last = Model::load(&out.join("last.safetensors")).unwrap();
-    assert_eq!(last.metadata["epochs"], "4");
+    assert!(run(&out).wait().unwrap().success());
+    // The same weights, bit for bit, and the same log but for the seconds column.
+    for name in ["last.safetensors", "best.safetensors"] {
+        let (a, b) = (
+            Model::load(&whole_run.join(name)).unwrap(),
+            Model::load(&out.join(name)).unwrap(),
+        );
+        let bits = |m: &Model| -> Vec<u32> {
+            m.tensors
+                .values()
+                .flat_map(|(_, v)| v.iter().map(|x| x.to_bits()))
+                .collect()
+        };
+        assert_eq!(
+            bits(&a),
+            bits(&b),
+            "{name} differs from the uninterrupted run"
+        );
+    }
+    let log = |dir: &std::path::Path| -> Vec<String> {
+        std::fs::read_to_string(dir.join("log.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+            .collect()
+    };
+    assert_eq!(log(&out), log(&whole_run));
+    assert_eq!(log(&out).len(), 5);
     // No temporary files left behind.
     let leftovers: Vec<_> = std::fs::read_dir(&out)
         .unwrap()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
         .collect();
-    assert!(leftovers.is_empty());
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }

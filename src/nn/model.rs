@@ -375,6 +375,17 @@ pub(crate) fn finite_f32_values(name: &str, data: &[u8]) -> std::result::Result<
     Ok(values)
 }
 
+/// Removes what a killed process's [`write_atomic`] calls left in `dir`: its temporary files
+/// (`.tmp` and 6 characters, tempfile's names). Runs that resume call it first.
+pub fn remove_stale_temporaries(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.len() == 10 && name.starts_with(".tmp") && entry.path().is_file() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
 /// reader never sees a half-written file and an interrupted write loses nothing.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -348,6 +348,9 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> Result<Vec<EpochRecord>> {
     std::fs::create_dir_all(&o.out).map_err(|e| Error::io(&o.out, e))?;
+    if o.resume {
+        crate::model::remove_stale_temporaries(&o.out);
+    }
     let (train_pairs, val_pairs) = match &o.data {
         DataSpec::Dir(dir) => {
             let (mut pairs, problems) = data::load_pairs(dir)?;
