@@ -14,6 +14,10 @@ pub enum Error {
     /// The adapter refused to create a device.
     #[error("could not open the GPU device: {0}")]
     Device(String),
+    /// The device is gone: lost (driver reset, unplugged, destroyed), hung past the GPU
+    /// timeout, or hit by an error outside any checked call. Open a new context to go on.
+    #[error("GPU device lost: {0}")]
+    DeviceLost(String),
     /// A GPU validation or out-of-memory error reported by wgpu.
     #[error("GPU error in {context}: {message}")]
     Gpu { context: String, message: String },
@@ -45,6 +49,11 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// True for faults of the device itself (not of one frame): a run should stop on them.
+    pub fn is_device_fault(&self) -> bool {
+        matches!(self, Error::DeviceLost(_))
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

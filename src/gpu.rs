@@ -2,7 +2,20 @@
 //! kernels can use, and small buffer helpers (upload, poisoned allocation, readback).
 
 use crate::error::{Error, Result};
-use wgpu::util::DeviceExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a wait for the GPU may last before the device is declared hung, on a real GPU (which
+/// does a 1280×1024 frame in milliseconds; Windows resets one stuck for 2 s).
+pub const GPU_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The same on a CPU adapter (Mesa's lavapipe), where a 1280×1024 frame legitimately takes
+/// seconds and a batch of eight about a minute.
+pub const CPU_ADAPTER_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How often a wait looks for a lost device.
+const WAIT_SLICE: Duration = Duration::from_millis(100);
 
 /// Optional features the kernels may use when the adapter has them.
 pub const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
@@ -20,6 +33,11 @@ pub struct Context {
     kernels: std::sync::OnceLock<crate::kernels::Kernels>,
     /// The fused engine's pipelines, f32 and f16 storage.
     fused_kernels: [std::sync::OnceLock<crate::kernels::FusedKernels>; 2],
+    /// Why the device can no longer be used (lost, hung, or an error outside any error scope):
+    /// every later wait reports it instead of hanging or panicking.
+    fault: Arc<Mutex<Option<String>>>,
+    /// The longest wait for the GPU, in milliseconds.
+    timeout_ms: AtomicU64,
 }
 
 /// Ranks adapters: a real GPU before an integrated one, before a virtual one, before a CPU one.
@@ -83,6 +101,29 @@ impl Context {
             trace: wgpu::Trace::Off,
         }))
         .map_err(|e| Error::Device(e.to_string()))?;
+        let fault: Arc<Mutex<Option<String>>> = Arc::default();
+        let lost = fault.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            let why = match reason {
+                wgpu::DeviceLostReason::Destroyed => "the device was destroyed".to_string(),
+                _ if message.is_empty() => "the driver reported it lost".to_string(),
+                _ => format!("the driver reported it lost: {message}"),
+            };
+            record_fault(&lost, why);
+        });
+        // wgpu's default handler panics on an error raised outside an error scope; record it.
+        let uncaptured = fault.clone();
+        device.on_uncaptured_error(Arc::new(move |e| {
+            record_fault(
+                &uncaptured,
+                format!("GPU error outside a checked call: {e}"),
+            )
+        }));
+        let timeout = match timeout_from_env()? {
+            Some(t) => t,
+            None if info.device_type == wgpu::DeviceType::Cpu => CPU_ADAPTER_TIMEOUT,
+            None => GPU_TIMEOUT,
+        };
         Ok(Context {
             adapter,
             device,
@@ -92,7 +133,63 @@ impl Context {
             features,
             kernels: std::sync::OnceLock::new(),
             fused_kernels: Default::default(),
+            fault,
+            timeout_ms: AtomicU64::new(timeout.as_millis() as u64),
         })
+    }
+
+    /// The longest a wait for the GPU may last before the device is declared hung:
+    /// `EMUNET_GPU_TIMEOUT` seconds, else [`GPU_TIMEOUT`] ([`CPU_ADAPTER_TIMEOUT`] on a CPU adapter).
+    pub fn gpu_timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// Sets the longest wait for the GPU (at least 1 ms).
+    pub fn set_gpu_timeout(&self, timeout: Duration) {
+        let ms = (timeout.as_millis() as u64).max(1);
+        self.timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// `Err(DeviceLost)` once the device was lost, hung or hit an unchecked error.
+    pub fn healthy(&self) -> Result<()> {
+        match &*self.fault.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(why) => Err(Error::DeviceLost(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits until `submission` (or all submitted work) is done and map callbacks have run, in
+    /// slices so a lost device is noticed at once; past [`Context::gpu_timeout`] the device is
+    /// declared hung (and unusable from then on). `what` names the wait in the error.
+    pub fn wait(&self, what: &str, submission: Option<wgpu::SubmissionIndex>) -> Result<()> {
+        let limit = self.gpu_timeout();
+        let start = Instant::now();
+        loop {
+            self.healthy()?;
+            let left = limit.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                let why = format!(
+                    "the GPU did not finish {what} within {:.1} s (set EMUNET_GPU_TIMEOUT to \
+                     allow longer); it is taken to be hung",
+                    limit.as_secs_f64()
+                );
+                record_fault(&self.fault, why);
+                return self.healthy();
+            }
+            match self.device.poll(wgpu::PollType::Wait {
+                submission_index: submission.clone(),
+                timeout: Some(left.min(WAIT_SLICE)),
+            }) {
+                Ok(_) => return self.healthy(),
+                Err(wgpu::PollError::Timeout) => continue,
+                Err(e) => {
+                    return Err(Error::Gpu {
+                        context: format!("waiting for {what}"),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
     }
 
     /// Every pipeline, compiled on first use and cached for the life of the device.
@@ -155,24 +252,46 @@ impl Context {
 
     /// A storage buffer holding `data`.
     pub fn upload<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> wgpu::Buffer {
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::cast_slice(data),
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_DST
-                    | wgpu::BufferUsages::COPY_SRC,
-            })
+        self.buffer_with(
+            label,
+            bytemuck::cast_slice(data),
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        )
     }
 
     /// A uniform buffer holding one parameter struct.
     pub fn uniform<T: bytemuck::Pod>(&self, label: &str, params: &T) -> wgpu::Buffer {
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::bytes_of(params),
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            })
+        self.buffer_with(
+            label,
+            bytemuck::bytes_of(params),
+            wgpu::BufferUsages::UNIFORM,
+        )
+    }
+
+    /// A buffer of `usage` (plus COPY_DST) holding `contents`, zero-padded to 4 bytes. Written
+    /// through the queue rather than mapped at creation: wgpu's `create_buffer_init` panics when
+    /// the device was lost meanwhile, the queue write is a no-op that [`Context::wait`] reports.
+    pub fn buffer_with(
+        &self,
+        label: &str,
+        contents: &[u8],
+        usage: wgpu::BufferUsages,
+    ) -> wgpu::Buffer {
+        let size = (contents.len() as u64).max(4).next_multiple_of(4);
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage: usage | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        if contents.len() as u64 == size {
+            self.queue.write_buffer(&buffer, 0, contents);
+        } else {
+            let mut padded = contents.to_vec();
+            padded.resize(size as usize, 0);
+            self.queue.write_buffer(&buffer, 0, &padded);
+        }
+        buffer
     }
 
     /// A storage buffer of `bytes` bytes (rounded up to 16), uninitialised from the caller's view.
@@ -216,17 +335,18 @@ impl Context {
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let r = record();
-        let gpu_error = |e: wgpu::Error| Error::Gpu {
+        let oom = pollster::block_on(oom.pop());
+        let invalid = pollster::block_on(scope.pop());
+        let Some(e) = oom.or(invalid) else {
+            return Ok(r);
+        };
+        // A destroyed device makes every object invalid, but wgpu reports the loss only once its
+        // queue has drained: wait for that (bounded), so the loss is named rather than its echo.
+        self.wait(context, None)?;
+        Err(Error::Gpu {
             context: context.to_string(),
             message: e.to_string(),
-        };
-        if let Some(e) = pollster::block_on(oom.pop()) {
-            return Err(gpu_error(e));
-        }
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(gpu_error(e));
-        }
-        Ok(r)
+        })
     }
 }
 
@@ -241,19 +361,18 @@ pub fn read_mapped_prefix<T: bytemuck::Pod>(
     staging.map_async(wgpu::MapMode::Read, ..bytes, move |r| {
         let _ = tx.send(r);
     });
-    ctx.device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| Error::Gpu {
-            context: "waiting for the GPU".into(),
-            message: e.to_string(),
-        })?;
+    ctx.wait("the readback", None)?;
+    // The wait ran the callback; a device lost meanwhile explains a failed map best.
+    let outcome = rx.recv_timeout(WAIT_SLICE);
+    ctx.healthy()?;
     let gpu = |e: String| Error::Gpu {
         context: "readback".into(),
         message: e,
     };
-    rx.recv()
-        .map_err(|e| gpu(e.to_string()))?
-        .map_err(|e| gpu(e.to_string()))?;
+    match outcome {
+        Ok(mapped) => mapped.map_err(|e| gpu(e.to_string()))?,
+        Err(_) => return Err(gpu("the buffer's mapping never completed".into())),
+    }
     copy_mapped(staging, bytes)
 }
 
@@ -273,4 +392,25 @@ pub fn copy_mapped<T: bytemuck::Pod>(mapped: &wgpu::Buffer, bytes: u64) -> Resul
 /// Maps a MAP_READ buffer (after its copy was submitted), waits, and copies it out.
 pub fn read_mapped<T: bytemuck::Pod>(ctx: &Context, staging: &wgpu::Buffer) -> Result<Vec<T>> {
     read_mapped_prefix(ctx, staging, staging.size())
+}
+
+/// Keeps the first reason the device became unusable.
+fn record_fault(fault: &Mutex<Option<String>>, why: String) {
+    let mut slot = fault.lock().unwrap_or_else(|p| p.into_inner());
+    if slot.is_none() {
+        *slot = Some(why);
+    }
+}
+
+/// `EMUNET_GPU_TIMEOUT` in seconds, when set.
+fn timeout_from_env() -> Result<Option<Duration>> {
+    let Ok(text) = std::env::var("EMUNET_GPU_TIMEOUT") else {
+        return Ok(None);
+    };
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 1e6 => Ok(Some(Duration::from_secs_f64(s))),
+        _ => Err(Error::Device(format!(
+            "EMUNET_GPU_TIMEOUT={text:?}: expected a number of seconds above 0"
+        ))),
+    }
 }

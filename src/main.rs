@@ -654,7 +654,7 @@ fn segment(
             ctx.info.device_type == wgpu::DeviceType::Cpu,
         )?;
     }
-    let code = segment_pipelined(&mut unet, &frames, out, outputs);
+    let code = segment_pipelined(&mut unet, &frames, out, outputs, &ctx);
     Ok(code)
 }
 
@@ -771,11 +771,15 @@ impl Tally {
 /// the main thread streams them through the GPU (up to the engine's ring of frames in flight,
 /// [`Unet::submit`] / [`Unet::poll`]), and a writer thread measures clusters and writes the files
 /// of finished ones; at most two frames wait between threads. Lines print in frame order.
+///
+/// A device fault (lost, hung) stops the run: frames in flight are reported failed, the rest are
+/// not started, and the summary says how many were done (exit status 3; `--skip-existing` goes on).
 fn segment_pipelined(
     unet: &mut Unet,
     frames: &[PathBuf],
     out: &Path,
     outputs: SegmentOutputs,
+    ctx: &Context,
 ) -> ExitCode {
     use std::collections::VecDeque;
     use std::sync::mpsc::sync_channel;
@@ -804,8 +808,10 @@ fn segment_pipelined(
             }
             tally
         });
+        // The first device fault, which ends the run.
+        let fault: std::cell::RefCell<Option<String>> = Default::default();
         // Hands the oldest job to the writer (waiting for the GPU if it is there); false when the
-        // writer has gone.
+        // writer has gone or the device failed.
         let send_oldest = |unet: &mut Unet, queue: &mut VecDeque<(PathBuf, Job)>| {
             let Some((path, job)) = queue.pop_front() else {
                 return true;
@@ -818,16 +824,31 @@ fn segment_pipelined(
                     Err(e) => Err(e),
                 },
             };
-            to_writer.send((path, segmented)).is_ok()
+            if let Err(e) = &segmented
+                && e.is_device_fault()
+                && fault.borrow().is_none()
+            {
+                *fault.borrow_mut() = Some(e.to_string());
+            }
+            to_writer.send((path, segmented)).is_ok() && fault.borrow().is_none()
         };
+        // Test hook: lose the device after this many frames were submitted (tests/gpu_faults.rs).
+        let destroy_after: Option<usize> = std::env::var("EMUNET_TEST_DESTROY_DEVICE_AFTER")
+            .ok()
+            .and_then(|n| n.parse().ok());
+        let mut submitted = 0;
         let mut queue = VecDeque::new();
         'frames: for (path, loaded) in from_reader {
+            if destroy_after == Some(submitted) {
+                ctx.device.destroy();
+            }
             let job = match loaded {
                 Ok(raw) => {
                     // A full ring: hand back the oldest (failures at the front were sent below).
                     if unet.in_flight() == unet.max_in_flight() && !send_oldest(unet, &mut queue) {
                         break 'frames;
                     }
+                    submitted += 1;
                     match unet.submit(&raw) {
                         Ok(_) => Job::OnGpu(raw),
                         Err(e) => Job::Failed(e),
@@ -842,16 +863,28 @@ fn segment_pipelined(
                 }
             }
         }
+        // After a fault the frames still queued go to the writer too (each fails by itself).
         while !queue.is_empty() {
-            if !send_oldest(unet, &mut queue) {
+            if !send_oldest(unet, &mut queue) && fault.borrow().is_none() {
                 break;
             }
         }
         drop(to_writer);
-        writer
-            .join()
-            .expect("the writer thread does not panic")
-            .finish("segmented")
+        let tally = writer.join().expect("the writer thread does not panic");
+        let Some(why) = fault.into_inner() else {
+            return tally.finish("segmented");
+        };
+        let (done, failed) = (tally.ok, tally.failed);
+        tally.finish("segmented");
+        let not_started = frames.len() - done - failed;
+        eprintln!(
+            "stopped: {why}\n{done} of {} frame(s) were done (their outputs are complete in {}, \
+             listed above); {failed} failed and {not_started} were not started. Run the same \
+             command with --skip-existing to do the rest.",
+            frames.len(),
+            out.display()
+        );
+        ExitCode::from(3)
     })
 }
 

@@ -105,12 +105,11 @@ impl Unet {
             Precision::F16 => bytes / 2,
         };
         let uniform = |label: &str, bytes: &[u8]| {
-            use wgpu::util::DeviceExt;
-            dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytes,
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            })
+            ctx.buffer_with(
+                label,
+                bytes,
+                wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            )
         };
         let FrameStage {
             raw,

@@ -173,18 +173,22 @@ impl Unet {
             return Ok(None);
         };
         let ctx = &self.ctx;
-        let poll = if wait {
-            wgpu::PollType::Wait {
-                submission_index: Some(front.submission.clone()),
-                timeout: None,
-            }
+        let waited = if wait {
+            ctx.wait("a streamed frame", Some(front.submission.clone()))
         } else {
-            wgpu::PollType::Poll
+            ctx.device
+                .poll(wgpu::PollType::Poll)
+                .map(|_| ())
+                .map_err(|e| Error::Gpu {
+                    context: "polling a streamed frame".into(),
+                    message: e.to_string(),
+                })
+                .and_then(|()| ctx.healthy())
         };
-        ctx.device.poll(poll).map_err(|e| Error::Gpu {
-            context: "waiting for a streamed frame".into(),
-            message: e.to_string(),
-        })?;
+        if let Err(e) = waited {
+            self.stream.pending.pop_front();
+            return Err(e);
+        }
         // A frame that failed is dropped with its error, so the next poll moves on.
         match mapped(&front.maps) {
             Ok(true) => {}

@@ -499,12 +499,11 @@ impl Unet {
 
         for (ti, tile) in tiles.iter().enumerate() {
             let u = |name: &str, p: &dyn Fn() -> Vec<u8>| {
-                use wgpu::util::DeviceExt;
-                dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(&format!("tile{ti}.{name}.params")),
-                    contents: &p(),
-                    usage: wgpu::BufferUsages::UNIFORM,
-                })
+                ctx.buffer_with(
+                    &format!("tile{ti}.{name}.params"),
+                    &p(),
+                    wgpu::BufferUsages::UNIFORM,
+                )
             };
             let np = NormalizeParams {
                 h: h as u32,
@@ -790,6 +789,8 @@ impl Unet {
 
     /// Builds the plan for `h × w` frames of `bits` bits unless the current one is for them.
     pub(crate) fn ensure_plan(&mut self, h: usize, w: usize, bits: u32) -> Result<()> {
+        // A lost or hung device fails every frame at once, before any work is recorded.
+        self.ctx.healthy()?;
         let m = 1 << self.depth;
         if h < m || w < m {
             return Err(Error::Shape(format!(
@@ -896,10 +897,9 @@ impl Unet {
                     let mut pass = encoder.begin_compute_pass(&Default::default());
                     step.record(ctx, &mut pass);
                 }
-                ctx.queue.submit([encoder.finish()]);
-                ctx.device.poll(wgpu::PollType::wait_indefinitely())
-            })?
-            .map_err(|e| Error::Device(format!("waiting for the GPU: {e}")))?;
+                ctx.queue.submit([encoder.finish()])
+            })?;
+            ctx.wait(&format!("dispatch {}", step.label), None)?;
             times.push(StepTime {
                 label: step.label.clone(),
                 flops: step.flops,

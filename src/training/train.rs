@@ -285,14 +285,8 @@ impl GpuTrainer {
         let fk = ctx.kernels();
         let mut ops = Vec::new();
         let mut extra = Vec::new();
-        let uniform = |label: &str, bytes: &[u8]| {
-            use wgpu::util::DeviceExt;
-            dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytes,
-                usage: wgpu::BufferUsages::UNIFORM,
-            })
-        };
+        let uniform =
+            |label: &str, bytes: &[u8]| ctx.buffer_with(label, bytes, wgpu::BufferUsages::UNIFORM);
         let conv_params = |l: usize, ca: usize, cb: usize, co: usize| Conv3x3Params {
             n,
             h: hl(l),

@@ -44,7 +44,7 @@
 #define EMUNET_ERR_CAPACITY -4
 
 /*
- The GPU failed (validation, out of memory, device lost).
+ The GPU failed on this call (validation, out of memory); the engine stays usable.
  */
 #define EMUNET_ERR_GPU -5
 
@@ -57,6 +57,12 @@
  `emunet_submit_*` with the engine's ring of frames in flight full: poll one first.
  */
 #define EMUNET_ERR_BUSY -7
+
+/*
+ The GPU device was lost (driver reset, device removed) or hung past `EMUNET_GPU_TIMEOUT`
+ seconds: every later call on this engine fails the same way; destroy it and create a new one.
+ */
+#define EMUNET_ERR_DEVICE_LOST -8
 
 /*
  `emunet_poll`: no result yet (the oldest frame is still on the GPU, or none is in flight).

@@ -27,12 +27,15 @@ pub const EMUNET_ERR_NO_ADAPTER: c_int = -3;
 /// More clusters than `capacity`: `*n_clusters` holds the number needed, nothing was copied to
 /// `clusters` (the mask and probabilities were written).
 pub const EMUNET_ERR_CAPACITY: c_int = -4;
-/// The GPU failed (validation, out of memory, device lost).
+/// The GPU failed on this call (validation, out of memory); the engine stays usable.
 pub const EMUNET_ERR_GPU: c_int = -5;
 /// A bug in emunet (a caught panic); the message says where.
 pub const EMUNET_ERR_INTERNAL: c_int = -6;
 /// `emunet_submit_*` with the engine's ring of frames in flight full: poll one first.
 pub const EMUNET_ERR_BUSY: c_int = -7;
+/// The GPU device was lost (driver reset, device removed) or hung past `EMUNET_GPU_TIMEOUT`
+/// seconds: every later call on this engine fails the same way; destroy it and create a new one.
+pub const EMUNET_ERR_DEVICE_LOST: c_int = -8;
 /// `emunet_poll`: no result yet (the oldest frame is still on the GPU, or none is in flight).
 pub const EMUNET_NOT_READY: c_int = 1;
 
@@ -97,6 +100,7 @@ fn code_of(e: &Error) -> c_int {
         Error::NoAdapter(_) | Error::Device(_) => EMUNET_ERR_NO_ADAPTER,
         Error::Weights { .. } | Error::Model(_) => EMUNET_ERR_BAD_WEIGHTS,
         Error::Gpu { .. } => EMUNET_ERR_GPU,
+        Error::DeviceLost(_) => EMUNET_ERR_DEVICE_LOST,
         Error::InFlight(_) => EMUNET_ERR_BUSY,
         _ => EMUNET_ERR_INVALID_ARGUMENT,
     }

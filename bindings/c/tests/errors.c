@@ -119,6 +119,15 @@ int main(int argc, char **argv) {
     }
     emunet_engine_free(e);
     emunet_engine_free(NULL);
+    /* A GPU that does not answer within EMUNET_GPU_TIMEOUT is taken to be hung: that call and
+     * every later one on the engine fail with EMUNET_ERR_DEVICE_LOST. */
+    setenv("EMUNET_GPU_TIMEOUT", "0.001", 1);
+    emunet_engine *hung = NULL;
+    expect(emunet_engine_new(NULL, &hung), EMUNET_OK, "engine with a 1 ms GPU timeout");
+    unsetenv("EMUNET_GPU_TIMEOUT");
+    expect(emunet_segment_u8(hung, pixels, w, h, w, NULL, NULL, all, needed, &n), EMUNET_ERR_DEVICE_LOST, "hung device");
+    expect(emunet_segment_u8(hung, pixels, w, h, w, NULL, NULL, all, needed, &n), EMUNET_ERR_DEVICE_LOST, "hung device, next call");
+    emunet_engine_free(hung);
     free(deep);
     free(again);
     free(wide);

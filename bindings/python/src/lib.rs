@@ -115,11 +115,21 @@ fn pack_grain(p: &mut Packer, frame: usize, g: &GrainRecord) {
         .i(g.truth_px as i64);
 }
 
-/// A core error as the Python exception a caller expects: `RuntimeError` for the GPU,
+pyo3::create_exception!(
+    _emunet,
+    DeviceLostError,
+    PyRuntimeError,
+    "The GPU device was lost or hung past EMUNET_GPU_TIMEOUT seconds: the engine is unusable, \
+     make a new one."
+);
+
+/// A core error as the Python exception a caller expects: `RuntimeError` for the GPU (its
+/// subclass `DeviceLostError` when the device is gone),
 /// `FileNotFoundError`/`OSError` for files, `ValueError` for bad input (frames, weights, sizes).
 fn to_py(e: Error) -> PyErr {
     let message = e.to_string();
     match &e {
+        Error::DeviceLost(_) => DeviceLostError::new_err(message),
         Error::NoAdapter(_) | Error::Device(_) | Error::Gpu { .. } => {
             PyRuntimeError::new_err(message)
         }
@@ -473,6 +483,7 @@ fn simulate<'py>(
 #[pymodule]
 fn _emunet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
+    m.add("DeviceLostError", m.py().get_type::<DeviceLostError>())?;
     m.add_function(wrap_pyfunction!(classic, m)?)?;
     m.add_function(wrap_pyfunction!(simulate, m)?)?;
     m.add("CLUSTER_FIELDS", CLUSTER_FIELDS.to_vec())?;

@@ -235,6 +235,21 @@ def test_explicit_weights_and_precision(frames):
     assert (f32.mask != auto.mask).mean() < 1e-3
 
 
+def test_hung_device_raises_device_lost(frames, monkeypatch):
+    # A GPU that does not answer within EMUNET_GPU_TIMEOUT is taken to be hung: that call and
+    # every later one raise DeviceLostError (a RuntimeError), quickly.
+    monkeypatch.setenv("EMUNET_GPU_TIMEOUT", "0.001")
+    hung = emunet.Engine()
+    monkeypatch.delenv("EMUNET_GPU_TIMEOUT")
+    assert issubclass(emunet.DeviceLostError, RuntimeError)
+    with pytest.raises(emunet.DeviceLostError, match="taken to be hung"):
+        hung.segment(frames[0])
+    start = time.perf_counter()
+    with pytest.raises(emunet.DeviceLostError, match="taken to be hung"):
+        hung.segment(frames[0])
+    assert time.perf_counter() - start < 1.0
+
+
 def rss_mib() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20

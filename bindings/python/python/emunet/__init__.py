@@ -8,7 +8,9 @@ U-Net on the GPU (Rust + WGSL compute shaders through wgpu).
 
 Every result equals what ``emunet segment`` (the CLI) writes for the same frame. The GIL is
 released while the GPU and the cluster stage work. Bad input raises ``ValueError``, a missing
-file ``FileNotFoundError``, a GPU failure ``RuntimeError``.
+file ``FileNotFoundError``, a GPU failure ``RuntimeError``; a lost or hung device (no result
+within ``EMUNET_GPU_TIMEOUT`` seconds) its subclass ``DeviceLostError``, after which the engine
+is unusable: make a new one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import numpy as np
 from . import _emunet
 
 __version__: str = _emunet.__version__
+
+#: Raised (a ``RuntimeError``) when the GPU device is lost or hung: the engine is unusable.
+DeviceLostError = _emunet.DeviceLostError
 
 #: One cluster: the fields of the clusters CSV, in its column order. Positions in pixels with
 #: pixel (i, j) centred at (i + 0.5, j + 0.5); x0, y0 inclusive and x1, y1 exclusive pixel
@@ -165,6 +170,7 @@ def clusters_csv(clusters: np.ndarray) -> str:
 
 __all__ = [
     "CLUSTER_DTYPE",
+    "DeviceLostError",
     "GRAIN_DTYPE",
     "Engine",
     "Result",

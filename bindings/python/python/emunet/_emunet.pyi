@@ -10,6 +10,8 @@ __version__: str
 CLUSTER_FIELDS: List[Tuple[str, str]]
 GRAIN_FIELDS: List[Tuple[str, str]]
 
+class DeviceLostError(RuntimeError): ...
+
 # (prob or filter response float32 HxW, mask bool HxW, packed cluster records uint8,
 #  threshold, seconds the engine worked)
 _Raw = Tuple[
