@@ -54,6 +54,14 @@ impl Error {
         matches!(self, Error::DeviceLost(_))
     }
 
+    /// True when a file could not be written for want of space (or quota): every later write
+    /// to that disk would fail too.
+    pub fn is_disk_full(&self) -> bool {
+        use std::io::ErrorKind::{QuotaExceeded, StorageFull};
+        matches!(self, Error::Io { source, .. }
+            if matches!(source.kind(), StorageFull | QuotaExceeded))
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

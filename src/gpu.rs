@@ -7,12 +7,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a wait for the GPU may last before the device is declared hung, on a real GPU (which
-/// does a 1280×1024 frame in milliseconds; Windows resets one stuck for 2 s).
+/// does a 1280×1024 frame in milliseconds; Windows resets one stuck for 2 s), beyond the time
+/// the work in flight may take (see [`Context::expect_work`]).
 pub const GPU_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The same on a CPU adapter (Mesa's lavapipe), where a 1280×1024 frame legitimately takes
-/// seconds and a batch of eight about a minute.
-pub const CPU_ADAPTER_TIMEOUT: Duration = Duration::from_secs(300);
+/// seconds.
+pub const CPU_ADAPTER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The slowest speed a device is allowed before its work counts as overdue, in FLOP/s: on a CPU
+/// adapter a twentieth of what the U-Net measured on lavapipe (~21 GFLOP/s on 2 cores), on a
+/// GPU a tenth of a small integrated one's.
+const FLOOR_FLOPS_CPU: f64 = 1e9;
+const FLOOR_FLOPS_GPU: f64 = 1e11;
 
 /// How often a wait looks for a lost device.
 const WAIT_SLICE: Duration = Duration::from_millis(100);
@@ -36,8 +43,40 @@ pub struct Context {
     /// Why the device can no longer be used (lost, hung, or an error outside any error scope):
     /// every later wait reports it instead of hanging or panicking.
     fault: Arc<Mutex<Option<String>>>,
-    /// The longest wait for the GPU, in milliseconds.
+    /// The wait limit beyond the work in flight, in milliseconds.
     timeout_ms: AtomicU64,
+    /// Set by `EMUNET_GPU_TIMEOUT` or [`Context::set_gpu_timeout`]: the limit is that, whatever
+    /// the work in flight.
+    timeout_fixed: std::sync::atomic::AtomicBool,
+    /// The time the work submitted and not yet waited for may take at the floor speed, in ms.
+    outstanding_ms: AtomicU64,
+}
+
+/// Work on the device, counted into the wait limit until this is dropped
+/// ([`Context::expect_work`]).
+pub struct ExpectedWork {
+    ctx: Arc<Context>,
+    ms: u64,
+}
+
+impl Drop for ExpectedWork {
+    fn drop(&mut self) {
+        self.ctx
+            .outstanding_ms
+            .fetch_sub(self.ms, Ordering::Relaxed);
+    }
+}
+
+/// Live objects of a device, from [`Context::gpu_objects`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GpuObjects {
+    pub buffers: isize,
+    pub bind_groups: isize,
+    /// Bytes of GPU memory held by buffers.
+    pub buffer_bytes: isize,
+    /// Bytes held by textures (the fused engine's activations). wgpu's Vulkan backend counts
+    /// texture memory but not textures, so there is no texture count.
+    pub texture_bytes: isize,
 }
 
 /// Ranks adapters: a real GPU before an integrated one, before a virtual one, before a CPU one.
@@ -119,7 +158,8 @@ impl Context {
                 format!("GPU error outside a checked call: {e}"),
             )
         }));
-        let timeout = match timeout_from_env()? {
+        let fixed = timeout_from_env()?;
+        let timeout = match fixed {
             Some(t) => t,
             None if info.device_type == wgpu::DeviceType::Cpu => CPU_ADAPTER_TIMEOUT,
             None => GPU_TIMEOUT,
@@ -135,19 +175,59 @@ impl Context {
             fused_kernels: Default::default(),
             fault,
             timeout_ms: AtomicU64::new(timeout.as_millis() as u64),
+            timeout_fixed: fixed.is_some().into(),
+            outstanding_ms: AtomicU64::new(0),
         })
     }
 
-    /// The longest a wait for the GPU may last before the device is declared hung:
-    /// `EMUNET_GPU_TIMEOUT` seconds, else [`GPU_TIMEOUT`] ([`CPU_ADAPTER_TIMEOUT`] on a CPU adapter).
+    /// How long a wait for the GPU may last before the device is declared hung:
+    /// `EMUNET_GPU_TIMEOUT` seconds when set, else [`GPU_TIMEOUT`] ([`CPU_ADAPTER_TIMEOUT`] on a
+    /// CPU adapter) plus the time the work in flight may take ([`Context::expect_work`]).
     pub fn gpu_timeout(&self) -> Duration {
-        Duration::from_millis(self.timeout_ms.load(Ordering::Relaxed))
+        let base = self.timeout_ms.load(Ordering::Relaxed);
+        let work = if self.timeout_fixed.load(Ordering::Relaxed) {
+            0
+        } else {
+            self.outstanding_ms.load(Ordering::Relaxed)
+        };
+        Duration::from_millis(base + work)
     }
 
-    /// Sets the longest wait for the GPU (at least 1 ms).
+    /// Fixes the longest wait for the GPU (at least 1 ms), whatever the work in flight.
     pub fn set_gpu_timeout(&self, timeout: Duration) {
         let ms = (timeout.as_millis() as u64).max(1);
         self.timeout_ms.store(ms, Ordering::Relaxed);
+        self.timeout_fixed.store(true, Ordering::Relaxed);
+    }
+
+    /// Counts `flops` of submitted work into the wait limit (at the slowest plausible speed of
+    /// this kind of adapter) until the returned value is dropped: a 16,384² frame or a batch on a
+    /// software driver is not mistaken for a hung device, a small frame on a GPU is not given
+    /// minutes.
+    pub fn expect_work(self: &Arc<Self>, flops: u64) -> ExpectedWork {
+        let floor = if self.info.device_type == wgpu::DeviceType::Cpu {
+            FLOOR_FLOPS_CPU
+        } else {
+            FLOOR_FLOPS_GPU
+        };
+        let ms = (flops as f64 / floor * 1e3).ceil() as u64;
+        self.outstanding_ms.fetch_add(ms, Ordering::Relaxed);
+        ExpectedWork {
+            ctx: self.clone(),
+            ms,
+        }
+    }
+
+    /// Live GPU objects and memory of this device (wgpu's internal counters): what a long run
+    /// watches to prove it does not leak.
+    pub fn gpu_objects(&self) -> GpuObjects {
+        let hal = self.device.get_internal_counters().hal;
+        GpuObjects {
+            buffers: hal.buffers.read(),
+            bind_groups: hal.bind_groups.read(),
+            buffer_bytes: hal.buffer_memory.read(),
+            texture_bytes: hal.texture_memory.read(),
+        }
     }
 
     /// `Err(DeviceLost)` once the device was lost, hung or hit an unchecked error.

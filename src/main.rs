@@ -559,21 +559,41 @@ struct SegmentOutputs {
     overlay: bool,
 }
 
+/// One frame's output files by kind: the one place their names are made.
+#[derive(Clone, Copy)]
+enum OutputFile {
+    Mask,
+    Prob,
+    Csv,
+    Json,
+    Overlay,
+}
+
+impl OutputFile {
+    /// OUT/<stem>.<kind's suffix>.
+    fn path(self, out: &Path, stem: &str) -> PathBuf {
+        let suffix = match self {
+            OutputFile::Mask => "mask.png",
+            OutputFile::Prob => "prob.npy",
+            OutputFile::Csv => "clusters.csv",
+            OutputFile::Json => "clusters.json",
+            OutputFile::Overlay => "overlay.png",
+        };
+        out.join(format!("{stem}.{suffix}"))
+    }
+}
+
 impl SegmentOutputs {
-    /// The names of the files one frame's outputs make.
-    fn files(&self, stem: &str) -> Vec<String> {
-        let mut names = vec![
-            format!("{stem}.mask.png"),
-            format!("{stem}.prob.npy"),
-            format!("{stem}.clusters.csv"),
-        ];
+    /// The files one frame's outputs make.
+    fn files(&self, out: &Path, stem: &str) -> Vec<PathBuf> {
+        let mut kinds = vec![OutputFile::Mask, OutputFile::Prob, OutputFile::Csv];
         if self.json {
-            names.push(format!("{stem}.clusters.json"));
+            kinds.push(OutputFile::Json);
         }
         if self.overlay {
-            names.push(format!("{stem}.overlay.png"));
+            kinds.push(OutputFile::Overlay);
         }
-        names
+        kinds.into_iter().map(|k| k.path(out, stem)).collect()
     }
 }
 
@@ -608,7 +628,7 @@ fn segment(
         let total = frames.len();
         frames.retain(|path| {
             let stem = stem_of(path);
-            !outputs.files(&stem).iter().all(|f| out.join(f).is_file())
+            !outputs.files(out, &stem).iter().all(|f| f.is_file())
         });
         if frames.len() < total {
             eprintln!(
@@ -772,8 +792,9 @@ impl Tally {
 /// [`Unet::submit`] / [`Unet::poll`]), and a writer thread measures clusters and writes the files
 /// of finished ones; at most two frames wait between threads. Lines print in frame order.
 ///
-/// A device fault (lost, hung) stops the run: frames in flight are reported failed, the rest are
-/// not started, and the summary says how many were done (exit status 3; `--skip-existing` goes on).
+/// A device fault (lost, hung) or a full output disk stops the run: frames in flight are reported
+/// failed, the rest are not started, and the summary says how many were done (exit status 3;
+/// `--skip-existing` goes on).
 fn segment_pipelined(
     unet: &mut Unet,
     frames: &[PathBuf],
@@ -791,6 +812,17 @@ fn segment_pipelined(
     }
     let (to_gpu, from_reader) = sync_channel::<(PathBuf, emunet::Result<Frame>)>(2);
     let (to_writer, from_gpu) = sync_channel::<(PathBuf, Segmented)>(2);
+    // The first error that ends the run (every later frame would fail the same way).
+    let fault = std::sync::Mutex::new(None::<String>);
+    let note_fault = |e: &emunet::Error| {
+        if e.is_device_fault() || e.is_disk_full() {
+            fault
+                .lock()
+                .expect("fault lock")
+                .get_or_insert_with(|| e.to_string());
+        }
+    };
+    let stopped = || fault.lock().expect("fault lock").is_some();
     std::thread::scope(|scope| {
         scope.spawn(move || {
             for path in frames {
@@ -804,12 +836,13 @@ fn segment_pipelined(
             for (path, segmented) in from_gpu {
                 let result =
                     segmented.and_then(|(raw, seg)| finish_one(&path, &raw, &seg, out, outputs));
+                if let Err(e) = &result {
+                    note_fault(e);
+                }
                 tally.record(&path, result);
             }
             tally
         });
-        // The first device fault, which ends the run.
-        let fault: std::cell::RefCell<Option<String>> = Default::default();
         // Hands the oldest job to the writer (waiting for the GPU if it is there); false when the
         // writer has gone or the device failed.
         let send_oldest = |unet: &mut Unet, queue: &mut VecDeque<(PathBuf, Job)>| {
@@ -824,13 +857,10 @@ fn segment_pipelined(
                     Err(e) => Err(e),
                 },
             };
-            if let Err(e) = &segmented
-                && e.is_device_fault()
-                && fault.borrow().is_none()
-            {
-                *fault.borrow_mut() = Some(e.to_string());
+            if let Err(e) = &segmented {
+                note_fault(e);
             }
-            to_writer.send((path, segmented)).is_ok() && fault.borrow().is_none()
+            to_writer.send((path, segmented)).is_ok() && !stopped()
         };
         // Test hook: lose the device after this many frames were submitted (tests/gpu_faults.rs).
         let destroy_after: Option<usize> = std::env::var("EMUNET_TEST_DESTROY_DEVICE_AFTER")
@@ -839,6 +869,9 @@ fn segment_pipelined(
         let mut submitted = 0;
         let mut queue = VecDeque::new();
         'frames: for (path, loaded) in from_reader {
+            if stopped() {
+                break;
+            }
             if destroy_after == Some(submitted) {
                 ctx.device.destroy();
             }
@@ -865,13 +898,13 @@ fn segment_pipelined(
         }
         // After a fault the frames still queued go to the writer too (each fails by itself).
         while !queue.is_empty() {
-            if !send_oldest(unet, &mut queue) && fault.borrow().is_none() {
+            if !send_oldest(unet, &mut queue) && !stopped() {
                 break;
             }
         }
         drop(to_writer);
         let tally = writer.join().expect("the writer thread does not panic");
-        let Some(why) = fault.into_inner() else {
+        let Some(why) = fault.lock().expect("fault lock").take() else {
             return tally.finish("segmented");
         };
         let (done, failed) = (tally.ok, tally.failed);
@@ -933,12 +966,12 @@ fn finish_one(
     let found = &map.clusters;
     write_clusters(out, &stem, found, outputs.json)?;
     if outputs.overlay {
-        emunet::overlay::write_overlay(&out.join(format!("{stem}.overlay.png")), frame, &map)?;
+        emunet::overlay::write_overlay(&OutputFile::Overlay.path(out, &stem), frame, &map)?;
     }
     let pieces = map.split.iter().filter(|&&s| s).count();
-    Frame::from_u8(seg.width, seg.height, mask)?.save_png(&out.join(format!("{stem}.mask.png")))?;
+    Frame::from_u8(seg.width, seg.height, mask)?.save_png(&OutputFile::Mask.path(out, &stem))?;
     emunet::npy::write(
-        &out.join(format!("{stem}.prob.npy")),
+        &OutputFile::Prob.path(out, &stem),
         &seg.prob,
         seg.height,
         seg.width,
@@ -977,9 +1010,9 @@ fn write_clusters(
     found: &[clusters::Cluster],
     json: bool,
 ) -> emunet::Result<()> {
-    clusters::write_csv(&out.join(format!("{stem}.clusters.csv")), found)?;
+    clusters::write_csv(&OutputFile::Csv.path(out, stem), found)?;
     if json {
-        clusters::write_json(&out.join(format!("{stem}.clusters.json")), found)?;
+        clusters::write_json(&OutputFile::Json.path(out, stem), found)?;
     }
     Ok(())
 }
@@ -1198,7 +1231,7 @@ fn classic(
         };
         let stem = stem_of(path);
         Frame::from_u8(result.width, result.height, result.mask.clone())?
-            .save_png(&out.join(format!("{stem}.mask.png")))?;
+            .save_png(&OutputFile::Mask.path(out, &stem))?;
         write_clusters(out, &stem, &result.clusters, json)?;
         let ms = result.elapsed.as_secs_f64() * 1e3;
         Ok((

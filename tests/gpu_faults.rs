@@ -125,16 +125,33 @@ fn a_readback_past_the_gpu_timeout_is_a_hung_device() {
 }
 
 #[test]
-fn the_default_timeout_follows_the_adapter() {
-    let ctx = common::ctx();
-    let expected = if std::env::var_os("EMUNET_GPU_TIMEOUT").is_some() {
+fn the_default_timeout_follows_the_adapter_and_the_work_in_flight() {
+    if std::env::var_os("EMUNET_GPU_TIMEOUT").is_some() {
         return;
-    } else if ctx.info.device_type == wgpu::DeviceType::Cpu {
+    }
+    let ctx = own_ctx();
+    let cpu = ctx.info.device_type == wgpu::DeviceType::Cpu;
+    let base = if cpu {
         emunet::gpu::CPU_ADAPTER_TIMEOUT
     } else {
         emunet::gpu::GPU_TIMEOUT
     };
-    assert_eq!(ctx.gpu_timeout(), expected);
+    assert_eq!(ctx.gpu_timeout(), base);
+    // Work in flight adds its time at the floor speed: 1 GFLOP/s on a CPU adapter, 100 on a GPU
+    // (for a 1280×1024 frame of the shipped UNet(2,16), about a minute and 0.6 s).
+    let flops = Unet::flops(2, 16, 1024, 1280);
+    {
+        let _one = ctx.expect_work(flops);
+        let _two = ctx.expect_work(flops);
+        let extra = ctx.gpu_timeout() - base;
+        let want = 2.0 * flops as f64 / if cpu { 1e9 } else { 1e11 };
+        assert!((extra.as_secs_f64() - want).abs() < 0.1, "{extra:?}");
+    }
+    assert_eq!(ctx.gpu_timeout(), base, "the work's share ends with it");
+    // A fixed timeout is the whole limit.
+    ctx.set_gpu_timeout(Duration::from_secs(3));
+    let _work = ctx.expect_work(flops);
+    assert_eq!(ctx.gpu_timeout(), Duration::from_secs(3));
 }
 
 /// Runs the CLI with extra environment variables (and an address-space cap in KiB), returning

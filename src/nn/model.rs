@@ -351,7 +351,7 @@ impl Model {
         metadata
             .entry("normalization".into())
             .or_insert_with(|| "zscore".into());
-        safetensors::serialize(views, Some(metadata)).map_err(|e| Error::Model(e.to_string()))
+        serialize_sorted(views, metadata)
     }
 
     /// Writes the weights file atomically (temporary file in the same folder, then rename).
@@ -375,6 +375,33 @@ pub(crate) fn finite_f32_values(name: &str, data: &[u8]) -> std::result::Result<
     Ok(values)
 }
 
+/// safetensors bytes with the header's keys in sorted order: the crate writes its metadata map
+/// in hash order, which differs from process to process, so the same model would give other
+/// bytes on every save.
+pub(crate) fn serialize_sorted<'a>(
+    views: Vec<(String, safetensors::tensor::TensorView<'a>)>,
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let bytes =
+        safetensors::serialize(views, Some(metadata)).map_err(|e| Error::Model(e.to_string()))?;
+    let corrupt = |what: &str| Error::Model(format!("safetensors wrote {what}"));
+    let n = u64::from_le_bytes(bytes[..8].try_into().map_err(|_| corrupt("no header"))?) as usize;
+    let header = bytes
+        .get(8..8 + n)
+        .ok_or_else(|| corrupt("a short header"))?;
+    // serde_json's map is a BTreeMap: parsing and writing back sorts every object's keys.
+    let value: serde_json::Value =
+        serde_json::from_slice(header).map_err(|_| corrupt("a header that is not JSON"))?;
+    let mut sorted = serde_json::to_vec(&value).map_err(|e| Error::Model(e.to_string()))?;
+    // The format pads the header with spaces to a multiple of 8 bytes.
+    sorted.resize(sorted.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + sorted.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(sorted.len() as u64).to_le_bytes());
+    out.extend_from_slice(&sorted);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
+}
+
 /// Removes what a killed process's [`write_atomic`] calls left in `dir`: its temporary files
 /// (`.tmp` and 6 characters, tempfile's names). Runs that resume call it first.
 pub fn remove_stale_temporaries(dir: &Path) {
@@ -395,7 +422,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    // The file's own error: tempfile's would append the temporary name.
+    tmp.as_file_mut()
+        .write_all(bytes)
+        .map_err(|e| Error::io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())

@@ -52,6 +52,8 @@ pub(crate) struct InFlight {
     submission: wgpu::SubmissionIndex,
     /// The probability staging buffer's mapping, then the corrected frame's (with a flat-field).
     maps: Vec<MapResult>,
+    /// Its share of the GPU wait limit, until it is returned or dropped.
+    _work: crate::gpu::ExpectedWork,
 }
 
 /// The ring's state: frames in flight, oldest first.
@@ -126,6 +128,7 @@ impl Unet {
             return Err(Error::InFlight(pending));
         }
         self.ensure_plan(h, w, bits)?;
+        let work = self.ctx.expect_work(self.frame_flops(h, w));
         let ticket = self.stream.next_ticket;
         let slot = (ticket % self.stream.capacity as u64) as usize;
         let ctx = self.ctx.clone();
@@ -161,6 +164,7 @@ impl Unet {
             start,
             submission,
             maps,
+            _work: work,
         });
         Ok(ticket)
     }

@@ -367,6 +367,11 @@ impl Unet {
         total + (2 * channels * px(0)) as u64
     }
 
+    /// The arithmetic of one `w × h` frame through this network.
+    pub(crate) fn frame_flops(&self, h: usize, w: usize) -> u64 {
+        Self::flops(self.depth, self.channels, h, w)
+    }
+
     /// Largest activation buffer (bytes) of a `th × tw` tile.
     fn tile_bytes(&self, th: usize, tw: usize) -> u64 {
         (0..=self.depth)
@@ -678,6 +683,7 @@ impl Unet {
     pub fn segment(&mut self, frame: &Frame) -> Result<Segmentation> {
         let (h, w) = (frame.height, frame.width);
         self.ensure_plan(h, w, frame.bits())?;
+        let _work = self.ctx.expect_work(self.frame_flops(h, w));
         let plan = self.plan.as_ref().expect("plan was just built");
         let ctx = &self.ctx;
         let start = Instant::now();
@@ -738,6 +744,9 @@ impl Unet {
             return Err(Error::InFlight(self.stream.pending.len()));
         }
         self.ensure_plan(h, w, bits)?;
+        let _work = self
+            .ctx
+            .expect_work(self.frame_flops(h, w) * frames.len() as u64);
         let ctx = self.ctx.clone();
         let plan = self.plan.as_mut().expect("plan was just built");
         plan.ensure_slots(&ctx, frames.len());

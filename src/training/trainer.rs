@@ -247,9 +247,7 @@ fn save_state(
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::Model(e.to_string()))?;
     let meta: HashMap<String, String> = meta.into_iter().collect();
-    let bytes =
-        safetensors::serialize(views, Some(meta)).map_err(|e| Error::Model(e.to_string()))?;
-    write_atomic(path, &bytes)
+    write_atomic(path, &crate::model::serialize_sorted(views, meta)?)
 }
 
 /// Reads a state file back: (model, moments, metadata).
