@@ -14,6 +14,7 @@ pub mod error;
 pub mod gpu;
 pub mod kernels;
 pub mod nn;
+pub mod stacks;
 pub mod training;
 
 // The layers' modules at the crate root too (`emunet::clusters`, `crate::unet`, …).

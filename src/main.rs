@@ -1,5 +1,10 @@
 //! The `emunet` command line: `info`, `init`, `segment`, `simulate`, `classic`, `eval`, `train`.
 
+mod cli {
+    pub mod grains;
+    pub(crate) use super::{collect_frames, create_dir, load_frame, stem_of};
+}
+
 use clap::{Parser, Subcommand};
 use emunet::classic::{Classic, ClassicParams, FilterKernel, ThresholdRule};
 use emunet::clusters::{self, Connectivity};
@@ -100,6 +105,33 @@ enum Command {
         /// Frames (PNG or TIFF, 8/16-bit) or folders of frames.
         #[arg(required = true)]
         frames: Vec<PathBuf>,
+    },
+    /// Link the clusters of focal stacks into 3D grains: writes DIR/<view>.grains.csv and
+    /// DIR/<view>.grains.json. A STACK is a folder of a view's frames (or of several views' frames
+    /// named <view>_z<plane>, as `simulate --frames-per-view` writes them); plane depths come
+    /// from its stack.json, else --step-um.
+    Grains {
+        /// Weights file; default: the shipped model.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Output folder (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Plane spacing (µm) for folders without a stack.json.
+        #[arg(long, default_value_t = 2.9)]
+        step_um: f64,
+        /// Pixel size (µm) for folders without a stack.json.
+        #[arg(long, default_value_t = 0.30)]
+        pixel_um: f64,
+        /// Clusters of consecutive planes closer than this (µm) are one grain.
+        #[arg(long, default_value_t = 0.4)]
+        link_um: f64,
+        /// The simulator's grains.csv: score the grains (3D efficiency, purity, x/y/z RMS).
+        #[arg(long)]
+        truth: Option<PathBuf>,
+        /// Stack folders.
+        #[arg(required = true)]
+        stacks: Vec<PathBuf>,
     },
     /// Estimate the camera's fixed pattern (column offsets and a smooth gain map) from frames of
     /// one run (at least 3, different views), for `segment`/`classic --flatfield`.
@@ -468,6 +500,32 @@ fn main() -> ExitCode {
             &frames,
         ),
         Command::Flatfield { out, frames } => flatfield(&out, &frames),
+        Command::Grains {
+            weights,
+            out,
+            step_um,
+            pixel_um,
+            link_um,
+            truth,
+            stacks,
+        } => {
+            if !(step_um > 0.0 && pixel_um > 0.0 && link_um > 0.0) {
+                eprintln!("error: --step-um, --pixel-um and --link-um must be above 0");
+                return ExitCode::FAILURE;
+            }
+            cli::grains::grains(cli::grains::GrainsOptions {
+                weights: weights.as_deref(),
+                out: &out,
+                step_um,
+                pixel_um,
+                link: emunet::stacks::grains::LinkParams {
+                    link_um,
+                    ..Default::default()
+                },
+                truth: truth.as_deref(),
+                stacks: &stacks,
+            })
+        }
         Command::Bench {
             weights,
             size,
@@ -1169,6 +1227,18 @@ fn simulate(
         }
     }
     emunet::model::write_atomic(&out.join("grains.csv"), csv.as_bytes())?;
+    if frames_per_view > 1 {
+        // The planes' depths for `emunet grains` (the same in every view).
+        let geometry = emunet::stacks::grains::StackGeometry {
+            pixel_um: params.pixel_um,
+            planes_um: simulate::focal_planes(&params, seed, 0, frames_per_view),
+        };
+        let json = serde_json::to_string_pretty(&geometry).expect("plain numbers serialise");
+        emunet::model::write_atomic(
+            &out.join("images").join(emunet::stacks::MANIFEST),
+            json.as_bytes(),
+        )?;
+    }
     bar.finish_and_clear();
     let n = total as f64;
     println!(

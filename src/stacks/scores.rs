@@ -1,0 +1,202 @@
+//! Grain-level scores of a view against the simulator's truth (`grains.csv` of `emunet simulate
+//! --frames-per-view K`): every grain's 3D position, whether it is in focus in a plane and the
+//! truth pixels it owns there.
+//!
+//! A truth grain is **detectable** when, in at least one plane, it is in focus (|Δz| ≤ 1.5 µm),
+//! owns at least one truth pixel and its centre lies inside the frame. Matching is one to one,
+//! closest pairs first (3D distance), within `radius_xy_um` across and `radius_z_um` in depth.
+//! Efficiency = matched detectable grains ÷ detectable grains; purity = found grains matched to
+//! any truth grain of the view ÷ found grains; residual RMS in x, y and z over matched pairs.
+
+use crate::error::{Error, Result};
+use crate::stacks::grains::Grain;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One truth grain of a view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TruthGrain {
+    pub grain: usize,
+    pub x_um: f64,
+    pub y_um: f64,
+    pub z_um: f64,
+    pub track: i32,
+    pub detectable: bool,
+}
+
+/// Reads `grains.csv` into views (the frame name's part before `_z`) → grains, each grain once.
+/// `size` (frame width, height in px) decides which centres lie inside the frame.
+pub fn read_truth(path: &Path, size: (usize, usize)) -> Result<BTreeMap<String, Vec<TruthGrain>>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let bad = |m: String| Error::Shape(format!("{}: {m}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .ok_or_else(|| bad(format!("no `{name}` column")))
+    };
+    let cols = [
+        col("frame")?,
+        col("grain")?,
+        col("x_px")?,
+        col("y_px")?,
+        col("x_um")?,
+        col("y_um")?,
+        col("z_um")?,
+        col("in_focus")?,
+        col("track")?,
+        col("truth_px")?,
+    ];
+    let mut views: BTreeMap<String, BTreeMap<usize, TruthGrain>> = BTreeMap::new();
+    for (n, line) in lines.enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split(',').collect();
+        let get = |k: usize| {
+            f.get(cols[k])
+                .copied()
+                .ok_or_else(|| bad(format!("row {} is short", n + 2)))
+        };
+        let num = |k: usize| -> Result<f64> {
+            get(k)?.trim().parse().map_err(|_| {
+                bad(format!(
+                    "row {}: `{}` is not a number",
+                    n + 2,
+                    header[cols[k]]
+                ))
+            })
+        };
+        let frame = get(0)?;
+        let view = frame.split("_z").next().unwrap_or(frame).to_string();
+        let (x_px, y_px) = (num(2)?, num(3)?);
+        let inside = x_px >= 0.0 && y_px >= 0.0 && x_px < size.0 as f64 && y_px < size.1 as f64;
+        let seen = num(7)? != 0.0 && num(9)? >= 1.0 && inside;
+        let grain = num(1)? as usize;
+        let entry = views
+            .entry(view)
+            .or_default()
+            .entry(grain)
+            .or_insert(TruthGrain {
+                grain,
+                x_um: num(4)?,
+                y_um: num(5)?,
+                z_um: num(6)?,
+                track: num(8)? as i32,
+                detectable: false,
+            });
+        entry.detectable |= seen;
+    }
+    Ok(views
+        .into_iter()
+        .map(|(v, g)| (v, g.into_values().collect()))
+        .collect())
+}
+
+/// Grain scores, summable over views.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct GrainScores {
+    pub detectable: usize,
+    pub matched_detectable: usize,
+    pub found: usize,
+    pub found_matched: usize,
+    pub sum_dx2: f64,
+    pub sum_dy2: f64,
+    pub sum_dz2: f64,
+    pub pairs: usize,
+}
+
+impl GrainScores {
+    pub fn add(&mut self, o: &GrainScores) {
+        self.detectable += o.detectable;
+        self.matched_detectable += o.matched_detectable;
+        self.found += o.found;
+        self.found_matched += o.found_matched;
+        self.sum_dx2 += o.sum_dx2;
+        self.sum_dy2 += o.sum_dy2;
+        self.sum_dz2 += o.sum_dz2;
+        self.pairs += o.pairs;
+    }
+    pub fn efficiency(&self) -> f64 {
+        self.matched_detectable as f64 / self.detectable.max(1) as f64
+    }
+    pub fn purity(&self) -> f64 {
+        self.found_matched as f64 / self.found.max(1) as f64
+    }
+    /// RMS residuals (x, y, z) in µm.
+    pub fn rms(&self) -> (f64, f64, f64) {
+        let n = self.pairs.max(1) as f64;
+        (
+            (self.sum_dx2 / n).sqrt(),
+            (self.sum_dy2 / n).sqrt(),
+            (self.sum_dz2 / n).sqrt(),
+        )
+    }
+}
+
+/// Scores one view's found grains against its truth grains.
+pub fn score_grains(
+    found: &[Grain],
+    truth: &[TruthGrain],
+    radius_xy_um: f64,
+    radius_z_um: f64,
+) -> GrainScores {
+    // Candidate pairs within the radii, by a grid over truth x, y.
+    let cell = radius_xy_um.max(0.1);
+    let mut grid: BTreeMap<(i64, i64), Vec<usize>> = BTreeMap::new();
+    for (t, g) in truth.iter().enumerate() {
+        grid.entry((
+            (g.x_um / cell).floor() as i64,
+            (g.y_um / cell).floor() as i64,
+        ))
+        .or_default()
+        .push(t);
+    }
+    let mut pairs = Vec::new();
+    for (f, g) in found.iter().enumerate() {
+        let (cx, cy) = (
+            (g.x_um / cell).floor() as i64,
+            (g.y_um / cell).floor() as i64,
+        );
+        for dx in -1..=1 {
+            for dy in -1..=1 {
+                for &t in grid.get(&(cx + dx, cy + dy)).into_iter().flatten() {
+                    let tg = &truth[t];
+                    let dxy = ((g.x_um - tg.x_um).powi(2) + (g.y_um - tg.y_um).powi(2)).sqrt();
+                    let dz = (g.z_um - tg.z_um).abs();
+                    if dxy <= radius_xy_um && dz <= radius_z_um {
+                        // Depth is ~10× less precise than position: distance in units of each radius.
+                        let d = (dxy / radius_xy_um).powi(2) + (dz / radius_z_um).powi(2);
+                        pairs.push((d, f, t));
+                    }
+                }
+            }
+        }
+    }
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let (mut used_f, mut used_t) = (vec![false; found.len()], vec![false; truth.len()]);
+    let mut s = GrainScores {
+        detectable: truth.iter().filter(|t| t.detectable).count(),
+        found: found.len(),
+        ..Default::default()
+    };
+    for (_, f, t) in pairs {
+        if used_f[f] || used_t[t] {
+            continue;
+        }
+        used_f[f] = true;
+        used_t[t] = true;
+        s.found_matched += 1;
+        let (g, tg) = (&found[f], &truth[t]);
+        if tg.detectable {
+            s.matched_detectable += 1;
+            s.sum_dx2 += (g.x_um - tg.x_um).powi(2);
+            s.sum_dy2 += (g.y_um - tg.y_um).powi(2);
+            s.sum_dz2 += (g.z_um - tg.z_um).powi(2);
+            s.pairs += 1;
+        }
+    }
+    s
+}
