@@ -2,6 +2,7 @@
 
 mod cli {
     pub mod grains;
+    pub mod tracks;
     pub(crate) use super::{collect_frames, create_dir, load_frame, stem_of};
 }
 
@@ -132,6 +133,31 @@ enum Command {
         /// Stack folders.
         #[arg(required = true)]
         stacks: Vec<PathBuf>,
+    },
+    /// Find microtracks (straight chains of grains through the layer) in the grains `emunet
+    /// grains` wrote: DIR/<view>.tracks.csv.
+    Tracks {
+        /// Output folder (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Largest |tan θ| in x and y.
+        #[arg(long, default_value_t = 0.6)]
+        max_slope: f64,
+        /// Fewest grains of a track (default: measured, README).
+        #[arg(long, default_value_t = 8)]
+        min_grains: usize,
+        /// Grains within this distance (µm) of a track's line belong to it.
+        #[arg(long, default_value_t = 0.55)]
+        fit_um: f64,
+        /// The simulator's grains.csv: score the tracks.
+        #[arg(long)]
+        truth: Option<PathBuf>,
+        /// Truth tracks with at least this many grains in the layer count as findable.
+        #[arg(long, default_value_t = 8)]
+        findable_grains: usize,
+        /// <view>.grains.csv files of `emunet grains`.
+        #[arg(required = true)]
+        grains: Vec<PathBuf>,
     },
     /// Estimate the camera's fixed pattern (column offsets and a smooth gain map) from frames of
     /// one run (at least 3, different views), for `segment`/`classic --flatfield`.
@@ -500,6 +526,34 @@ fn main() -> ExitCode {
             &frames,
         ),
         Command::Flatfield { out, frames } => flatfield(&out, &frames),
+        Command::Tracks {
+            out,
+            max_slope,
+            min_grains,
+            fit_um,
+            truth,
+            findable_grains,
+            grains,
+        } => {
+            if !(max_slope > 0.0 && fit_um > 0.0) || min_grains < 3 {
+                eprintln!(
+                    "error: --max-slope and --fit-um must be above 0, --min-grains at least 3"
+                );
+                return ExitCode::FAILURE;
+            }
+            let params = emunet::stacks::tracks::TrackParams {
+                max_slope,
+                min_grains,
+                fit_um,
+                ..Default::default()
+            };
+            cli::tracks::tracks(
+                &out,
+                &params,
+                truth.as_deref().map(|t| (t, findable_grains)),
+                &grains,
+            )
+        }
         Command::Grains {
             weights,
             out,

@@ -6,7 +6,8 @@ mod common;
 use emunet::cluster_list::frame_clusters;
 use emunet::simulate::{self, Preset, SimParams, View};
 use emunet::stacks::grains::{LinkParams, Plane, StackGeometry, link_grains, plane_shift};
-use emunet::stacks::scores::{TruthGrain, score_grains};
+use emunet::stacks::scores::{TruthGrain, score_grains, score_tracks};
+use emunet::stacks::tracks::{TrackParams, find_tracks};
 use rand::{RngExt, SeedableRng};
 use std::collections::BTreeMap;
 
@@ -171,6 +172,37 @@ fn grains_command_writes_scored_csv_and_json() {
         assert_eq!(json.as_array().unwrap().len(), rows.len());
         assert!(rows.iter().all(|r| r.starts_with(&format!("{view},"))));
     }
+    // Tracks from those grains files.
+    let tracks = dir.path().join("t");
+    let (ok, stdout, err) = common::emunet(&[
+        "tracks",
+        "--out",
+        tracks.to_str().unwrap(),
+        "--truth",
+        truth.to_str().unwrap(),
+        out.join("v0000.grains.csv").to_str().unwrap(),
+        out.join("v0001.grains.csv").to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("2 view(s)") && stdout.contains("track efficiency"));
+    for view in ["v0000", "v0001"] {
+        let csv = std::fs::read_to_string(tracks.join(format!("{view}.tracks.csv"))).unwrap();
+        assert_eq!(
+            csv.lines().next(),
+            Some(emunet::stacks::tracks::TRACKS_HEADER)
+        );
+    }
+    // A file that is not a grains.csv is refused by name.
+    let (ok, _, err) = common::emunet(&[
+        "tracks",
+        "--out",
+        tracks.to_str().unwrap(),
+        truth.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && err.contains("grains.csv") && err.contains("header"),
+        "{err}"
+    );
     // Bad settings are refused with a message.
     let (ok, _, err) = common::emunet(&[
         "grains",
@@ -181,4 +213,96 @@ fn grains_command_writes_scored_csv_and_json() {
         sim.join("images").to_str().unwrap(),
     ]);
     assert!(!ok && err.contains("--link-um"));
+}
+
+/// A grain at (x, y, z) µm (the other fields do not matter to the track finder).
+fn grain_at(id: usize, x: f64, y: f64, z: f64) -> emunet::stacks::grains::Grain {
+    emunet::stacks::grains::Grain {
+        grain: id,
+        x_px: x / 0.3,
+        y_px: y / 0.3,
+        x_um: x,
+        y_um: y,
+        z_um: z,
+        best_plane: 0,
+        first_plane: 0,
+        planes: 1,
+        area: 6,
+        volume: 100.0,
+        peak: 40.0,
+        quality: 0,
+    }
+}
+
+#[test]
+fn track_finder_finds_straight_chains_in_dense_fog() {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(64);
+    // Fog at the nominal density of found grains (0.0062 per µm³) in a 200 × 200 × 44 µm block.
+    let mut grains = Vec::new();
+    let mut truth = Vec::new();
+    for i in 0..10_900 {
+        let (x, y, z) = (
+            rng.random_range(0.0..200.0),
+            rng.random_range(0.0..200.0),
+            rng.random_range(0.0..44.0),
+        );
+        grains.push(grain_at(i, x, y, z));
+        truth.push(TruthGrain {
+            grain: i,
+            x_um: x,
+            y_um: y,
+            z_um: z,
+            track: -1,
+            detectable: true,
+        });
+    }
+    // Six tracks of 13 grains with 0.15 µm of transverse jitter (and 0.2 µm of depth error).
+    let slopes = [
+        (0.0, 0.0),
+        (0.45, -0.2),
+        (-0.3, 0.5),
+        (0.55, 0.55),
+        (-0.1, -0.4),
+        (0.2, 0.05),
+    ];
+    for (k, &(tx, ty)) in slopes.iter().enumerate() {
+        let (x0, y0) = (40.0 + 25.0 * k as f64, 60.0 + 15.0 * k as f64);
+        for j in 0..13 {
+            let z = 1.5 + 3.3 * j as f64;
+            let jitter = |r: &mut rand_chacha::ChaCha8Rng| r.random_range(-0.15..0.15);
+            let (x, y) = (
+                x0 + tx * z + jitter(&mut rng),
+                y0 + ty * z + jitter(&mut rng),
+            );
+            let id = grains.len();
+            let zm = z + rng.random_range(-0.2..0.2);
+            grains.push(grain_at(id, x, y, zm));
+            truth.push(TruthGrain {
+                grain: id,
+                x_um: x,
+                y_um: y,
+                z_um: z,
+                track: k as i32,
+                detectable: true,
+            });
+        }
+    }
+    let found = find_tracks(&grains, &TrackParams::default());
+    let s = score_tracks(&found, &truth, 8);
+    let (dt, dpos) = s.resolution();
+    println!(
+        "{} tracks found: {}/{} true ones, {} fake, slope resolution {dt:.1} mrad, position \
+         {dpos:.2} µm",
+        found.len(),
+        s.found_findable,
+        s.findable,
+        s.fakes
+    );
+    assert_eq!(s.findable, 6);
+    assert_eq!(s.found_findable, 6);
+    assert_eq!(s.fakes, 0);
+    assert!(dt < 10.0, "slope resolution {dt} mrad");
+    for t in &found {
+        assert!(t.grains.len() >= 8 && t.grains.windows(2).all(|w| w[0] < w[1]));
+    }
 }

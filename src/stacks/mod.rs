@@ -1,8 +1,10 @@
 //! A view's focal stack as a whole: clusters of consecutive planes linked into 3D grains
-//! ([`grains`]), scored against the simulator's truth ([`scores`]).
+//! ([`grains`]), grains into microtracks ([`tracks`]), scored against the simulator's truth
+//! ([`scores`]).
 
 pub mod grains;
 pub mod scores;
+pub mod tracks;
 
 use crate::error::{Error, Result};
 use std::path::Path;
