@@ -132,25 +132,38 @@ pub fn match_positions(grains: &[(f64, f64)], clusters: &[(f64, f64)], radius: f
             }
         }
     }
-    pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    let (mut used_g, mut used_c) = (vec![false; grains.len()], vec![false; clusters.len()]);
     let mut m = Matching {
         grains: grains.len(),
         clusters: clusters.len(),
         ..Default::default()
     };
-    for (d2, g, c) in pairs {
-        if used_g[g] || used_c[c] {
-            continue;
-        }
-        used_g[g] = true;
-        used_c[c] = true;
+    for (d2, g, c) in one_to_one(pairs, grains.len(), clusters.len()) {
         m.matched += 1;
         m.sum_dx += clusters[c].0 - grains[g].0;
         m.sum_dy += clusters[c].1 - grains[g].1;
         m.sum_d2 += d2;
     }
     m
+}
+
+/// One-to-one matching from candidate pairs `(cost, a, b)`: cheapest first (ties by index),
+/// each a and each b used once. Returns the kept pairs in that order.
+pub fn one_to_one(
+    mut pairs: Vec<(f64, usize, usize)>,
+    n_a: usize,
+    n_b: usize,
+) -> Vec<(f64, usize, usize)> {
+    pairs.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    let (mut used_a, mut used_b) = (vec![false; n_a], vec![false; n_b]);
+    pairs.retain(|&(_, a, b)| {
+        let take = !used_a[a] && !used_b[b];
+        if take {
+            used_a[a] = true;
+            used_b[b] = true;
+        }
+        take
+    });
+    pairs
 }
 
 /// Detectable grains per frame from `grains.csv`: in focus, owning ≥ 1 truth pixel; the frame

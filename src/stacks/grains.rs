@@ -160,7 +160,7 @@ fn positions(clusters: &[Cluster]) -> Vec<(f64, f64)> {
     clusters.iter().map(|c| (c.cog_x, c.cog_y)).collect()
 }
 
-/// Pairs (i in a, j in b, distance) closer than `radius` px once `shift` is added to a's
+/// Pairs (distance, i in a, j in b) closer than `radius` px once `shift` is added to a's
 /// positions, one to one, closest first.
 fn match_one_to_one(
     a: &[(f64, f64)],
@@ -168,7 +168,7 @@ fn match_one_to_one(
     shift: (f64, f64),
     radius: f64,
     (width, height): (usize, usize),
-) -> Vec<(usize, usize, f64)> {
+) -> Vec<(f64, usize, usize)> {
     let grid = Grid::new(b, width, height, radius.max(1.0));
     let mut pairs = Vec::new();
     for (i, &(x, y)) in a.iter().enumerate() {
@@ -176,21 +176,11 @@ fn match_one_to_one(
         for j in grid.near(x, y) {
             let d = ((b[j].0 - x).powi(2) + (b[j].1 - y).powi(2)).sqrt();
             if d <= radius {
-                pairs.push((i, j, d));
+                pairs.push((d, i, j));
             }
         }
     }
-    pairs.sort_by(|p, q| p.2.total_cmp(&q.2).then(p.0.cmp(&q.0)).then(p.1.cmp(&q.1)));
-    let (mut used_a, mut used_b) = (vec![false; a.len()], vec![false; b.len()]);
-    pairs.retain(|&(i, j, _)| {
-        let take = !used_a[i] && !used_b[j];
-        if take {
-            used_a[i] = true;
-            used_b[j] = true;
-        }
-        take
-    });
-    pairs
+    crate::eval::one_to_one(pairs, a.len(), b.len())
 }
 
 /// How far (px) the stage may move between consecutive planes, and the histogram's bin.
@@ -422,7 +412,7 @@ pub fn link_grains(planes: &[Plane], geometry: &StackGeometry, p: &LinkParams) -
     let mut prev: Vec<Vec<Option<usize>>> = pos.iter().map(|v| vec![None; v.len()]).collect();
     let mut next: Vec<Vec<Option<usize>>> = prev.clone();
     for k in 0..n.saturating_sub(1) {
-        for (i, j, _) in match_one_to_one(&pos[k], &pos[k + 1], steps[k + 1], radius, size) {
+        for (_, i, j) in match_one_to_one(&pos[k], &pos[k + 1], steps[k + 1], radius, size) {
             next[k][i] = Some(j);
             prev[k + 1][j] = Some(i);
         }

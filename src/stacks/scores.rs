@@ -9,6 +9,7 @@
 //! any truth grain of the view ÷ found grains; residual RMS in x, y and z over matched pairs.
 
 use crate::error::{Error, Result};
+use crate::eval::one_to_one;
 use crate::stacks::grains::Grain;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -175,19 +176,12 @@ pub fn score_grains(
             }
         }
     }
-    pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    let (mut used_f, mut used_t) = (vec![false; found.len()], vec![false; truth.len()]);
     let mut s = GrainScores {
         detectable: truth.iter().filter(|t| t.detectable).count(),
         found: found.len(),
         ..Default::default()
     };
-    for (_, f, t) in pairs {
-        if used_f[f] || used_t[t] {
-            continue;
-        }
-        used_f[f] = true;
-        used_t[t] = true;
+    for (_, f, t) in one_to_one(pairs, found.len(), truth.len()) {
         s.found_matched += 1;
         let (g, tg) = (&found[f], &truth[t]);
         if tg.detectable {
@@ -267,25 +261,21 @@ pub fn score_tracks(
             let dpos = ((t.x0_um - x).powi(2) + (t.y0_um - y).powi(2)).sqrt();
             let dt = ((t.tx - tx).powi(2) + (t.ty - ty).powi(2)).sqrt();
             if dpos <= 2.0 && dt <= 0.05 {
-                pairs.push((dpos / 2.0 + dt / 0.05, f, k, dpos, (t.tx - tx, t.ty - ty)));
+                pairs.push((dpos / 2.0 + dt / 0.05, f, k));
             }
         }
     }
-    pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    let (mut used_f, mut used_t) = (vec![false; found.len()], vec![false; lines.len()]);
     let mut s = TrackScores {
         findable: lines.iter().filter(|l| l.0 >= min_grains).count(),
         found: found.len(),
         ..Default::default()
     };
     let mut matched = 0;
-    for (_, f, k, dpos, (dtx, dty)) in pairs {
-        if used_f[f] || used_t[k] {
-            continue;
-        }
-        used_f[f] = true;
-        used_t[k] = true;
+    for (_, f, k) in one_to_one(pairs, found.len(), lines.len()) {
         matched += 1;
+        let (t, (ax, ay, tx, ty)) = (&found[f], lines[k].1);
+        let dpos = (t.x0_um - ax - tx * t.z0_um).hypot(t.y0_um - ay - ty * t.z0_um);
+        let (dtx, dty) = (t.tx - tx, t.ty - ty);
         if lines[k].0 >= min_grains {
             s.found_findable += 1;
             s.sum_dt2 += dtx * dtx + dty * dty;
