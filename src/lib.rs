@@ -20,7 +20,7 @@ pub mod training;
 // The layers' modules at the crate root too (`emunet::clusters`, `crate::unet`, …).
 pub use emulsion::{
     classic, cluster_list, clusters, clusters_gpu, deblend, eval, flatfield, frame, npy, overlay,
-    simulate, split, spotfit, subpixel,
+    simulate, split, spotfit, subpixel, table,
 };
 pub use nn::{fused, layout, model, reference, stream, unet};
 pub use training::{curves, data, train, trainer};

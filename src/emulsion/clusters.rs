@@ -409,27 +409,7 @@ pub fn read_csv_positions(path: &Path) -> Result<Vec<(f64, f64)>> {
 /// The positions (cog_x, cog_y) of each row of a clusters CSV's text; `name` (a path) starts
 /// every error message.
 pub fn csv_positions(text: &str, name: &str) -> Result<Vec<(f64, f64)>> {
-    let bad = |m: String| Error::Shape(format!("{name}: {m}"));
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .ok_or_else(|| bad(format!("no `{name}` column")))
-    };
-    let (cx, cy) = (col("cog_x")?, col("cog_y")?);
-    lines
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, line)| {
-            let f: Vec<&str> = line.split(',').collect();
-            let num = |k: usize| {
-                f.get(k)
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-                    .ok_or_else(|| bad(format!("row {} has no number in column {k}", i + 1)))
-            };
-            Ok((num(cx)?, num(cy)?))
-        })
-        .collect()
+    let table = crate::table::Table::parse(text, name);
+    let (cx, cy) = (table.column("cog_x")?, table.column("cog_y")?);
+    table.rows().map(|r| Ok((r.num(cx)?, r.num(cy)?))).collect()
 }

@@ -170,44 +170,20 @@ pub fn one_to_one(
 /// size filter (centre inside the frame) is applied by the caller.
 pub fn read_grains(path: &Path) -> Result<HashMap<String, Vec<(f64, f64)>>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let bad = |m: String| Error::Shape(format!("{}: {m}", path.display()));
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .ok_or_else(|| bad(format!("no `{name}` column")))
-    };
+    let name = path.display().to_string();
+    let table = crate::table::Table::parse(&text, &name);
     let (cf, cx, cy, ci, ct) = (
-        col("frame")?,
-        col("x_px")?,
-        col("y_px")?,
-        col("in_focus")?,
-        col("truth_px")?,
+        table.column("frame")?,
+        table.column("x_px")?,
+        table.column("y_px")?,
+        table.column("in_focus")?,
+        table.column("truth_px")?,
     );
     let mut out: HashMap<String, Vec<(f64, f64)>> = HashMap::new();
-    for (n, line) in lines.enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = line.split(',').collect();
-        let get = |k: usize| {
-            f.get(k)
-                .copied()
-                .ok_or_else(|| bad(format!("row {} is short", n + 2)))
-        };
-        let num = |k: usize| -> Result<f64> {
-            get(k)?
-                .trim()
-                .parse()
-                .map_err(|_| bad(format!("row {}: column {k} is not a number", n + 2)))
-        };
-        let in_focus = num(ci)? != 0.0;
-        let truth_px = num(ct)?;
-        let entry = out.entry(get(cf)?.to_string()).or_default();
-        if in_focus && truth_px >= 1.0 {
-            entry.push((num(cx)?, num(cy)?));
+    for row in table.rows() {
+        let entry = out.entry(row.text(cf)?.to_string()).or_default();
+        if row.num(ci)? != 0.0 && row.num(ct)? >= 1.0 {
+            entry.push((row.num(cx)?, row.num(cy)?));
         }
     }
     Ok(out)

@@ -18,3 +18,4 @@ pub mod simulate;
 pub mod split;
 pub mod spotfit;
 pub mod subpixel;
+pub mod table;

@@ -29,16 +29,10 @@ pub struct TruthGrain {
 /// `size` (frame width, height in px) decides which centres lie inside the frame.
 pub fn read_truth(path: &Path, size: (usize, usize)) -> Result<BTreeMap<String, Vec<TruthGrain>>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let bad = |m: String| Error::Shape(format!("{}: {m}", path.display()));
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .ok_or_else(|| bad(format!("no `{name}` column")))
-    };
-    let cols = [
+    let name = path.display().to_string();
+    let table = crate::table::Table::parse(&text, &name);
+    let col = |c: &str| table.column(c);
+    let (cf, cg, cxp, cyp, cx, cy, cz, ci, ct, cp) = (
         col("frame")?,
         col("grain")?,
         col("x_px")?,
@@ -49,45 +43,26 @@ pub fn read_truth(path: &Path, size: (usize, usize)) -> Result<BTreeMap<String, 
         col("in_focus")?,
         col("track")?,
         col("truth_px")?,
-    ];
+    );
     let mut views: BTreeMap<String, BTreeMap<usize, TruthGrain>> = BTreeMap::new();
-    for (n, line) in lines.enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = line.split(',').collect();
-        let get = |k: usize| {
-            f.get(cols[k])
-                .copied()
-                .ok_or_else(|| bad(format!("row {} is short", n + 2)))
-        };
-        let num = |k: usize| -> Result<f64> {
-            get(k)?.trim().parse().map_err(|_| {
-                bad(format!(
-                    "row {}: `{}` is not a number",
-                    n + 2,
-                    header[cols[k]]
-                ))
-            })
-        };
-        let frame = get(0)?;
+    for row in table.rows() {
+        let frame = row.text(cf)?;
         let view = frame.split("_z").next().unwrap_or(frame).to_string();
-        let (x_px, y_px) = (num(2)?, num(3)?);
+        let (x_px, y_px) = (row.num(cxp)?, row.num(cyp)?);
         let inside = x_px >= 0.0 && y_px >= 0.0 && x_px < size.0 as f64 && y_px < size.1 as f64;
-        let seen = num(7)? != 0.0 && num(9)? >= 1.0 && inside;
-        let grain = num(1)? as usize;
-        let entry = views
-            .entry(view)
-            .or_default()
-            .entry(grain)
-            .or_insert(TruthGrain {
+        let seen = row.num(ci)? != 0.0 && row.num(cp)? >= 1.0 && inside;
+        let grain = row.num(cg)? as usize;
+        let entry = match views.entry(view).or_default().entry(grain) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => e.insert(TruthGrain {
                 grain,
-                x_um: num(4)?,
-                y_um: num(5)?,
-                z_um: num(6)?,
-                track: num(8)? as i32,
+                x_um: row.num(cx)?,
+                y_um: row.num(cy)?,
+                z_um: row.num(cz)?,
+                track: row.num(ct)? as i32,
                 detectable: false,
-            });
+            }),
+        };
         entry.detectable |= seen;
     }
     Ok(views
