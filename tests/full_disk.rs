@@ -5,26 +5,11 @@
 //! The tmpfs lives in a private mount namespace (`unshare -rm`: root, or any user where user
 //! namespaces are allowed), so the test needs no privileges and leaves no mount behind.
 
+mod common;
+use common::files_under as tree;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-
-/// Every file under `dir` (relative path → bytes).
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if path.is_dir() {
-            for (k, v) in tree(&path) {
-                out.insert(format!("{name}/{k}"), v);
-            }
-        } else {
-            out.insert(name, std::fs::read(&path).unwrap());
-        }
-    }
-    out
-}
 
 /// Runs `script` with bash in a private mount namespace; returns its stdout (the steps' exit
 /// codes as `name=code` lines).

@@ -40,14 +40,15 @@ fn plane_shift_finds_the_stage_move_among_chance_pairs() {
     assert_eq!(plane_shift(&a, &small, size), (0.0, 0.0));
 }
 
-/// One simulated view of `k` planes: (frames, per-plane truth clusters, geometry, truth grains).
+/// One simulated view of `k` planes: (frame width, per-plane cluster maps of the truth masks,
+/// geometry, truth grains).
 fn simulated_stack(
     preset: Preset,
     seed: u64,
     k: usize,
 ) -> (
-    Vec<emunet::Frame>,
-    Vec<Vec<emunet::clusters::Cluster>>,
+    usize,
+    Vec<emunet::cluster_list::ClusterMap>,
     StackGeometry,
     Vec<TruthGrain>,
 ) {
@@ -56,12 +57,11 @@ fn simulated_stack(
     params.height = 256;
     let mut view = View::new(&params, seed, 0).unwrap();
     let depths = simulate::focal_planes(&params, seed, 0, k);
-    let mut frames = Vec::new();
-    let mut clusters = Vec::new();
+    let mut maps = Vec::new();
     let mut truth: BTreeMap<usize, TruthGrain> = BTreeMap::new();
     for (plane, &z) in depths.iter().enumerate() {
         let f = view.render(simulate::frame_name(0, plane, k), z);
-        clusters.push(frame_clusters(&f.image, &f.truth, true).clusters);
+        maps.push(frame_clusters(&f.image, &f.truth, true));
         for g in &f.grains {
             let inside = g.x_px >= 0.0
                 && g.y_px >= 0.0
@@ -77,24 +77,19 @@ fn simulated_stack(
             });
             t.detectable |= g.in_focus && g.truth_px >= 1 && inside;
         }
-        frames.push(f.image);
     }
     let geometry = StackGeometry {
         pixel_um: params.pixel_um,
         planes_um: depths,
     };
-    (frames, clusters, geometry, truth.into_values().collect())
+    (params.width, maps, geometry, truth.into_values().collect())
 }
 
 #[test]
 fn truth_clusters_of_a_stack_link_into_the_true_grains() {
     for (preset, seed) in [(Preset::Nominal, 61), (Preset::Easy, 62)] {
-        let (frames, clusters, geometry, truth) = simulated_stack(preset, seed, 16);
-        let planes: Vec<Plane> = frames
-            .iter()
-            .zip(&clusters)
-            .map(|(frame, c)| Plane { frame, clusters: c })
-            .collect();
+        let (width, maps, geometry, truth) = simulated_stack(preset, seed, 16);
+        let planes: Vec<Plane> = maps.iter().map(|m| Plane::of(m, width)).collect();
         let found = link_grains(&planes, &geometry, &LinkParams::default());
         let s = score_grains(&found, &truth, 0.45, 1.5);
         let (rx, ry, rz) = s.rms();

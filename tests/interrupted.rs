@@ -3,25 +3,10 @@
 //! outputs, byte for byte those of an uninterrupted run, and no temporary file is left.
 
 mod common;
-use common::emunet;
+use common::{emunet, files_under as contents};
 use rand::{RngExt, SeedableRng};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
-
-/// Every file of a folder: name → bytes.
-fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn segment_killed_at_random_then_resumed_loses_and_duplicates_nothing() {

@@ -103,18 +103,18 @@ pub fn grains(o: GrainsOptions) -> emunet::Result<ExitCode> {
             .iter()
             .map(|p| super::load_frame(p, None))
             .collect::<emunet::Result<_>>()?;
-        let mut clusters = Vec::with_capacity(frames.len());
+        let mut maps = Vec::with_capacity(frames.len());
         for chunk in frames.chunks(8) {
             for (seg, frame) in unet.segment_batch(chunk)?.iter().zip(chunk) {
-                clusters.push(seg.cluster_list(frame));
+                maps.push(seg.cluster_map(frame));
             }
         }
         let seg_time = start.elapsed().as_secs_f64();
         let start = Instant::now();
-        let planes: Vec<Plane> = frames
+        let planes: Vec<Plane> = maps
             .iter()
-            .zip(&clusters)
-            .map(|(frame, c)| Plane { frame, clusters: c })
+            .zip(&frames)
+            .map(|(map, frame)| Plane::of(map, frame.width))
             .collect();
         let found = grains::link_grains(&planes, &view.geometry, &o.link);
         let link_time = start.elapsed().as_secs_f64();
@@ -136,7 +136,7 @@ pub fn grains(o: GrainsOptions) -> emunet::Result<ExitCode> {
              linking and depth {:.3} s ({:.1} %)",
             view.name,
             frames.len(),
-            clusters.iter().map(Vec::len).sum::<usize>(),
+            maps.iter().map(|m| m.clusters.len()).sum::<usize>(),
             found.len(),
             multi,
             seg_time,

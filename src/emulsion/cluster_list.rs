@@ -67,6 +67,8 @@ pub struct ClusterMap {
     /// Per cluster: it is one of several pieces of a connected component split at separate
     /// grains.
     pub split: Vec<bool>,
+    /// Per pixel, the darkness the clusters were measured on ([`darkness_gl`]).
+    pub darkness: Vec<f32>,
 }
 
 /// The clusters of `mask` (non-zero = on) over `frame`: split at separate grains when `split`,
@@ -102,6 +104,7 @@ pub fn frame_clusters(frame: &Frame, mask: &[u8], split: bool) -> ClusterMap {
         clusters: found,
         labels,
         split,
+        darkness,
     }
 }
 

@@ -59,8 +59,13 @@ impl Segmentation {
     /// clusters split at separate grains, measured on the frame the network saw (the flat-field
     /// corrected one when set, else `raw`), sub-pixel positions.
     pub fn cluster_list(&self, raw: &Frame) -> Vec<crate::clusters::Cluster> {
+        self.cluster_map(raw).clusters
+    }
+
+    /// [`Segmentation::cluster_list`] with the labelling and darkness it was measured from.
+    pub fn cluster_map(&self, raw: &Frame) -> crate::cluster_list::ClusterMap {
         let frame = self.corrected.as_ref().unwrap_or(raw);
-        crate::cluster_list::frame_clusters(frame, &self.mask(), true).clusters
+        crate::cluster_list::frame_clusters(frame, &self.mask(), true)
     }
 }
 

@@ -14,7 +14,6 @@
 //!    the residual (a coarse scan, then golden-section refinement).
 
 use crate::clusters::Cluster;
-use crate::frame::Frame;
 
 /// Where the planes of a stack are and how large a pixel is.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -47,10 +46,25 @@ impl Default for LinkParams {
     }
 }
 
-/// One plane of a view: the frame and its clusters.
+/// One plane of a view: its clusters and the darkness map they were measured on
+/// ([`crate::cluster_list::ClusterMap`]).
 pub struct Plane<'a> {
-    pub frame: &'a Frame,
+    pub width: usize,
+    pub height: usize,
+    pub darkness: &'a [f32],
     pub clusters: &'a [Cluster],
+}
+
+impl<'a> Plane<'a> {
+    /// The plane of a `width`-pixel-wide frame's cluster map.
+    pub fn of(map: &'a crate::cluster_list::ClusterMap, width: usize) -> Self {
+        Plane {
+            width,
+            height: map.darkness.len() / width.max(1),
+            darkness: &map.darkness,
+            clusters: &map.clusters,
+        }
+    }
 }
 
 /// Bits of [`Grain::quality`].
@@ -254,12 +268,6 @@ pub fn plane_shift(a: &[(f64, f64)], b: &[(f64, f64)], size: (usize, usize)) -> 
     shift
 }
 
-/// Darkness (grey levels below the frame's median) of every pixel.
-fn darkness_map(frame: &Frame) -> Vec<f32> {
-    let median = crate::reference::frame_median(frame) as f32;
-    crate::cluster_list::darkness_gl(frame, median)
-}
-
 /// Half-width of the fit window (px): 9×9 holds a grain one plane step out of focus.
 const HALF: i64 = 4;
 
@@ -270,7 +278,7 @@ type Windows = Vec<(f64, Vec<(f64, f64)>)>;
 /// grains found in that plane (within their radius + 1.5 px of their centre), whose darkness
 /// the single-spot model cannot explain.
 fn windows(
-    maps: &[Vec<f32>],
+    maps: &[&[f32]],
     others: &[Grid],
     planes_clusters: &[&[Cluster]],
     size: (usize, usize),
@@ -397,7 +405,7 @@ pub fn link_grains(planes: &[Plane], geometry: &StackGeometry, p: &LinkParams) -
     if n == 0 {
         return Vec::new();
     }
-    let size = (planes[0].frame.width, planes[0].frame.height);
+    let size = (planes[0].width, planes[0].height);
     let pos: Vec<Vec<(f64, f64)>> = planes.iter().map(|pl| positions(pl.clusters)).collect();
     // Cumulative shift of each plane to plane 0: to_zero[k] added to plane k's positions.
     let mut to_zero = vec![(0.0, 0.0); n];
@@ -417,7 +425,7 @@ pub fn link_grains(planes: &[Plane], geometry: &StackGeometry, p: &LinkParams) -
             prev[k + 1][j] = Some(i);
         }
     }
-    let maps: Vec<Vec<f32>> = planes.iter().map(|pl| darkness_map(pl.frame)).collect();
+    let maps: Vec<&[f32]> = planes.iter().map(|pl| pl.darkness).collect();
     // Cells of 2·HALF px: a window's neighbours are within the 3×3 cells around its centre.
     let others: Vec<Grid> = pos
         .iter()

@@ -112,3 +112,20 @@ pub fn random_model(depth: usize, channels: usize, seed: u64) -> emunet::Model {
     }
     model
 }
+
+/// Every file under `dir` (relative path → bytes).
+pub fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            for (k, v) in files_under(&path) {
+                out.insert(format!("{name}/{k}"), v);
+            }
+        } else {
+            out.insert(name, std::fs::read(&path).unwrap());
+        }
+    }
+    out
+}
