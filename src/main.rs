@@ -2,6 +2,7 @@
 
 mod cli {
     pub mod grains;
+    pub mod stack_eval;
     pub mod tracks;
     pub(crate) use super::{collect_frames, create_dir, load_frame, stem_of};
 }
@@ -275,17 +276,28 @@ enum Command {
         #[arg(long)]
         resume: bool,
     },
-    /// Score predicted masks (and clusters) against truth masks and simulator grains.
+    /// Score predicted masks (and clusters) against truth masks and simulator grains; and the
+    /// 3D grains and microtracks of `emunet grains`/`tracks` (<view>.grains.csv, .tracks.csv)
+    /// against the simulator's grains.
     Eval {
-        /// Folder with <name>.mask.png (or <name>.png) and optionally <name>.clusters.csv.
+        /// Folder with <name>.mask.png (or <name>.png) and optionally <name>.clusters.csv; or
+        /// with <view>.grains.csv and <view>.tracks.csv.
         #[arg(long)]
         pred: PathBuf,
-        /// Folder with the truth masks <name>.png.
+        /// Folder with the truth masks <name>.png (for masks and clusters).
         #[arg(long)]
-        truth: PathBuf,
-        /// The simulator's grains.csv, for grain-finding efficiency and purity.
+        truth: Option<PathBuf>,
+        /// The simulator's grains.csv: grain-finding efficiency and purity of the clusters; 3D
+        /// grain and track scores of grains.csv/tracks.csv files.
         #[arg(long)]
         grains: Option<PathBuf>,
+        /// Frame size WIDTHxHEIGHT of the stacks' planes: a truth grain counts as detectable only
+        /// when its centre lies inside.
+        #[arg(long, default_value = "1280x1024")]
+        frame_size: String,
+        /// Truth tracks with at least this many grains in the layer count as findable.
+        #[arg(long, default_value_t = 8)]
+        findable_grains: usize,
         /// Matching radius in pixels.
         #[arg(long, default_value_t = 1.5)]
         radius: f64,
@@ -486,9 +498,24 @@ fn main() -> ExitCode {
             pred,
             truth,
             grains,
+            frame_size,
+            findable_grains,
             radius,
             json,
-        } => eval(&pred, &truth, grains.as_deref(), radius, json.as_deref()),
+        } => {
+            let Some(frame_size) = parse_size(&frame_size) else {
+                eprintln!("error: --frame-size {frame_size:?} is not WIDTHxHEIGHT");
+                return ExitCode::FAILURE;
+            };
+            eval(
+                &pred,
+                truth.as_deref(),
+                grains.as_deref(),
+                (frame_size, findable_grains),
+                radius,
+                json.as_deref(),
+            )
+        }
         Command::Info => info(),
         Command::Init {
             depth,
@@ -1147,13 +1174,7 @@ fn bench(
     (frames, batch): (usize, usize),
     json: Option<&Path>,
 ) -> emunet::Result<ExitCode> {
-    let parsed = size.split_once(['x', '×']).and_then(|(w, h)| {
-        Some((
-            w.trim().parse::<usize>().ok()?,
-            h.trim().parse::<usize>().ok()?,
-        ))
-    });
-    let Some((width, height)) = parsed.filter(|&(w, h)| w >= 16 && h >= 16) else {
+    let Some((width, height)) = parse_size(size).filter(|&(w, h)| w >= 16 && h >= 16) else {
         eprintln!(
             "error: --size {size:?}: expected WIDTHxHEIGHT, each at least 16 (e.g. 1280x1024)"
         );
@@ -1457,13 +1478,43 @@ fn train(options: TrainOptions) -> emunet::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// "WIDTHxHEIGHT" (or ×) as a size.
+fn parse_size(size: &str) -> Option<(usize, usize)> {
+    size.split_once(['x', '×'])
+        .and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)))
+}
+
 fn eval(
     pred: &Path,
-    truth: &Path,
+    truth: Option<&Path>,
     grains: Option<&Path>,
+    (frame_size, findable_grains): ((usize, usize), usize),
     radius: f64,
     json: Option<&Path>,
 ) -> emunet::Result<ExitCode> {
+    let json_path = json
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| pred.join("eval.json"));
+    let stacks = cli::stack_eval::has_stack_outputs(pred);
+    let Some(truth) = truth else {
+        let Some(grains) = grains.filter(|_| stacks) else {
+            return Err(emunet::Error::Shape(format!(
+                "{}: nothing to score: give --truth (a folder of truth masks) for masks and \
+                 clusters, or --grains (the simulator's grains.csv) for a folder of \
+                 <view>.grains.csv/.tracks.csv files",
+                pred.display()
+            )));
+        };
+        let report = cli::stack_eval::stack_scores(pred, grains, frame_size, findable_grains)?;
+        emunet::model::write_atomic(
+            &json_path,
+            serde_json::to_string_pretty(&report)
+                .expect("report serialises")
+                .as_bytes(),
+        )?;
+        println!("wrote {}", json_path.display());
+        return Ok(ExitCode::SUCCESS);
+    };
     let report = emunet::eval::evaluate(pred, truth, grains, radius)?;
     for s in &report.skipped {
         eprintln!("skipped: {s}");
@@ -1534,12 +1585,16 @@ fn eval(
             report.frames.first().map_or("-", |f| f.positions.as_str())
         );
     }
-    let json_path = json
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| pred.join("eval.json"));
+    let mut value = serde_json::to_value(&report).expect("report serialises");
+    if let (Some(grains), true) = (grains, stacks) {
+        let more = cli::stack_eval::stack_scores(pred, grains, frame_size, findable_grains)?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.extend(more);
+        }
+    }
     emunet::model::write_atomic(
         &json_path,
-        serde_json::to_string_pretty(&report)
+        serde_json::to_string_pretty(&value)
             .expect("report serialises")
             .as_bytes(),
     )?;

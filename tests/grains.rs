@@ -152,6 +152,7 @@ fn grains_command_writes_scored_csv_and_json() {
         sim.join("images").to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
+    let stdout_grains = stdout.clone();
     assert!(stdout.contains("v0000: 4 planes") && stdout.contains("v0001: 4 planes"));
     assert!(stdout.contains("3D grains (matched within 0.45 µm"));
     for view in ["v0000", "v0001"] {
@@ -187,6 +188,59 @@ fn grains_command_writes_scored_csv_and_json() {
             Some(emunet::stacks::tracks::TRACKS_HEADER)
         );
     }
+    // `eval` scores the same files the same way.
+    let count_of = |text: &str, after: &str| -> String {
+        let rest = &text[text
+            .find(after)
+            .unwrap_or_else(|| panic!("{after} in {text}"))..];
+        let rest = &rest[rest.find('(').unwrap() + 1..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '/'))
+            .unwrap();
+        rest[..end].to_string()
+    };
+    let grains_counts = count_of(
+        &stdout_grains[stdout_grains.find("3D grains").unwrap()..],
+        "efficiency",
+    );
+    let (ok, eval_out, err) = common::emunet(&[
+        "eval",
+        "--pred",
+        out.to_str().unwrap(),
+        "--grains",
+        truth.to_str().unwrap(),
+        "--frame-size",
+        "128x96",
+    ]);
+    assert!(ok, "{err}");
+    let eval_summary = &eval_out[eval_out.find("3D grains of 2 view(s)").unwrap()..];
+    assert_eq!(
+        count_of(eval_summary, "efficiency"),
+        grains_counts,
+        "{eval_out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("eval.json")).unwrap()).unwrap();
+    assert!(json["grains_3d"]["efficiency"].as_f64().is_some());
+    let (ok, eval_out, err) = common::emunet(&[
+        "eval",
+        "--pred",
+        tracks.to_str().unwrap(),
+        "--grains",
+        truth.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        count_of(
+            &eval_out[eval_out.find("tracks of 2").unwrap()..],
+            "efficiency"
+        ),
+        count_of(&stdout, "track efficiency"),
+        "{eval_out}"
+    );
+    // Without a truth, eval says what it needs.
+    let (ok, _, err) = common::emunet(&["eval", "--pred", out.to_str().unwrap()]);
+    assert!(!ok && err.contains("--grains"), "{err}");
     // A file that is not a grains.csv is refused by name.
     let (ok, _, err) = common::emunet(&[
         "tracks",
@@ -300,4 +354,36 @@ fn track_finder_finds_straight_chains_in_dense_fog() {
     for t in &found {
         assert!(t.grains.len() >= 8 && t.grains.windows(2).all(|w| w[0] < w[1]));
     }
+}
+
+#[test]
+fn tracks_csv_reads_back() {
+    use emunet::stacks::tracks::{Track, read_tracks_csv, tracks_csv};
+    let tracks = vec![
+        Track {
+            track: 0,
+            x0_um: 12.5,
+            y0_um: -3.25,
+            z0_um: 22.0,
+            tx: 0.125,
+            ty: -0.5,
+            chi2: 0.0625,
+            grains: vec![3, 17, 40],
+        },
+        Track {
+            track: 1,
+            x0_um: 0.0,
+            y0_um: 1.0,
+            z0_um: 22.0,
+            tx: 0.0,
+            ty: 0.25,
+            chi2: 0.5,
+            grains: vec![1],
+        },
+    ];
+    let text = tracks_csv("v0003", &tracks);
+    let (view, back) = read_tracks_csv(&text, "t.csv").unwrap();
+    assert_eq!((view.as_str(), back), ("v0003", tracks));
+    let err = read_tracks_csv(&text.replace("3;17;40", "3;x;40"), "t.csv").unwrap_err();
+    assert!(err.to_string().contains("\"x\""), "{err}");
 }

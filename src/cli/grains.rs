@@ -4,7 +4,7 @@
 //! grains are scored against the simulator's `grains.csv`.
 
 use emunet::stacks::grains::{self, LinkParams, Plane, StackGeometry};
-use emunet::stacks::scores::{self, GrainScores};
+use emunet::stacks::scores::{self, GRAIN_RADIUS_XY_UM, GRAIN_RADIUS_Z_UM, GrainScores};
 use emunet::{Context, Frame, Model, Unet};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -157,7 +157,7 @@ pub fn grains(o: GrainsOptions) -> emunet::Result<ExitCode> {
                     view.name
                 )));
             };
-            let s = scores::score_grains(&found, t, RADIUS_XY_UM, RADIUS_Z_UM);
+            let s = scores::score_grains(&found, t, GRAIN_RADIUS_XY_UM, GRAIN_RADIUS_Z_UM);
             let (rx, ry, rz) = s.rms();
             line.push_str(&format!(
                 "; efficiency {:.4} ({}/{}), purity {:.4}, RMS x {:.3} y {:.3} z {:.3} µm",
@@ -183,7 +183,7 @@ pub fn grains(o: GrainsOptions) -> emunet::Result<ExitCode> {
     if o.truth.is_some() {
         let (rx, ry, rz) = total.rms();
         summary.push_str(&format!(
-            "\n3D grains (matched within {RADIUS_XY_UM} µm across and {RADIUS_Z_UM} µm in depth): \
+            "\n3D grains (matched within {GRAIN_RADIUS_XY_UM} µm across and {GRAIN_RADIUS_Z_UM} µm in depth): \
              efficiency {:.4} ({}/{} detectable), purity {:.4} ({}/{}), RMS x {:.3} µm, y {:.3} \
              µm, z {:.3} µm",
             total.efficiency(),
@@ -200,8 +200,3 @@ pub fn grains(o: GrainsOptions) -> emunet::Result<ExitCode> {
     println!("{summary}");
     Ok(ExitCode::SUCCESS)
 }
-
-/// Matching radii of the grain scores: half an in-focus grain image across, half a plane step
-/// in depth.
-const RADIUS_XY_UM: f64 = 0.45;
-const RADIUS_Z_UM: f64 = 1.5;

@@ -71,6 +71,12 @@ pub fn read_truth(path: &Path, size: (usize, usize)) -> Result<BTreeMap<String, 
         .collect())
 }
 
+/// A found grain matches a truth grain within this distance across (µm; half an in-focus
+/// grain image)…
+pub const GRAIN_RADIUS_XY_UM: f64 = 0.45;
+/// …and this distance in depth (µm; half a plane step).
+pub const GRAIN_RADIUS_Z_UM: f64 = 1.5;
+
 /// Grain scores, summable over views.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct GrainScores {

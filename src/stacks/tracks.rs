@@ -85,6 +85,49 @@ pub fn tracks_csv(view: &str, tracks: &[Track]) -> String {
     out
 }
 
+/// Reads a `tracks.csv` of [`tracks_csv`]: (view, tracks); grain ids as written.
+pub fn read_tracks_csv(text: &str, name: &str) -> crate::Result<(String, Vec<Track>)> {
+    let table = crate::table::Table::parse(text, name);
+    let col = |c: &str| table.column(c);
+    let (cv, ct, cx, cy, cz, ctx, cty, cc, cg) = (
+        col("view")?,
+        col("track")?,
+        col("x0_um")?,
+        col("y0_um")?,
+        col("z0_um")?,
+        col("tx")?,
+        col("ty")?,
+        col("chi2")?,
+        col("grains")?,
+    );
+    let mut view = String::new();
+    let mut out = Vec::new();
+    for row in table.rows() {
+        view = row.text(cv)?.to_string();
+        let ids = row.text(cg)?;
+        let grains = ids
+            .split(';')
+            .filter(|g| !g.is_empty())
+            .map(|g| {
+                g.parse::<usize>().map_err(|_| {
+                    crate::Error::Shape(format!("{name}: grain id {g:?} is not a number"))
+                })
+            })
+            .collect::<crate::Result<Vec<usize>>>()?;
+        out.push(Track {
+            track: row.num(ct)? as usize,
+            x0_um: row.num(cx)?,
+            y0_um: row.num(cy)?,
+            z0_um: row.num(cz)?,
+            tx: row.num(ctx)?,
+            ty: row.num(cty)?,
+            chi2: row.num(cc)?,
+            grains,
+        });
+    }
+    Ok((view, out))
+}
+
 /// Least-squares line through `(x, y, z)` points: (x0, y0, tx, ty) at depth `z0`, and the χ²
 /// per degree of freedom (µm²). None with fewer than 3 points or no depth spread.
 pub fn fit_line(points: &[(f64, f64, f64)], z0: f64) -> Option<(f64, f64, f64, f64, f64)> {
