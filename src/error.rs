@@ -36,6 +36,9 @@ pub enum Error {
     /// The engine's ring of streamed frames is full, or a call needs it empty: poll first.
     #[error("{0} streamed frame(s) in flight: poll them first")]
     InFlight(usize),
+    /// A cluster table (Parquet, ROOT) could not be made.
+    #[error("cluster table {path}: {message}")]
+    Table { path: PathBuf, message: String },
     /// File-system errors, with the path involved.
     #[error("{path}: {source}")]
     Io {

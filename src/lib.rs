@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod emulsion;
 pub mod error;
+pub mod formats;
 pub mod gpu;
 pub mod kernels;
 pub mod nn;

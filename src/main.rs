@@ -12,6 +12,7 @@ use emunet::classic::{Classic, ClassicParams, FilterKernel, ThresholdRule};
 use emunet::clusters::{self, Connectivity};
 use emunet::clusters_gpu::Labelling;
 use emunet::flatfield::FlatField;
+use emunet::formats::{FrameClusters, TableFormat};
 use emunet::kernels::Precision;
 use emunet::model::Normalization;
 use emunet::simulate::{self, Preset, SimParams, View};
@@ -355,6 +356,20 @@ enum Command {
         /// Also write DIR/<stem>.clusters.json.
         #[arg(long)]
         json: bool,
+        /// The clusters table: csv (DIR/<stem>.clusters.csv per frame), json
+        /// (DIR/<stem>.clusters.json per frame), or one table of every frame of the run:
+        /// parquet (DIR/clusters.parquet) or root (DIR/clusters.root, TTree "clusters"); with
+        /// --shard I/N, DIR/clusters.shard-I-of-N.parquet (.root). Columns: README.
+        #[arg(long, value_enum, default_value_t = ClustersFormat::Csv)]
+        format: ClustersFormat,
+        /// Process only the I-th (from 0) of N equal contiguous shards of the frame list (frames
+        /// in the order given, folders' frames in name order), e.g. a Slurm array task's
+        /// --shard $SLURM_ARRAY_TASK_ID/N.
+        #[arg(long)]
+        shard: Option<String>,
+        /// Write only the clusters: no mask PNG or probability file per frame.
+        #[arg(long)]
+        clusters_only: bool,
         /// Keep touching grains in one cluster (by default a cluster is split where its
         /// darkness has separate maxima).
         #[arg(long)]
@@ -532,26 +547,41 @@ fn main() -> ExitCode {
             engine,
             precision,
             json,
+            format,
+            shard,
+            clusters_only,
             no_split,
             overlay,
             flatfield,
             skip_existing,
             frames,
-        } => segment(
-            weights.as_deref(),
-            &out,
-            threshold,
-            profile,
-            (engine, precision.resolve()),
-            SegmentOutputs {
-                json,
-                split: !no_split,
-                overlay,
-            },
-            flatfield.as_deref(),
-            skip_existing,
-            &frames,
-        ),
+        } => {
+            let shard = match shard.as_deref().map(parse_shard).transpose() {
+                Ok(s) => s,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            segment(
+                weights.as_deref(),
+                &out,
+                threshold,
+                profile,
+                (engine, precision.resolve()),
+                SegmentOutputs {
+                    csv: format == ClustersFormat::Csv,
+                    json: json || format == ClustersFormat::Json,
+                    table: format.table(),
+                    maps: !clusters_only,
+                    split: !no_split,
+                    overlay,
+                },
+                flatfield.as_deref(),
+                (skip_existing, shard),
+                &frames,
+            )
+        }
         Command::Flatfield { out, frames } => flatfield(&out, &frames),
         Command::Tracks {
             out,
@@ -689,13 +719,62 @@ fn collect_frames(inputs: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
-/// What `segment` writes besides the mask, probabilities and clusters CSV, and how it builds
-/// clusters.
+/// What `segment` writes and how it builds clusters.
 #[derive(Clone, Copy)]
 struct SegmentOutputs {
+    /// Per frame: the clusters CSV, JSON; the mask PNG and probabilities.
+    csv: bool,
     json: bool,
+    maps: bool,
+    /// One table of the whole run (or shard).
+    table: Option<TableFormat>,
     split: bool,
     overlay: bool,
+}
+
+/// `--format`: the clusters table `segment` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ClustersFormat {
+    Csv,
+    Json,
+    Parquet,
+    Root,
+}
+
+impl ClustersFormat {
+    fn table(self) -> Option<TableFormat> {
+        match self {
+            ClustersFormat::Parquet => Some(TableFormat::Parquet),
+            ClustersFormat::Root => Some(TableFormat::Root),
+            _ => None,
+        }
+    }
+}
+
+/// "I/N" with I < N.
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let parsed = text
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+    match parsed {
+        Some((i, n)) if n > 0 && i < n => Ok((i, n)),
+        _ => Err(format!(
+            "--shard {text:?}: expected I/N with 0 ≤ I < N (shards count from 0), e.g. 3/16"
+        )),
+    }
+}
+
+/// The frames (with their indices in the whole list) of shard `i` of `n`: the i-th of n
+/// contiguous blocks whose sizes differ by at most one.
+fn shard_of(frames: Vec<PathBuf>, (i, n): (usize, usize)) -> Vec<(usize, PathBuf)> {
+    let len = frames.len();
+    let (start, end) = (i * len / n, (i + 1) * len / n);
+    frames
+        .into_iter()
+        .enumerate()
+        .skip(start)
+        .take(end - start)
+        .collect()
 }
 
 /// One frame's output files by kind: the one place their names are made.
@@ -725,7 +804,13 @@ impl OutputFile {
 impl SegmentOutputs {
     /// The files one frame's outputs make.
     fn files(&self, out: &Path, stem: &str) -> Vec<PathBuf> {
-        let mut kinds = vec![OutputFile::Mask, OutputFile::Prob, OutputFile::Csv];
+        let mut kinds = Vec::new();
+        if self.maps {
+            kinds.extend([OutputFile::Mask, OutputFile::Prob]);
+        }
+        if self.csv {
+            kinds.push(OutputFile::Csv);
+        }
         if self.json {
             kinds.push(OutputFile::Json);
         }
@@ -745,7 +830,7 @@ fn segment(
     (engine, precision): (Engine, Option<Precision>),
     outputs: SegmentOutputs,
     flatfield: Option<&Path>,
-    skip_existing: bool,
+    (skip_existing, shard): (bool, Option<(usize, usize)>),
     inputs: &[PathBuf],
 ) -> emunet::Result<ExitCode> {
     let flat = flatfield.map(FlatField::load).transpose()?;
@@ -753,21 +838,54 @@ fn segment(
         Some(path) => Model::load(path)?,
         None => Model::shipped()?,
     };
-    let mut frames = collect_frames(inputs);
-    if frames.is_empty() {
+    let all = collect_frames(inputs);
+    if all.is_empty() {
         eprintln!("error: no PNG or TIFF frames found in {inputs:?}");
         return Ok(ExitCode::FAILURE);
+    }
+    let total = all.len();
+    let mut frames: Vec<(usize, PathBuf)> = match shard {
+        Some(s) => shard_of(all, s),
+        None => all.into_iter().enumerate().collect(),
+    };
+    if let Some((i, n)) = shard {
+        match (frames.first(), frames.last()) {
+            (Some((a, _)), Some((b, _))) => {
+                eprintln!("shard {i}/{n}: frames {a}..={b} of {total} (counting from 0)")
+            }
+            _ => {
+                println!("shard {i}/{n} of {total} frame(s) is empty: nothing to do");
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
     }
     std::fs::create_dir_all(out).map_err(|e| emunet::Error::Io {
         path: out.to_path_buf(),
         source: e,
     })?;
+    let table = outputs.table.map(|format| {
+        let name = match shard {
+            Some((i, n)) => format!("clusters.shard-{i}-of-{n}.{}", format.extension()),
+            None => format!("clusters.{}", format.extension()),
+        };
+        (out.join(name), format)
+    });
     if skip_existing {
         emunet::model::remove_stale_temporaries(out);
+        // A run's table is written last, once: if it is there, the run was complete.
+        if let Some((path, _)) = &table {
+            if path.is_file() {
+                println!(
+                    "nothing left to do: {} is complete (--skip-existing)",
+                    path.display()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
         let total = frames.len();
-        frames.retain(|path| {
+        frames.retain(|(_, path)| {
             let stem = stem_of(path);
-            !outputs.files(out, &stem).iter().all(|f| f.is_file())
+            table.is_some() || !outputs.files(out, &stem).iter().all(|f| f.is_file())
         });
         if frames.len() < total {
             eprintln!(
@@ -809,11 +927,21 @@ fn segment(
     if profile {
         print_profile(
             &mut unet,
-            &frames[0],
+            &frames[0].1,
             ctx.info.device_type == wgpu::DeviceType::Cpu,
         )?;
     }
-    let code = segment_pipelined(&mut unet, &frames, out, outputs, &ctx);
+    let (code, rows) = segment_pipelined(&mut unet, &frames, out, outputs, &ctx);
+    if let (Some((path, format)), Some(rows)) = (table, rows) {
+        let clusters: usize = rows.iter().map(|f| f.clusters.len()).sum();
+        emunet::formats::write_table(&path, format, &rows)?;
+        println!(
+            "wrote {} ({} clusters of {} frame(s))",
+            path.display(),
+            clusters,
+            rows.len()
+        );
+    }
     Ok(code)
 }
 
@@ -934,13 +1062,16 @@ impl Tally {
 /// A device fault (lost, hung) or a full output disk stops the run: frames in flight are reported
 /// failed, the rest are not started, and the summary says how many were done (exit status 3;
 /// `--skip-existing` goes on).
+///
+/// With a table format the clusters of the done frames come back, in frame order, unless the
+/// run stopped.
 fn segment_pipelined(
     unet: &mut Unet,
-    frames: &[PathBuf],
+    frames: &[(usize, PathBuf)],
     out: &Path,
     outputs: SegmentOutputs,
     ctx: &Context,
-) -> ExitCode {
+) -> (ExitCode, Option<Vec<FrameClusters>>) {
     use std::collections::VecDeque;
     use std::sync::mpsc::sync_channel;
     type Segmented = emunet::Result<(Frame, emunet::unet::Segmentation)>;
@@ -964,7 +1095,7 @@ fn segment_pipelined(
     let stopped = || fault.lock().expect("fault lock").is_some();
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            for path in frames {
+            for (_, path) in frames {
                 if to_gpu.send((path.clone(), load_frame(path, None))).is_err() {
                     break;
                 }
@@ -972,15 +1103,27 @@ fn segment_pipelined(
         });
         let writer = scope.spawn(move || {
             let mut tally = Tally::new(frames.len());
-            for (path, segmented) in from_gpu {
+            let mut rows = Vec::new();
+            // Every frame reaches the writer, in order, done or failed.
+            for ((index, _), (path, segmented)) in frames.iter().zip(from_gpu) {
                 let result =
                     segmented.and_then(|(raw, seg)| finish_one(&path, &raw, &seg, out, outputs));
+                let result = result.map(|(line, ms, clusters)| {
+                    if outputs.table.is_some() {
+                        rows.push(FrameClusters {
+                            frame: *index,
+                            name: stem_of(&path),
+                            clusters,
+                        });
+                    }
+                    (line, ms)
+                });
                 if let Err(e) = &result {
                     note_fault(e);
                 }
                 tally.record(&path, result);
             }
-            tally
+            (tally, rows)
         });
         // Hands the oldest job to the writer (waiting for the GPU if it is there); false when the
         // writer has gone or the device failed.
@@ -1042,9 +1185,9 @@ fn segment_pipelined(
             }
         }
         drop(to_writer);
-        let tally = writer.join().expect("the writer thread does not panic");
+        let (tally, rows) = writer.join().expect("the writer thread does not panic");
         let Some(why) = fault.lock().expect("fault lock").take() else {
-            return tally.finish("segmented");
+            return (tally.finish("segmented"), Some(rows));
         };
         let (done, failed) = (tally.ok, tally.failed);
         tally.finish("segmented");
@@ -1056,7 +1199,7 @@ fn segment_pipelined(
             frames.len(),
             out.display()
         );
-        ExitCode::from(3)
+        (ExitCode::from(3), None)
     })
 }
 
@@ -1095,7 +1238,7 @@ fn finish_one(
     seg: &emunet::unet::Segmentation,
     out: &Path,
     outputs: SegmentOutputs,
-) -> emunet::Result<(String, f64)> {
+) -> emunet::Result<(String, f64, Vec<clusters::Cluster>)> {
     // With a flat-field the GPU corrected the frame; the clusters are measured on its result.
     let frame = seg.corrected.as_ref().unwrap_or(raw);
     let stem = stem_of(path);
@@ -1103,43 +1246,49 @@ fn finish_one(
     let on = mask.iter().filter(|&&v| v != 0).count();
     let map = emunet::cluster_list::frame_clusters(frame, &mask, outputs.split);
     let found = &map.clusters;
-    write_clusters(out, &stem, found, outputs.json)?;
+    if outputs.csv {
+        clusters::write_csv(&OutputFile::Csv.path(out, &stem), found)?;
+    }
+    if outputs.json {
+        clusters::write_json(&OutputFile::Json.path(out, &stem), found)?;
+    }
     if outputs.overlay {
         emunet::overlay::write_overlay(&OutputFile::Overlay.path(out, &stem), frame, &map)?;
     }
     let pieces = map.split.iter().filter(|&&s| s).count();
-    Frame::from_u8(seg.width, seg.height, mask)?.save_png(&OutputFile::Mask.path(out, &stem))?;
-    emunet::npy::write(
-        &OutputFile::Prob.path(out, &stem),
-        &seg.prob,
-        seg.height,
-        seg.width,
-    )?;
-    let ms = seg.elapsed.as_secs_f64() * 1e3;
-    Ok((
-        format!(
-            "{}: {}×{} {}-bit, {:.1} ms ({:?} engine){}, mask {:.2} % of pixels, {} clusters{}",
-            path.display(),
-            seg.width,
+    if outputs.maps {
+        Frame::from_u8(seg.width, seg.height, mask)?
+            .save_png(&OutputFile::Mask.path(out, &stem))?;
+        emunet::npy::write(
+            &OutputFile::Prob.path(out, &stem),
+            &seg.prob,
             seg.height,
-            frame.bits(),
-            ms,
-            seg.engine,
-            if seg.tiles > 1 {
-                format!(" ({} tiles)", seg.tiles)
-            } else {
-                String::new()
-            },
-            100.0 * on as f64 / (seg.width * seg.height) as f64,
-            found.len(),
-            if outputs.split {
-                format!(" ({pieces} of them pieces of split clusters)")
-            } else {
-                String::new()
-            }
-        ),
+            seg.width,
+        )?;
+    }
+    let ms = seg.elapsed.as_secs_f64() * 1e3;
+    let line = format!(
+        "{}: {}×{} {}-bit, {:.1} ms ({:?} engine){}, mask {:.2} % of pixels, {} clusters{}",
+        path.display(),
+        seg.width,
+        seg.height,
+        frame.bits(),
         ms,
-    ))
+        seg.engine,
+        if seg.tiles > 1 {
+            format!(" ({} tiles)", seg.tiles)
+        } else {
+            String::new()
+        },
+        100.0 * on as f64 / (seg.width * seg.height) as f64,
+        found.len(),
+        if outputs.split {
+            format!(" ({pieces} of them pieces of split clusters)")
+        } else {
+            String::new()
+        }
+    );
+    Ok((line, ms, map.clusters))
 }
 
 /// Writes OUT/<stem>.clusters.csv, and OUT/<stem>.clusters.json when asked.
