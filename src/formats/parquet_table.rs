@@ -59,7 +59,7 @@ pub fn to_bytes(
         col.close()?;
     }
     group.close()?;
-    Ok(writer.into_inner()?)
+    writer.into_inner()
 }
 
 /// Writes the table to `path` atomically.
