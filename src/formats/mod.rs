@@ -6,6 +6,7 @@
 //! files value for value.
 
 pub mod parquet_table;
+pub mod parts;
 pub mod root_table;
 
 use crate::clusters::Cluster;

@@ -7,6 +7,7 @@
 
 use emunet_core::classic::{ClassicParams, ThresholdRule};
 use emunet_core::clusters::Cluster;
+use emunet_core::formats::TableFormat;
 use emunet_core::kernels::Precision;
 use emunet_core::simulate::{GrainRecord, Preset, SimParams, View, focal_planes, frame_name};
 use emunet_core::{Context, Error, Frame, Model, Unet};
@@ -17,6 +18,7 @@ use numpy::{
 };
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -362,6 +364,41 @@ impl Engine {
             start = end;
         }
         Ok(results)
+    }
+
+    /// Segments the frames (each with its index in the whole job's frame list) and writes
+    /// their clusters as one table (format "parquet" or "root") at `table`, atomically. Frames
+    /// that cannot be read or segmented are left out and listed in the summary; a device fault
+    /// raises. Returns the summary: frames, done, clusters, failed [(path, reason)], seconds.
+    fn segment_part<'py>(
+        &self,
+        py: Python<'py>,
+        frames: Vec<(usize, PathBuf)>,
+        table: PathBuf,
+        format: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let format = match format {
+            "parquet" => TableFormat::Parquet,
+            "root" => TableFormat::Root,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "format {other:?}: expected \"parquet\" or \"root\""
+                )));
+            }
+        };
+        let summary = py
+            .detach(|| {
+                let mut unet = self.unet.lock().unwrap_or_else(|p| p.into_inner());
+                emunet_core::formats::parts::segment_part(&mut unet, &frames, &table, format)
+            })
+            .map_err(to_py)?;
+        let out = PyDict::new(py);
+        out.set_item("frames", summary.frames)?;
+        out.set_item("done", summary.done)?;
+        out.set_item("clusters", summary.clusters)?;
+        out.set_item("failed", summary.failed)?;
+        out.set_item("seconds", summary.seconds)?;
+        Ok(out)
     }
 }
 

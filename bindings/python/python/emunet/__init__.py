@@ -20,7 +20,20 @@ from typing import Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
-from . import _emunet
+# Without XDG_RUNTIME_DIR, libwayland-client (loaded by the Vulkan driver's window-system layer)
+# prints "error: XDG_RUNTIME_DIR is invalid" when a device opens, although emunet draws nothing;
+# the CLI sets it the same way.
+if "XDG_RUNTIME_DIR" not in os.environ:
+    import tempfile as _tempfile
+
+    _runtime = os.path.join(_tempfile.gettempdir(), "emunet-xdg-runtime")
+    try:
+        os.makedirs(_runtime, mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = _runtime
+    except OSError:
+        pass
+
+from . import _emunet  # noqa: E402
 
 __version__: str = _emunet.__version__
 
