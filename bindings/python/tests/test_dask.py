@@ -136,6 +136,8 @@ def test_local_cluster_equals_single_process_and_cli(plate, cluster):
     b = emunet.dask.read_clusters(folder / "two")
     assert_same_values(a, b)
     assert_same_values(b, cli_table)
+    # As the README compares them.
+    pd.testing.assert_frame_equal(b, pd.read_parquet(folder / "cli" / "clusters.parquet"))
     assert list(single["clusters"]) == list(two["clusters"])
     # A re-run does nothing: every part is complete.
     again = emunet.dask.segment_files(paths, folder / "two", client=cluster, frames_per_task=16)

@@ -213,9 +213,7 @@ def read_clusters(out: "os.PathLike[str] | str"):
         with open(os.path.join(out, name)) as f:
             table = os.path.join(out, json.load(f)["file"])
         if format == "parquet":
-            import pyarrow.parquet as pq
-
-            tables.append(pq.read_table(table).to_pandas())
+            tables.append(pd.read_parquet(table))
         else:
             import uproot
 
