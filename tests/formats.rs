@@ -332,3 +332,59 @@ fn clusters_from_csv(text: &str) -> Vec<Cluster> {
         })
         .collect()
 }
+
+/// The library's part of a plate job: the frames' table equals the CLI's for the same frames, a
+/// frame that cannot be read is listed with its reason, and the frame indices are the job's.
+#[test]
+fn segment_part_writes_the_clis_rows_and_lists_bad_frames() {
+    use emunet::formats::parts::segment_part;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = dir.path().join("sim");
+    let (ok, _, err) = common::emunet(&[
+        "simulate",
+        "--out",
+        sim.to_str().unwrap(),
+        "--count",
+        "10",
+        "--width",
+        "80",
+        "--height",
+        "64",
+        "--seed",
+        "19",
+    ]);
+    assert!(ok, "{err}");
+    let images = sim.join("images");
+    let cli = dir.path().join("cli");
+    let (ok, _, err) = common::emunet(&[
+        "segment",
+        "--out",
+        cli.to_str().unwrap(),
+        "--format",
+        "parquet",
+        "--clusters-only",
+        images.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let all = parquet_rows(&cli.join("clusters.parquet"));
+    // Frames 3..10 of the job, with an unreadable file among them (batches of 8 cut at it).
+    let mut frames: Vec<(usize, std::path::PathBuf)> = (3..10)
+        .map(|k| (k, images.join(format!("f{k:05}.png"))))
+        .collect();
+    let broken = dir.path().join("broken.png");
+    std::fs::write(&broken, b"\x89PNG\r\n\x1a\n truncated").unwrap();
+    frames.insert(2, (99, broken.clone()));
+    let mut unet = emunet::Unet::new(common::ctx(), &emunet::Model::shipped().unwrap()).unwrap();
+    let table = dir.path().join("part.parquet");
+    let summary = segment_part(&mut unet, &frames, &table, TableFormat::Parquet).unwrap();
+    assert_eq!((summary.frames, summary.done), (8, 7));
+    assert_eq!(summary.failed.len(), 1);
+    assert!(summary.failed[0].0.ends_with("broken.png"));
+    assert!(!summary.failed[0].1.is_empty());
+    let want: Vec<Vec<Cell>> = all
+        .into_iter()
+        .filter(|r| matches!(r[0], Cell::Int(k) if k >= 3))
+        .collect();
+    assert_eq!(summary.clusters, want.len());
+    assert_eq!(parquet_rows(&table), want);
+}

@@ -1,7 +1,7 @@
 # Type stubs of the compiled extension module (bindings/python/src/lib.rs). Use the `emunet`
 # package's wrappers (Engine, classic, simulate), which turn these tuples into Result objects.
 from os import PathLike
-from typing import List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,9 @@ class Engine:
     def threshold(self) -> float: ...
     def segment(self, frame: npt.NDArray[Union[np.uint8, np.uint16]]) -> _Raw: ...
     def segment_batch(self, frames: List[npt.NDArray[Union[np.uint8, np.uint16]]]) -> List[_Raw]: ...
+    def segment_part(
+        self, frames: List[Tuple[int, str]], table: str, format: str
+    ) -> Dict[str, Any]: ...
 
 def classic(
     frame: npt.NDArray[Union[np.uint8, np.uint16]],

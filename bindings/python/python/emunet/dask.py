@@ -80,7 +80,12 @@ def _run_part(
         done["skipped"] = True
         return done
     table = os.path.join(out, part_name(index, format))
-    result = _engine(weights, precision).segment_part(frames, table, format)
+    try:
+        result = _engine(weights, precision).segment_part(frames, table, format)
+    except _emunet.DeviceLostError:
+        # The engine is unusable: the task's retry builds a new one.
+        _ENGINES.pop((weights, precision), None)
+        raise
     summary = {
         "part": index,
         "file": os.path.basename(table),
