@@ -1627,6 +1627,14 @@ fn train(options: TrainOptions) -> emunet::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Writes a JSON report (atomically) and says where.
+fn write_report(path: &Path, report: &impl serde::Serialize) -> emunet::Result<()> {
+    let text = serde_json::to_string_pretty(report).expect("report serialises");
+    emunet::model::write_atomic(path, text.as_bytes())?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
 /// "WIDTHxHEIGHT" (or ×) as a size.
 fn parse_size(size: &str) -> Option<(usize, usize)> {
     size.split_once(['x', '×'])
@@ -1655,13 +1663,7 @@ fn eval(
             )));
         };
         let report = cli::stack_eval::stack_scores(pred, grains, frame_size, findable_grains)?;
-        emunet::model::write_atomic(
-            &json_path,
-            serde_json::to_string_pretty(&report)
-                .expect("report serialises")
-                .as_bytes(),
-        )?;
-        println!("wrote {}", json_path.display());
+        write_report(&json_path, &report)?;
         return Ok(ExitCode::SUCCESS);
     };
     let report = emunet::eval::evaluate(pred, truth, grains, radius)?;
@@ -1741,13 +1743,7 @@ fn eval(
             obj.extend(more);
         }
     }
-    emunet::model::write_atomic(
-        &json_path,
-        serde_json::to_string_pretty(&value)
-            .expect("report serialises")
-            .as_bytes(),
-    )?;
-    println!("wrote {}", json_path.display());
+    write_report(&json_path, &value)?;
     Ok(if report.frames.is_empty() {
         ExitCode::FAILURE
     } else {

@@ -212,27 +212,38 @@ fn an_unwritable_table_is_an_error_naming_it() {
     }
 }
 
-/// `segment --format parquet|root` writes the CSV's clusters; shards split the frame list into
-/// contiguous blocks whose tables together are the whole run's.
-#[test]
-fn segment_writes_tables_and_shards_cover_the_run_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = dir.path().join("sim");
+/// `count` simulated nominal frames of `size` in DIR/sim/images (returned).
+fn simulate(dir: &Path, count: usize, size: (usize, usize), seed: u64) -> std::path::PathBuf {
+    let sim = dir.join("sim");
+    let (count, w, h, seed) = (
+        count.to_string(),
+        size.0.to_string(),
+        size.1.to_string(),
+        seed.to_string(),
+    );
     let (ok, _, err) = common::emunet(&[
         "simulate",
         "--out",
         sim.to_str().unwrap(),
         "--count",
-        "5",
+        &count,
         "--width",
-        "96",
+        &w,
         "--height",
-        "64",
+        &h,
         "--seed",
-        "12",
+        &seed,
     ]);
     assert!(ok, "{err}");
-    let images = sim.join("images");
+    sim.join("images")
+}
+
+/// `segment --format parquet|root` writes the CSV's clusters; shards split the frame list into
+/// contiguous blocks whose tables together are the whole run's.
+#[test]
+fn segment_writes_tables_and_shards_cover_the_run_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = simulate(dir.path(), 5, (96, 64), 12);
     // A frame that cannot be read is reported and left out of the table.
     std::fs::write(images.join("broken.png"), b"not a png").unwrap();
     let run = |out: &str, extra: &[&str]| {
@@ -339,22 +350,7 @@ fn clusters_from_csv(text: &str) -> Vec<Cluster> {
 fn segment_part_writes_the_clis_rows_and_lists_bad_frames() {
     use emunet::formats::parts::segment_part;
     let dir = tempfile::tempdir().unwrap();
-    let sim = dir.path().join("sim");
-    let (ok, _, err) = common::emunet(&[
-        "simulate",
-        "--out",
-        sim.to_str().unwrap(),
-        "--count",
-        "10",
-        "--width",
-        "80",
-        "--height",
-        "64",
-        "--seed",
-        "19",
-    ]);
-    assert!(ok, "{err}");
-    let images = sim.join("images");
+    let images = simulate(dir.path(), 10, (80, 64), 19);
     let cli = dir.path().join("cli");
     let (ok, _, err) = common::emunet(&[
         "segment",
