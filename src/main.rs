@@ -12,6 +12,7 @@ use emunet::classic::{Classic, ClassicParams, FilterKernel, ThresholdRule};
 use emunet::clusters::{self, Connectivity};
 use emunet::clusters_gpu::Labelling;
 use emunet::flatfield::FlatField;
+use emunet::formats::parts::stem_of;
 use emunet::formats::{FrameClusters, TableFormat};
 use emunet::kernels::Precision;
 use emunet::model::Normalization;
@@ -1386,12 +1387,6 @@ fn flatfield(out: &Path, inputs: &[PathBuf]) -> emunet::Result<ExitCode> {
         gmax
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn stem_of(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "frame".into())
 }
 
 fn create_dir(dir: &Path) -> emunet::Result<()> {

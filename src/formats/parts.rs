@@ -45,20 +45,22 @@ pub fn segment_part(
             .failed
             .push((path.display().to_string(), e.to_string()));
     };
-    // Decoded frames wait here until a batch of one size is full.
-    let mut batch: Vec<(usize, &Path, Frame)> = Vec::with_capacity(BATCH);
-    let mut run_batch = |batch: &mut Vec<(usize, &Path, Frame)>,
+    // Decoded frames wait here, with their indices and paths, until a batch of one size is full.
+    let mut waiting: Vec<Frame> = Vec::with_capacity(BATCH);
+    let mut waiting_from: Vec<(usize, &Path)> = Vec::with_capacity(BATCH);
+    let mut run_batch = |waiting: &mut Vec<Frame>,
+                         waiting_from: &mut Vec<(usize, &Path)>,
                          rows: &mut Vec<FrameClusters>,
                          failed: &mut dyn FnMut(&Path, &crate::Error)|
      -> Result<()> {
-        let frames: Vec<Frame> = batch.iter().map(|(_, _, f)| f.clone()).collect();
-        let segs = match unet.segment_batch(&frames) {
+        let segs = match unet.segment_batch(waiting) {
             Ok(segs) => segs.into_iter().map(Ok).collect(),
             Err(e) if e.is_device_fault() => return Err(e),
             // One frame's fault fails the batch: find which, one by one.
-            Err(_) => frames.iter().map(|f| unet.segment(f)).collect::<Vec<_>>(),
+            Err(_) => waiting.iter().map(|f| unet.segment(f)).collect::<Vec<_>>(),
         };
-        for ((index, path, frame), seg) in batch.drain(..).zip(segs) {
+        for (((index, path), frame), seg) in waiting_from.drain(..).zip(waiting.drain(..)).zip(segs)
+        {
             match seg {
                 Ok(seg) => rows.push(FrameClusters {
                     frame: index,
@@ -80,12 +82,13 @@ pub fn segment_part(
             }
         };
         let key = |f: &Frame| (f.width, f.height, f.bits());
-        if batch.len() == BATCH || batch.first().is_some_and(|b| key(&b.2) != key(&frame)) {
-            run_batch(&mut batch, &mut rows, &mut failed)?;
+        if waiting.len() == BATCH || waiting.first().is_some_and(|w| key(w) != key(&frame)) {
+            run_batch(&mut waiting, &mut waiting_from, &mut rows, &mut failed)?;
         }
-        batch.push((*index, path, frame));
+        waiting.push(frame);
+        waiting_from.push((*index, path));
     }
-    run_batch(&mut batch, &mut rows, &mut failed)?;
+    run_batch(&mut waiting, &mut waiting_from, &mut rows, &mut failed)?;
     // Rows in frame order whatever the batching did.
     rows.sort_by_key(|r| r.frame);
     write_table(table, format, &rows)?;
@@ -95,9 +98,8 @@ pub fn segment_part(
     Ok(summary)
 }
 
-/// A frame's name in the table: its file name without the extension (as `segment` names its
-/// outputs).
-fn stem_of(path: &Path) -> String {
+/// A frame's name in tables and output files: its file name without the extension.
+pub fn stem_of(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "frame".into())
