@@ -3,11 +3,13 @@
 //! Where one storage binding cannot hold a whole 1280×1024×C activation (lavapipe: 128 MiB, so
 //! C = 32), the frame is computed as bands of rows, exactly as the U-Net runner tiles it.
 //! "buffers" is the training and per-operation form; "textures f32/f16" the fused engine's (input
-//! texture array, output storage texture array, whole frame).
+//! texture array, output storage texture array, whole frame; on CPU adapters with its weights in a
+//! uniform window).
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use emunet::Context;
-use emunet::kernels::{Conv3x3Params, Precision};
+use emunet::kernels::conv3x3::{OB, UNIFORM_WINDOW_BYTES, window_blocks};
+use emunet::kernels::{Conv3x3Params, Conv3x3Weights, Precision};
 use std::time::{Duration, Instant};
 
 fn bench(c: &mut Criterion) {
@@ -37,7 +39,7 @@ fn bench(c: &mut Criterion) {
             cb4: 0,
             co4: c4,
             relu: 1,
-            _pad: 0,
+            ob_first: 0,
         };
         let params = ctx.uniform("params", &p);
         let bind = k.bind(&ctx.device, "conv3x3", &x, &x, &weight, &bias, &y, &params);
@@ -87,7 +89,14 @@ fn bench(c: &mut Criterion) {
             };
             let (x, y) = (texture("x"), texture("y"));
             let (xv, yv) = (view(&x), view(&y));
-            let weight = ctx.upload("weight", &vec![0.01f32; (c4 * c4 * 9 * 16) as usize]);
+            // Padded by a uniform window, as the engine's weights are (uniform windows on CPU
+            // adapters: both sizes here fit one window).
+            let weights = (c4 * c4 * 9 * 16) as usize + (UNIFORM_WINDOW_BYTES / 4) as usize;
+            let weight = ctx.buffer_with(
+                "weight",
+                bytemuck::cast_slice(&vec![0.01f32; weights]),
+                wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::UNIFORM,
+            );
             let bias = ctx.upload("bias", &vec![0.0f32; (c4 * 4) as usize]);
             let p = Conv3x3Params {
                 n: 1,
@@ -97,15 +106,27 @@ fn bench(c: &mut Criterion) {
                 cb4: 0,
                 co4: c4,
                 relu: 1,
-                _pad: 0,
+                ob_first: 0,
             };
+            assert!(
+                window_blocks(c4) >= c4.div_ceil(OB),
+                "one window per conv here"
+            );
             let params = ctx.uniform("params", &p);
+            let weight_binding = match k.weights {
+                Conv3x3Weights::Storage => weight.as_entire_binding(),
+                Conv3x3Weights::Uniform => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &weight,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(UNIFORM_WINDOW_BYTES),
+                }),
+            };
             let bind = k.bind_resources(
                 &ctx.device,
                 "conv3x3 textures",
                 &[
                     (0, wgpu::BindingResource::TextureView(&xv)),
-                    (2, weight.as_entire_binding()),
+                    (2, weight_binding),
                     (3, bias.as_entire_binding()),
                     (4, wgpu::BindingResource::TextureView(&yv)),
                     (5, params.as_entire_binding()),

@@ -8,7 +8,8 @@
 // Bindings (inputs, outputs, parameters); 0, 1 and 4 are declared by the storage file (below):
 //   0 x_a    read        [N][H][W][ca4] vec4<f32>   channels-last, channels packed by 4 (zero-padded)
 //   1 x_b    read        [N][H][W][cb4] vec4<f32>   (unused when cb4 = 0)
-//   2 weight read        [co4][ca4+cb4][9] mat4x4<f32> as vec4 columns: for one (output group,
+//   2 weight read        (declared by the variant file: a storage buffer, or a uniform window)
+//                        [co4][ca4+cb4][9] mat4x4<f32> as vec4 columns: for one (output group,
 //                        input group) the nine taps (ky·3 + kx) are contiguous; column i of a block
 //                        is input channel 4·ic4+i, row j output channel 4·oc4+j, so `acc += w * x`
 //   3 bias   read        [co4] vec4<f32>
@@ -24,7 +25,7 @@
 // clamped coordinates and store nothing, so every invocation reaches the subgroup operations of
 // the subgroup variant. Padded output channels have zero weights and bias: they stay exactly 0.
 //
-// Module: conv3x3_blocks.wgsl + this file + a storage file + a variant file. This file holds the
+// Module: conv3x3_blocks.wgsl + this file + a storage file + a weights file + a variant file. This file holds the
 // computation; where activations live comes from the storage file, which declares bindings 0, 1
 // and 4 and defines `load_input` and `store_block`:
 //   conv3x3_buffers.wgsl  — storage buffers as above (training and the per-operation engine);
@@ -37,13 +38,16 @@
 //   conv3x3_textures.wgsl + conv3x3_head1x1.wgsl — the fused engine's last conv: textures in, and
 //                           the epilogue applies the 1×1 head and the sigmoid and writes the
 //                           probability map instead.
+// Where the weights are (binding 2, and `first_column`) comes from
+//   conv3x3_weights_storage.wgsl — the whole tensor in a storage buffer;
+//   conv3x3_weights_uniform.wgsl — a 64 KiB uniform window, one dispatch per window (the fused
+//                           engine on CPU adapters, with the subgroup variant: see that file).
 // The entry point `main` and `load_taps` (how the nine weight blocks reach the registers) come from
 //   conv3x3_direct.wgsl   — every invocation reads the blocks from storage (GPUs: uniform loads);
 //   conv3x3_subgroup.wgsl — the subgroup's first 8 lanes load the 36 vec4 columns cooperatively and
 //                           subgroupBroadcast hands them out. On lavapipe a storage load is
 //                           emulated lane by lane, so this is 3–4× faster there (benches/conv3x3.rs).
 
-@group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> p: Conv3x3Params;
 
@@ -68,7 +72,7 @@ fn load_row(n: u32, sy: i32, xs: i32, ic: u32) -> Row {
 fn kernel(li: u32, wid: vec3<u32>, nwg: vec3<u32>, lane: u32) {
     let oblocks = (p.co4 + OB - 1u) / OB;
     let n = wid.z / oblocks;
-    let ob = wid.z % oblocks;
+    let ob = p.ob_first + wid.z % oblocks;
     let xblocks = (p.w + PX - 1u) / PX;
     let block = (wid.y * nwg.x + wid.x) * 64u + li;
     let row = block / xblocks; // ≥ H past the last block: clamped below, never stored

@@ -15,7 +15,9 @@ struct Conv3x3Params {
     cb4: u32,
     co4: u32,
     relu: u32,
-    _pad: u32,
+    // The first block of OB output groups this dispatch computes (0 but for the uniform variant,
+    // which runs one dispatch per window of blocks whose weights fit its uniform buffer).
+    ob_first: u32,
 }
 
 const PX: u32 = 8u;

@@ -4,7 +4,7 @@
 
 // The nine weight blocks of output group `oc`, input group `ic`.
 fn load_taps(oc: u32, ic: u32, cin4: u32, lane: u32) -> Taps {
-    let b = (oc * cin4 + ic) * 36u;
+    let b = first_column(oc, ic, cin4);
     return Taps(
         mat4x4<f32>(weight[b], weight[b + 1u], weight[b + 2u], weight[b + 3u]),
         mat4x4<f32>(weight[b + 4u], weight[b + 5u], weight[b + 6u], weight[b + 7u]),

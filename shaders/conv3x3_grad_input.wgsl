@@ -8,19 +8,19 @@
 // Bindings (inputs, outputs, parameters):
 //   0 dy     read        [N][H][W][co4] vec4<f32>   gradient of the conv's output
 //   1 y      read        [N][H][W][co4] vec4<f32>   the conv's forward output (after ReLU)
-//   2 weight read        the forward layout: [co4][ca4+cb4][9] blocks (see conv3x3.wgsl)
+//   2 weight read        (declared by the variant file) the forward layout: [co4][ca4+cb4][9] blocks (see conv3x3.wgsl)
 //   3 dx_a   read_write  [N][H][W][ca4] vec4<f32>
 //   4 dx_b   read_write  [N][H][W][cb4] vec4<f32>   (bind dx_a again when cb4 = 0)
-//   5 p      uniform     Conv3x3Params (the forward conv's: n, h, w, ca4, cb4, co4, relu)
+//   5 p      uniform     Conv3x3Params (the forward conv's: n, h, w, ca4, cb4, co4, relu; ob_first 0)
 //
 // Dispatch: as conv3x3.wgsl, with the roles of input and output groups exchanged: one invocation
 // writes PX pixels × 4 input groups; grid = (gx, gy, N·ceil((ca4+cb4)/4)). Each block is applied
 // transposed (`dz * w`) with the taps mirrored. Module: conv3x3_blocks.wgsl + this file + a
-// variant file (conv3x3_direct.wgsl or conv3x3_subgroup.wgsl, as for the forward conv).
+// weights file (conv3x3_weights_storage.wgsl) + a variant file (conv3x3_direct.wgsl or
+// conv3x3_subgroup.wgsl, as for the forward conv).
 
 @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> dx_a: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> dx_b: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> p: Conv3x3Params;

@@ -15,7 +15,7 @@ fn block_hi(v: vec4<f32>) -> mat4x4<f32> {
 }
 
 fn load_taps(oc: u32, ic: u32, cin4: u32, lane: u32) -> Taps {
-    let b = (oc * cin4 + ic) * 36u;
+    let b = first_column(oc, ic, cin4);
     let l = lane & 7u;
     let v0 = weight[b + l];
     let v1 = weight[b + 8u + l];

@@ -36,7 +36,7 @@ fn check(seed: u64, n: usize, ca: usize, cb: usize, co: usize, h: usize, w: usiz
             cb4: c4(cb) as u32,
             co4: c4(co) as u32,
             relu: relu as u32,
-            _pad: 0,
+            ob_first: 0,
         };
         let params = ctx.uniform("params", &p);
         let group = k.bind(

@@ -91,6 +91,10 @@ fn fused_equals_ops_on_many_shapes() {
         (1, 3, 9, 7, false, Normalization::Median),
         (2, 16, 67, 41, true, Normalization::Median),
         (1, 12, 40, 24, false, Normalization::Zscore),
+        // 128 channels at the bottom: more input groups than a uniform weight window holds, so
+        // on CPU adapters those convs read their weights from storage (the others from windows,
+        // four of them for the 64-channel convs of UNet(2,16) above).
+        (3, 16, 40, 24, false, Normalization::Zscore),
     ];
     for (i, &(d, c, w, h, sixteen, norm)) in cases.iter().enumerate() {
         let model = model_with(d, c, 70 + i as u64, norm);
@@ -102,6 +106,31 @@ fn fused_equals_ops_on_many_shapes() {
             &format!("UNet({d},{c}) {w}x{h} {norm:?} 16-bit {sixteen}"),
         );
     }
+}
+
+#[test]
+fn cpu_adapters_read_fused_conv_weights_from_uniform_windows() {
+    use emunet::kernels::{Conv3x3Storage, Conv3x3Weights};
+    let ctx = ctx();
+    if ctx.info.device_type != wgpu::DeviceType::Cpu {
+        return;
+    }
+    let k = ctx.fused_kernels(Precision::F32);
+    for storage in [
+        Conv3x3Storage::Frame,
+        Conv3x3Storage::Textures,
+        Conv3x3Storage::Head,
+    ] {
+        assert_eq!(k.conv_for(storage, 4).weights, Conv3x3Weights::Uniform);
+    }
+    assert_eq!(
+        k.conv_for(Conv3x3Storage::Textures, 16).weights,
+        Conv3x3Weights::Uniform
+    );
+    assert_eq!(
+        k.conv_for(Conv3x3Storage::Textures, 32).weights,
+        Conv3x3Weights::Storage
+    );
 }
 
 #[test]

@@ -43,7 +43,7 @@ fn conv_grad_input(seed: u64, n: usize, ca: usize, cb: usize, co: usize, h: usiz
         cb4: c4(cb) as u32,
         co4: c4(co) as u32,
         relu: 1,
-        _pad: 0,
+        ob_first: 0,
     };
     for variant in variants(&ctx) {
         let k = Conv3x3GradInput::new(&ctx.device, variant);

@@ -8,6 +8,8 @@ pub const SOURCE: &str = include_str!("../../shaders/conv3x3.wgsl");
 pub const SOURCE_BLOCKS: &str = include_str!("../../shaders/conv3x3_blocks.wgsl");
 pub const SOURCE_DIRECT: &str = include_str!("../../shaders/conv3x3_direct.wgsl");
 pub const SOURCE_SUBGROUP: &str = include_str!("../../shaders/conv3x3_subgroup.wgsl");
+pub const SOURCE_WEIGHTS_STORAGE: &str = include_str!("../../shaders/conv3x3_weights_storage.wgsl");
+pub const SOURCE_WEIGHTS_UNIFORM: &str = include_str!("../../shaders/conv3x3_weights_uniform.wgsl");
 pub const SOURCE_BUFFERS: &str = include_str!("../../shaders/conv3x3_buffers.wgsl");
 pub const SOURCE_TEXTURES: &str = include_str!("../../shaders/conv3x3_textures.wgsl");
 pub const SOURCE_FRAME: &str = include_str!("../../shaders/conv3x3_frame.wgsl");
@@ -17,14 +19,51 @@ pub const SOURCE_HEAD: &str = include_str!("../../shaders/conv3x3_head1x1.wgsl")
 pub const PX: u32 = 8;
 pub const OB: u32 = 4;
 
-/// A conv3x3-family WGSL module: the shared register blocks, the op's body (`SOURCE` here, or
-/// conv3x3_grad_input's), and the variant's weight loading and entry point.
+/// Where a conv3x3 module reads its weights (binding 2; see `shaders/conv3x3.wgsl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conv3x3Weights {
+    /// The whole packed tensor in a storage buffer.
+    Storage,
+    /// A 64 KiB uniform window of it, one dispatch per window of output blocks
+    /// (`conv3x3_weights_uniform.wgsl`): the fused engine's convs on CPU adapters, with the
+    /// subgroup variant. Forward conv only, batch 1, at most `UNIFORM_WINDOW_MAX_CIN4` input groups.
+    Uniform,
+}
+
+/// Bytes of a uniform weight window (the shader's array; lavapipe's and most GPUs' limit).
+pub const UNIFORM_WINDOW_BYTES: u64 = 65536;
+/// The most input groups whose weights for one block of OB output groups fit a window.
+pub const UNIFORM_WINDOW_MAX_CIN4: u32 = (UNIFORM_WINDOW_BYTES / 16) as u32 / (36 * OB);
+
+/// Whole blocks of OB output groups whose weights fit one uniform window (0: none do).
+pub fn window_blocks(cin4: u32) -> u32 {
+    (UNIFORM_WINDOW_BYTES / 16) as u32 / (36 * OB * cin4.max(1))
+}
+
+/// Byte offset, in the packed weights, of output block `ob`'s weights (a multiple of 256, the
+/// uniform offset alignment, since one block's weights are cin4 · 2304 bytes).
+pub fn window_offset(ob: u32, cin4: u32) -> u64 {
+    ob as u64 * (OB * cin4 * 36 * 16) as u64
+}
+
+/// A conv3x3-family WGSL module with its weights in a storage buffer: the shared register
+/// blocks, the op's body (`SOURCE` here, or conv3x3_grad_input's), and the variant's weight
+/// loading and entry point.
 pub fn module_source(body: &str, variant: Variant) -> String {
+    module_source_with(body, Conv3x3Weights::Storage, variant)
+}
+
+/// As `module_source`, with the weights where `weights` says.
+pub fn module_source_with(body: &str, weights: Conv3x3Weights, variant: Variant) -> String {
+    let weights = match weights {
+        Conv3x3Weights::Storage => SOURCE_WEIGHTS_STORAGE,
+        Conv3x3Weights::Uniform => SOURCE_WEIGHTS_UNIFORM,
+    };
     let tail = match variant {
         Variant::Direct => SOURCE_DIRECT,
         Variant::Subgroup => SOURCE_SUBGROUP,
     };
-    format!("{SOURCE_BLOCKS}\n{body}\n{tail}")
+    format!("{SOURCE_BLOCKS}\n{body}\n{weights}\n{tail}")
 }
 
 /// Where a conv3x3 module's activations live: its storage file (see `shaders/conv3x3.wgsl`).
@@ -55,28 +94,32 @@ impl Conv3x3Storage {
 
     /// The bindings the storage file and conv3x3.wgsl declare together (storage textures in
     /// `format`).
-    fn bindings(self, format: wgpu::TextureFormat) -> Vec<(u32, Access)> {
+    fn bindings(self, format: wgpu::TextureFormat, weights: Conv3x3Weights) -> Vec<(u32, Access)> {
         use Access::{Read, ReadWrite, Texture, Uniform};
         let storage_texture = Access::StorageTexture(format);
+        let w = match weights {
+            Conv3x3Weights::Storage => Read,
+            Conv3x3Weights::Uniform => Uniform,
+        };
         match self {
             Conv3x3Storage::Buffers => vec![
                 (0, Read),
                 (1, Read),
-                (2, Read),
+                (2, w),
                 (3, Read),
                 (4, ReadWrite),
                 (5, Uniform),
             ],
             Conv3x3Storage::Textures => vec![
                 (0, Texture),
-                (2, Read),
+                (2, w),
                 (3, Read),
                 (4, storage_texture),
                 (5, Uniform),
             ],
             Conv3x3Storage::Frame => vec![
                 (0, Read),
-                (2, Read),
+                (2, w),
                 (3, Read),
                 (4, storage_texture),
                 (5, Uniform),
@@ -84,7 +127,7 @@ impl Conv3x3Storage {
             ],
             Conv3x3Storage::Head => vec![
                 (0, Texture),
-                (2, Read),
+                (2, w),
                 (3, Read),
                 (4, ReadWrite),
                 (5, Uniform),
@@ -99,9 +142,14 @@ pub fn source(variant: Variant) -> String {
     source_with(variant, Conv3x3Storage::Buffers)
 }
 
-/// The forward conv's module for a variant and storage.
+/// The forward conv's module for a variant and storage, weights in a storage buffer.
 pub fn source_with(variant: Variant, storage: Conv3x3Storage) -> String {
-    module_source(&format!("{SOURCE}\n{}", storage.source()), variant)
+    source_full(variant, storage, Conv3x3Weights::Storage)
+}
+
+/// The forward conv's module for a variant, storage and weights location.
+pub fn source_full(variant: Variant, storage: Conv3x3Storage, weights: Conv3x3Weights) -> String {
+    module_source_with(&format!("{SOURCE}\n{}", storage.source()), weights, variant)
 }
 
 /// Mirrors `HeadParams` in `conv3x3_head1x1.wgsl`: the head's weights by channel group (zero
@@ -144,7 +192,8 @@ pub struct Conv3x3Params {
     pub cb4: u32,
     pub co4: u32,
     pub relu: u32,
-    pub _pad: u32,
+    /// First block of OB output groups the dispatch computes (0 but for uniform weight windows).
+    pub ob_first: u32,
 }
 
 impl Conv3x3Params {
@@ -165,6 +214,7 @@ pub struct Conv3x3 {
     pub layout: wgpu::BindGroupLayout,
     pub variant: Variant,
     pub storage: Conv3x3Storage,
+    pub weights: Conv3x3Weights,
 }
 
 impl Conv3x3 {
@@ -184,15 +234,29 @@ impl Conv3x3 {
         storage: Conv3x3Storage,
         precision: Precision,
     ) -> Self {
-        let label = format!("conv3x3 ({storage:?}, {precision:?})");
-        let layout = layout_at(device, &label, &storage.bindings(precision.format()));
-        let source = precision.module(source_with(variant, storage));
+        Self::fused_with(device, variant, storage, precision, Conv3x3Weights::Storage)
+    }
+
+    /// The conv with `storage` and its weights where `weights` says (uniform windows need the
+    /// subgroup variant and batch 1: see `Conv3x3Weights::Uniform`).
+    pub fn fused_with(
+        device: &wgpu::Device,
+        variant: Variant,
+        storage: Conv3x3Storage,
+        precision: Precision,
+        weights: Conv3x3Weights,
+    ) -> Self {
+        let label = format!("conv3x3 ({storage:?}, {precision:?}, {weights:?} weights)");
+        let bindings = storage.bindings(precision.format(), weights);
+        let layout = layout_at(device, &label, &bindings);
+        let source = precision.module(source_full(variant, storage, weights));
         let pipeline = pipeline(device, &label, &source, "main", &layout);
         Conv3x3 {
             pipeline,
             layout,
             variant,
             storage,
+            weights,
         }
     }
 
@@ -229,14 +293,22 @@ impl Conv3x3 {
         )
     }
 
-    /// The dispatch grid for `p`.
-    pub fn grid(p: &Conv3x3Params) -> [u32; 3] {
+    /// The dispatch grid for `p`: every output block, or with uniform weights the blocks of the
+    /// window that starts at `p.ob_first`.
+    pub fn grid(&self, p: &Conv3x3Params) -> [u32; 3] {
         let [x, y] = grid_2d(div_ceil(p.w, PX) * p.h);
-        [x, y, p.n * div_ceil(p.co4, OB)]
+        let blocks = div_ceil(p.co4, OB);
+        let z = match self.weights {
+            Conv3x3Weights::Storage => p.n * blocks,
+            Conv3x3Weights::Uniform => {
+                (blocks - p.ob_first.min(blocks)).min(window_blocks(p.ca4 + p.cb4))
+            }
+        };
+        [x, y, z]
     }
 
     pub fn record(&self, pass: &mut wgpu::ComputePass, group: &wgpu::BindGroup, p: &Conv3x3Params) {
-        let [x, y, z] = Self::grid(p);
+        let [x, y, z] = self.grid(p);
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, group, &[]);
         pass.dispatch_workgroups(x, y, z);

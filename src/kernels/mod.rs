@@ -24,7 +24,9 @@ pub mod upconv2x2_grad;
 
 pub use adam::{Adam, AdamParams};
 pub use cluster_moments::{ClusterMoments, MomentsParams, WeightSource};
-pub use conv3x3::{Conv3x3, Conv3x3Params, Conv3x3Storage, FrameParams, HeadParams};
+pub use conv3x3::{
+    Conv3x3, Conv3x3Params, Conv3x3Storage, Conv3x3Weights, FrameParams, HeadParams,
+};
 pub use conv3x3_grad_input::Conv3x3GradInput;
 pub use conv3x3_grad_weight::{Conv3x3GradWeight, GradWeightParams};
 pub use fir_filter::{FirFilter, FirFilterParams, FirTaps};
@@ -56,6 +58,14 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("conv3x3_grad_input.wgsl", conv3x3_grad_input::SOURCE),
     ("conv3x3_direct.wgsl", conv3x3::SOURCE_DIRECT),
     ("conv3x3_subgroup.wgsl", conv3x3::SOURCE_SUBGROUP),
+    (
+        "conv3x3_weights_storage.wgsl",
+        conv3x3::SOURCE_WEIGHTS_STORAGE,
+    ),
+    (
+        "conv3x3_weights_uniform.wgsl",
+        conv3x3::SOURCE_WEIGHTS_UNIFORM,
+    ),
     ("conv3x3_buffers.wgsl", conv3x3::SOURCE_BUFFERS),
     ("conv3x3_textures.wgsl", conv3x3::SOURCE_TEXTURES),
     ("conv3x3_frame.wgsl", conv3x3::SOURCE_FRAME),
@@ -113,6 +123,30 @@ pub fn modules() -> Vec<(&'static str, String)> {
         (
             "conv3x3 (textures, subgroup)",
             conv3x3::source_with(Variant::Subgroup, Conv3x3Storage::Textures),
+        ),
+        (
+            "conv3x3 (textures, subgroup, uniform weights)",
+            conv3x3::source_full(
+                Variant::Subgroup,
+                Conv3x3Storage::Textures,
+                Conv3x3Weights::Uniform,
+            ),
+        ),
+        (
+            "conv3x3 (frame, subgroup, uniform weights)",
+            conv3x3::source_full(
+                Variant::Subgroup,
+                Conv3x3Storage::Frame,
+                Conv3x3Weights::Uniform,
+            ),
+        ),
+        (
+            "conv3x3 (head1x1, subgroup, uniform weights)",
+            conv3x3::source_full(
+                Variant::Subgroup,
+                Conv3x3Storage::Head,
+                Conv3x3Weights::Uniform,
+            ),
         ),
         (
             "conv3x3 (frame, subgroup)",
@@ -251,17 +285,25 @@ pub struct FusedKernels {
     pub conv: Conv3x3,
     /// Last conv with the head epilogue.
     pub conv_head: Conv3x3,
+    /// Where `conv` reads its weights from uniform windows: the same conv with storage weights,
+    /// for convs with more input groups than a window holds.
+    pub conv_wide: Option<Conv3x3>,
     pub upconv2x2: Upconv2x2,
     pub maxpool2x2: Maxpool2x2Textures,
 }
 
 impl FusedKernels {
-    /// The conv pipeline of a storage (the fused engine builds no buffer-storage conv).
-    pub fn conv_for(&self, storage: Conv3x3Storage) -> &Conv3x3 {
+    /// The conv pipeline of a storage (the fused engine builds no buffer-storage conv) for a conv
+    /// of `cin4` input groups. The first and last convs are narrow (1 and at most 4 input
+    /// groups: the fused engine runs models up to 16 channels wide), so their windows always fit.
+    pub fn conv_for(&self, storage: Conv3x3Storage, cin4: u32) -> &Conv3x3 {
         match storage {
             Conv3x3Storage::Frame => &self.conv_frame,
             Conv3x3Storage::Head => &self.conv_head,
-            Conv3x3Storage::Textures | Conv3x3Storage::Buffers => &self.conv,
+            Conv3x3Storage::Textures | Conv3x3Storage::Buffers => match &self.conv_wide {
+                Some(wide) if cin4 > conv3x3::UNIFORM_WINDOW_MAX_CIN4 => wide,
+                _ => &self.conv,
+            },
         }
     }
 
@@ -272,10 +314,19 @@ impl FusedKernels {
         precision: Precision,
     ) -> Self {
         let v = Variant::choose(features, info);
+        // Where lanes load weights together (CPU adapters), they load them from uniform windows:
+        // 1.5× faster on lavapipe, where a storage load is emulated lane by lane.
+        let weights = match v {
+            Variant::Subgroup => Conv3x3Weights::Uniform,
+            Variant::Direct => Conv3x3Weights::Storage,
+        };
+        let conv = |storage, weights| Conv3x3::fused_with(device, v, storage, precision, weights);
         FusedKernels {
-            conv_frame: Conv3x3::fused(device, v, Conv3x3Storage::Frame, precision),
-            conv: Conv3x3::fused(device, v, Conv3x3Storage::Textures, precision),
-            conv_head: Conv3x3::fused(device, v, Conv3x3Storage::Head, precision),
+            conv_frame: conv(Conv3x3Storage::Frame, weights),
+            conv: conv(Conv3x3Storage::Textures, weights),
+            conv_head: conv(Conv3x3Storage::Head, weights),
+            conv_wide: (weights == Conv3x3Weights::Uniform)
+                .then(|| conv(Conv3x3Storage::Textures, Conv3x3Weights::Storage)),
             upconv2x2: Upconv2x2::fused(device, v, precision),
             maxpool2x2: Maxpool2x2Textures::new(device, precision),
         }

@@ -186,15 +186,16 @@ impl Unet {
 
         let precision = self.fused_precision();
         let f = ctx.fused_kernels(precision);
-        // One conv step; `inputs` are the storage file's input bindings (0 and, for the frame
-        // conv, 7; for the head conv, 6), `y` its output (binding 4).
+        // One conv: one step, or with uniform weights one step per window of output blocks;
+        // `inputs` are the storage file's input bindings (0 and, for the frame conv, 7; for the
+        // head conv, 6), `y` its output (binding 4).
         let conv = |i: usize,
                     l: usize,
                     storage: Conv3x3Storage,
                     inputs: Vec<(u32, wgpu::BindingResource)>,
                     y: wgpu::BindingResource| {
             let cw = &self.convs[i];
-            let p = Conv3x3Params {
+            let whole = Conv3x3Params {
                 n: 1,
                 h: hl(l) as u32,
                 w: wl(l) as u32,
@@ -202,40 +203,69 @@ impl Unet {
                 cb4: 0,
                 co4: c4(cw.co) as u32,
                 relu: 1,
-                _pad: 0,
+                ob_first: 0,
             };
-            let params = uniform(&format!("{}.params", cw.name), bytemuck::bytes_of(&p));
-            let mut entries = inputs;
-            entries.extend([
-                (2, cw.weight.as_entire_binding()),
-                (3, cw.bias.as_entire_binding()),
-                (4, y),
-                (5, params.as_entire_binding()),
-            ]);
-            let kernel = f.conv_for(storage);
+            let kernel = f.conv_for(storage, whole.ca4);
+            let blocks = whole.co4.div_ceil(conv3x3::OB);
+            let per_step = match kernel.weights {
+                Conv3x3Weights::Storage => blocks,
+                Conv3x3Weights::Uniform => conv3x3::window_blocks(whole.ca4),
+            };
             // The head's 1×1 conv runs in the last conv's epilogue.
             let extra_flops = match storage {
                 Conv3x3Storage::Head => (2 * self.channels * h * w) as u64,
                 _ => 0,
             };
-            Step {
-                label: cw.name.clone(),
-                flops: p.flops(cw.ca + cw.cb, cw.co) + extra_flops,
-                bytes: scale(p.bytes()),
-                op: Op::FusedConv(
-                    precision,
-                    storage,
-                    kernel.bind_resources(dev, &cw.name, &entries),
-                    p,
-                ),
-            }
+            let steps = blocks.div_ceil(per_step);
+            (0..steps)
+                .map(|s| {
+                    let p = Conv3x3Params {
+                        ob_first: s * per_step,
+                        ..whole
+                    };
+                    let label = match steps {
+                        1 => cw.name.clone(),
+                        _ => format!("{}[{}/{steps}]", cw.name, s + 1),
+                    };
+                    let params = uniform(&format!("{label}.params"), bytemuck::bytes_of(&p));
+                    let weight = match kernel.weights {
+                        Conv3x3Weights::Storage => cw.weight.as_entire_binding(),
+                        Conv3x3Weights::Uniform => {
+                            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                                buffer: &cw.weight,
+                                offset: conv3x3::window_offset(p.ob_first, p.ca4),
+                                size: wgpu::BufferSize::new(conv3x3::UNIFORM_WINDOW_BYTES),
+                            })
+                        }
+                    };
+                    let mut entries = inputs.clone();
+                    entries.extend([
+                        (2, weight),
+                        (3, cw.bias.as_entire_binding()),
+                        (4, y.clone()),
+                        (5, params.as_entire_binding()),
+                    ]);
+                    let share = |v: u64| v * kernel.grid(&p)[2] as u64 / blocks as u64;
+                    Step {
+                        label: label.clone(),
+                        flops: share(whole.flops(cw.ca + cw.cb, cw.co) + extra_flops),
+                        bytes: share(scale(whole.bytes())),
+                        op: Op::FusedConv(
+                            precision,
+                            storage,
+                            kernel.bind_resources(dev, &label, &entries),
+                            p,
+                        ),
+                    }
+                })
+                .collect::<Vec<_>>()
         };
         let tex = wgpu::BindingResource::TextureView;
 
         let mut ci = 0;
         for l in 0..d {
             let c = c4(cl(l));
-            steps.push(match l {
+            steps.extend(match l {
                 0 => conv(
                     ci,
                     0,
@@ -254,7 +284,7 @@ impl Unet {
                     tex(&t1_all[l]),
                 ),
             });
-            steps.push(conv(
+            steps.extend(conv(
                 ci + 1,
                 l,
                 Conv3x3Storage::Textures,
@@ -280,14 +310,14 @@ impl Unet {
             });
         }
         let (x, y1, y0) = (&input_all[d - 1], &t1_all[d], &t0_all[d - 1]);
-        steps.push(conv(
+        steps.extend(conv(
             ci,
             d,
             Conv3x3Storage::Textures,
             vec![(0, tex(x))],
             tex(y1),
         ));
-        steps.push(conv(
+        steps.extend(conv(
             ci + 1,
             d,
             Conv3x3Storage::Textures,
@@ -326,14 +356,14 @@ impl Unet {
                 op: Op::FusedUp(precision, g, p),
             });
             let (x, y1) = (&cat_all[l], &t1_all[l]);
-            steps.push(conv(
+            steps.extend(conv(
                 ci,
                 l,
                 Conv3x3Storage::Textures,
                 vec![(0, tex(x))],
                 tex(y1),
             ));
-            steps.push(if l == 0 {
+            steps.extend(if l == 0 {
                 conv(
                     ci + 1,
                     0,

@@ -150,7 +150,7 @@ impl Step {
             Op::Head(g, p) => k.head1x1.record(pass, g, p),
             Op::FusedConv(precision, storage, g, p) => ctx
                 .fused_kernels(*precision)
-                .conv_for(*storage)
+                .conv_for(*storage, p.ca4 + p.cb4)
                 .record(pass, g, p),
             Op::FusedUp(precision, g, p) => {
                 ctx.fused_kernels(*precision).upconv2x2.record(pass, g, p)
@@ -239,11 +239,20 @@ impl Unet {
         let d = model.depth;
         let c = model.channels;
         let upload_conv = |name: String, ca: usize, cb: usize, co: usize| {
-            let w =
+            let mut w =
                 layout::pack_conv3x3_weight(model.tensor(&format!("{name}.weight")), co, ca, cb);
+            // Zero-padded by one uniform window, so that the fused engine's window of any output
+            // block is whole (conv3x3_weights_uniform.wgsl); the storage form ignores the tail.
+            w.resize(w.len() + (conv3x3::UNIFORM_WINDOW_BYTES / 4) as usize, 0.0);
             let b = layout::pack_bias(model.tensor(&format!("{name}.bias")));
             ConvWeights {
-                weight: ctx.upload(&format!("{name}.weight"), &w),
+                weight: ctx.buffer_with(
+                    &format!("{name}.weight"),
+                    bytemuck::cast_slice(&w),
+                    wgpu::BufferUsages::STORAGE
+                        | wgpu::BufferUsages::UNIFORM
+                        | wgpu::BufferUsages::COPY_SRC,
+                ),
                 bias: ctx.upload(&format!("{name}.bias"), &b),
                 name,
                 ca,
@@ -553,7 +562,7 @@ impl Unet {
                     cb4: c4(cw.cb) as u32,
                     co4: c4(cw.co) as u32,
                     relu: 1,
-                    _pad: 0,
+                    ob_first: 0,
                 };
                 let params = u(&cw.name, &|| bytemuck::bytes_of(&p).to_vec());
                 let g = k.conv3x3.bind(

@@ -295,7 +295,7 @@ impl GpuTrainer {
             cb4: c4(cb) as u32,
             co4: c4(co) as u32,
             relu: 1,
-            _pad: 0,
+            ob_first: 0,
         };
         // --- forward ---
         let fwd_conv = |ops: &mut Vec<Op>,
