@@ -8,8 +8,8 @@
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use emunet::Context;
-use emunet::kernels::conv3x3::{OB, UNIFORM_WINDOW_BYTES, window_blocks};
-use emunet::kernels::{Conv3x3Params, Conv3x3Weights, Precision};
+use emunet::kernels::conv3x3::{OB, window_blocks};
+use emunet::kernels::{Conv3x3Params, Precision, UNIFORM_WINDOW_BYTES, WeightsIn};
 use std::time::{Duration, Instant};
 
 fn bench(c: &mut Criterion) {
@@ -114,8 +114,8 @@ fn bench(c: &mut Criterion) {
             );
             let params = ctx.uniform("params", &p);
             let weight_binding = match k.weights {
-                Conv3x3Weights::Storage => weight.as_entire_binding(),
-                Conv3x3Weights::Uniform => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                WeightsIn::Storage => weight.as_entire_binding(),
+                WeightsIn::Uniform => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                     buffer: &weight,
                     offset: 0,
                     size: wgpu::BufferSize::new(UNIFORM_WINDOW_BYTES),

@@ -4,7 +4,8 @@
 //
 // Bindings:
 //   0 x      read        [N][H][W][ci4] vec4<f32>   (input, low resolution)
-//   1 weight read        [co4][ci4][4] mat4x4<f32> as vec4 columns: for one (output group, input
+//   1 weight read        (declared by the weights file: storage buffer or uniform)
+//                        [co4][ci4][4] mat4x4<f32> as vec4 columns: for one (output group, input
 //                        group) the four taps t = 2a+b are contiguous; column i of a block is input
 //                        channel 4·ic4+i, row j output channel 4·oc4+j
 //   2 bias   read        [co4] vec4<f32>
@@ -18,7 +19,9 @@
 // Past-the-end invocations compute on clamped coordinates and store nothing (every invocation
 // reaches the subgroup operations).
 //
-// Module: upconv2x2_blocks.wgsl (parameters, Quad) + this file + a storage file + a variant file.
+// Module: upconv2x2_blocks.wgsl (parameters, Quad) + this file + a storage file + a weights
+// file (upconv2x2_weights_storage.wgsl, or upconv2x2_weights_uniform.wgsl: the fused engine on CPU
+// adapters, see there) + a variant file.
 // The storage file declares bindings 0 (x) and 3 (y) and defines `load_x` and `store`:
 // upconv2x2_buffers.wgsl (storage buffers as above) or upconv2x2_textures.wgsl (the fused engine:
 // texture arrays, see conv3x3_textures.wgsl). As for conv3x3, the entry point `main` (which calls
@@ -26,7 +29,6 @@
 // upconv2x2_subgroup.wgsl (lanes 0..7 load the 16 columns together and broadcast them: 5–8×
 // faster on lavapipe).
 
-@group(0) @binding(1) var<storage, read> weight: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(4) var<uniform> p: Upconv2x2Params;
 

@@ -14,7 +14,6 @@
 // file + a variant file (upconv2x2_direct.wgsl or upconv2x2_subgroup.wgsl: `load_quad`, `main`).
 
 @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> weight: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> dx: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> p: Upconv2x2Params;
 

@@ -92,8 +92,8 @@ fn fused_equals_ops_on_many_shapes() {
         (2, 16, 67, 41, true, Normalization::Median),
         (1, 12, 40, 24, false, Normalization::Zscore),
         // 128 channels at the bottom: more input groups than a uniform weight window holds, so
-        // on CPU adapters those convs read their weights from storage (the others from windows,
-        // four of them for the 64-channel convs of UNet(2,16) above).
+        // on CPU adapters those convs and the first up-conv read their weights from storage (the
+        // others from windows, four of them for the 64-channel convs of UNet(2,16) above).
         (3, 16, 40, 24, false, Normalization::Zscore),
     ];
     for (i, &(d, c, w, h, sixteen, norm)) in cases.iter().enumerate() {
@@ -109,8 +109,8 @@ fn fused_equals_ops_on_many_shapes() {
 }
 
 #[test]
-fn cpu_adapters_read_fused_conv_weights_from_uniform_windows() {
-    use emunet::kernels::{Conv3x3Storage, Conv3x3Weights};
+fn cpu_adapters_read_fused_weights_from_uniform_windows() {
+    use emunet::kernels::{Conv3x3Storage, WeightsIn};
     let ctx = ctx();
     if ctx.info.device_type != wgpu::DeviceType::Cpu {
         return;
@@ -121,16 +121,19 @@ fn cpu_adapters_read_fused_conv_weights_from_uniform_windows() {
         Conv3x3Storage::Textures,
         Conv3x3Storage::Head,
     ] {
-        assert_eq!(k.conv_for(storage, 4).weights, Conv3x3Weights::Uniform);
+        assert_eq!(k.conv_for(storage, 4).weights, WeightsIn::Uniform);
     }
     assert_eq!(
         k.conv_for(Conv3x3Storage::Textures, 16).weights,
-        Conv3x3Weights::Uniform
+        WeightsIn::Uniform
     );
     assert_eq!(
         k.conv_for(Conv3x3Storage::Textures, 32).weights,
-        Conv3x3Weights::Storage
+        WeightsIn::Storage
     );
+    // Up-convs: whole tensors up to 64 → 32 channels (UNet(2,16)) fit, 128 → 64 do not.
+    assert_eq!(k.upconv_for(16, 8).weights, WeightsIn::Uniform);
+    assert_eq!(k.upconv_for(32, 16).weights, WeightsIn::Storage);
 }
 
 #[test]

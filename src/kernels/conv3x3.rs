@@ -2,7 +2,10 @@
 //! with its activations in storage buffers or, for the fused engine, in textures (the storage
 //! files `conv3x3_{buffers,textures,frame,head1x1}.wgsl`).
 
-use super::{Access, Precision, Variant, bind, bind_at, div_ceil, grid_2d, layout_at, pipeline};
+use super::{
+    Access, Precision, UNIFORM_WINDOW_BYTES, Variant, WeightsIn, bind, bind_at, div_ceil, grid_2d,
+    layout_at, pipeline,
+};
 
 pub const SOURCE: &str = include_str!("../../shaders/conv3x3.wgsl");
 pub const SOURCE_BLOCKS: &str = include_str!("../../shaders/conv3x3_blocks.wgsl");
@@ -19,19 +22,6 @@ pub const SOURCE_HEAD: &str = include_str!("../../shaders/conv3x3_head1x1.wgsl")
 pub const PX: u32 = 8;
 pub const OB: u32 = 4;
 
-/// Where a conv3x3 module reads its weights (binding 2; see `shaders/conv3x3.wgsl`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Conv3x3Weights {
-    /// The whole packed tensor in a storage buffer.
-    Storage,
-    /// A 64 KiB uniform window of it, one dispatch per window of output blocks
-    /// (`conv3x3_weights_uniform.wgsl`): the fused engine's convs on CPU adapters, with the
-    /// subgroup variant. Forward conv only, batch 1, at most `UNIFORM_WINDOW_MAX_CIN4` input groups.
-    Uniform,
-}
-
-/// Bytes of a uniform weight window (the shader's array; lavapipe's and most GPUs' limit).
-pub const UNIFORM_WINDOW_BYTES: u64 = 65536;
 /// The most input groups whose weights for one block of OB output groups fit a window.
 pub const UNIFORM_WINDOW_MAX_CIN4: u32 = (UNIFORM_WINDOW_BYTES / 16) as u32 / (36 * OB);
 
@@ -50,14 +40,14 @@ pub fn window_offset(ob: u32, cin4: u32) -> u64 {
 /// blocks, the op's body (`SOURCE` here, or conv3x3_grad_input's), and the variant's weight
 /// loading and entry point.
 pub fn module_source(body: &str, variant: Variant) -> String {
-    module_source_with(body, Conv3x3Weights::Storage, variant)
+    module_source_with(body, WeightsIn::Storage, variant)
 }
 
 /// As `module_source`, with the weights where `weights` says.
-pub fn module_source_with(body: &str, weights: Conv3x3Weights, variant: Variant) -> String {
+pub fn module_source_with(body: &str, weights: WeightsIn, variant: Variant) -> String {
     let weights = match weights {
-        Conv3x3Weights::Storage => SOURCE_WEIGHTS_STORAGE,
-        Conv3x3Weights::Uniform => SOURCE_WEIGHTS_UNIFORM,
+        WeightsIn::Storage => SOURCE_WEIGHTS_STORAGE,
+        WeightsIn::Uniform => SOURCE_WEIGHTS_UNIFORM,
     };
     let tail = match variant {
         Variant::Direct => SOURCE_DIRECT,
@@ -94,12 +84,12 @@ impl Conv3x3Storage {
 
     /// The bindings the storage file and conv3x3.wgsl declare together (storage textures in
     /// `format`).
-    fn bindings(self, format: wgpu::TextureFormat, weights: Conv3x3Weights) -> Vec<(u32, Access)> {
+    fn bindings(self, format: wgpu::TextureFormat, weights: WeightsIn) -> Vec<(u32, Access)> {
         use Access::{Read, ReadWrite, Texture, Uniform};
         let storage_texture = Access::StorageTexture(format);
         let w = match weights {
-            Conv3x3Weights::Storage => Read,
-            Conv3x3Weights::Uniform => Uniform,
+            WeightsIn::Storage => Read,
+            WeightsIn::Uniform => Uniform,
         };
         match self {
             Conv3x3Storage::Buffers => vec![
@@ -144,11 +134,11 @@ pub fn source(variant: Variant) -> String {
 
 /// The forward conv's module for a variant and storage, weights in a storage buffer.
 pub fn source_with(variant: Variant, storage: Conv3x3Storage) -> String {
-    source_full(variant, storage, Conv3x3Weights::Storage)
+    source_full(variant, storage, WeightsIn::Storage)
 }
 
 /// The forward conv's module for a variant, storage and weights location.
-pub fn source_full(variant: Variant, storage: Conv3x3Storage, weights: Conv3x3Weights) -> String {
+pub fn source_full(variant: Variant, storage: Conv3x3Storage, weights: WeightsIn) -> String {
     module_source_with(&format!("{SOURCE}\n{}", storage.source()), weights, variant)
 }
 
@@ -214,7 +204,7 @@ pub struct Conv3x3 {
     pub layout: wgpu::BindGroupLayout,
     pub variant: Variant,
     pub storage: Conv3x3Storage,
-    pub weights: Conv3x3Weights,
+    pub weights: WeightsIn,
 }
 
 impl Conv3x3 {
@@ -234,17 +224,17 @@ impl Conv3x3 {
         storage: Conv3x3Storage,
         precision: Precision,
     ) -> Self {
-        Self::fused_with(device, variant, storage, precision, Conv3x3Weights::Storage)
+        Self::fused_with(device, variant, storage, precision, WeightsIn::Storage)
     }
 
     /// The conv with `storage` and its weights where `weights` says (uniform windows need the
-    /// subgroup variant and batch 1: see `Conv3x3Weights::Uniform`).
+    /// subgroup variant and batch 1: see `WeightsIn::Uniform`).
     pub fn fused_with(
         device: &wgpu::Device,
         variant: Variant,
         storage: Conv3x3Storage,
         precision: Precision,
-        weights: Conv3x3Weights,
+        weights: WeightsIn,
     ) -> Self {
         let label = format!("conv3x3 ({storage:?}, {precision:?}, {weights:?} weights)");
         let bindings = storage.bindings(precision.format(), weights);
@@ -299,8 +289,8 @@ impl Conv3x3 {
         let [x, y] = grid_2d(div_ceil(p.w, PX) * p.h);
         let blocks = div_ceil(p.co4, OB);
         let z = match self.weights {
-            Conv3x3Weights::Storage => p.n * blocks,
-            Conv3x3Weights::Uniform => {
+            WeightsIn::Storage => p.n * blocks,
+            WeightsIn::Uniform => {
                 (blocks - p.ob_first.min(blocks)).min(window_blocks(p.ca4 + p.cb4))
             }
         };

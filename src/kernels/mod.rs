@@ -24,9 +24,7 @@ pub mod upconv2x2_grad;
 
 pub use adam::{Adam, AdamParams};
 pub use cluster_moments::{ClusterMoments, MomentsParams, WeightSource};
-pub use conv3x3::{
-    Conv3x3, Conv3x3Params, Conv3x3Storage, Conv3x3Weights, FrameParams, HeadParams,
-};
+pub use conv3x3::{Conv3x3, Conv3x3Params, Conv3x3Storage, FrameParams, HeadParams};
 pub use conv3x3_grad_input::Conv3x3GradInput;
 pub use conv3x3_grad_weight::{Conv3x3GradWeight, GradWeightParams};
 pub use fir_filter::{FirFilter, FirFilterParams, FirTaps};
@@ -89,6 +87,14 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("upconv2x2_blocks.wgsl", upconv2x2::SOURCE_BLOCKS),
     ("upconv2x2_direct.wgsl", upconv2x2::SOURCE_DIRECT),
     ("upconv2x2_subgroup.wgsl", upconv2x2::SOURCE_SUBGROUP),
+    (
+        "upconv2x2_weights_storage.wgsl",
+        upconv2x2::SOURCE_WEIGHTS_STORAGE,
+    ),
+    (
+        "upconv2x2_weights_uniform.wgsl",
+        upconv2x2::SOURCE_WEIGHTS_UNIFORM,
+    ),
 ];
 
 /// Every shader module the crate compiles, by name (the naga validation test checks each).
@@ -129,24 +135,16 @@ pub fn modules() -> Vec<(&'static str, String)> {
             conv3x3::source_full(
                 Variant::Subgroup,
                 Conv3x3Storage::Textures,
-                Conv3x3Weights::Uniform,
+                WeightsIn::Uniform,
             ),
         ),
         (
             "conv3x3 (frame, subgroup, uniform weights)",
-            conv3x3::source_full(
-                Variant::Subgroup,
-                Conv3x3Storage::Frame,
-                Conv3x3Weights::Uniform,
-            ),
+            conv3x3::source_full(Variant::Subgroup, Conv3x3Storage::Frame, WeightsIn::Uniform),
         ),
         (
             "conv3x3 (head1x1, subgroup, uniform weights)",
-            conv3x3::source_full(
-                Variant::Subgroup,
-                Conv3x3Storage::Head,
-                Conv3x3Weights::Uniform,
-            ),
+            conv3x3::source_full(Variant::Subgroup, Conv3x3Storage::Head, WeightsIn::Uniform),
         ),
         (
             "conv3x3 (frame, subgroup)",
@@ -171,6 +169,14 @@ pub fn modules() -> Vec<(&'static str, String)> {
         (
             "upconv2x2 (textures, direct)",
             upconv2x2::source_with(Variant::Direct, Upconv2x2Storage::Textures),
+        ),
+        (
+            "upconv2x2 (textures, subgroup, uniform weights)",
+            upconv2x2::source_full(
+                Variant::Subgroup,
+                Upconv2x2Storage::Textures,
+                WeightsIn::Uniform,
+            ),
         ),
         (
             "upconv2x2 (textures, subgroup)",
@@ -198,6 +204,23 @@ pub fn modules() -> Vec<(&'static str, String)> {
         ("upconv2x2 (subgroup)", upconv2x2::source(Variant::Subgroup)),
     ]
 }
+
+/// Where the weight-heavy kernels of the fused engine (conv3x3, upconv2x2) read their weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightsIn {
+    /// The whole packed tensor in a storage buffer.
+    Storage,
+    /// A 64 KiB uniform window of it (`*_weights_uniform.wgsl`): the fused engine on CPU adapters,
+    /// with the subgroup variant, whose lanes load distinct columns and broadcast them (lavapipe
+    /// turns every weight load into gathers; a uniform one costs ~10× less than a storage one).
+    /// conv3x3: one dispatch per window of output blocks, batch 1, at most
+    /// `conv3x3::UNIFORM_WINDOW_MAX_CIN4` input groups; upconv2x2: the whole tensor in one window
+    /// (`upconv2x2::fits_uniform`).
+    Uniform,
+}
+
+/// Bytes of a uniform weight window (the shaders' arrays; lavapipe's and many GPUs' limit).
+pub const UNIFORM_WINDOW_BYTES: u64 = 65536;
 
 /// How weight blocks reach the registers in kernels that come in two variants (conv3x3,
 /// upconv2x2; see the header of `shaders/conv3x3.wgsl`).
@@ -289,6 +312,8 @@ pub struct FusedKernels {
     /// for convs with more input groups than a window holds.
     pub conv_wide: Option<Conv3x3>,
     pub upconv2x2: Upconv2x2,
+    /// As `conv_wide`, for up-convs whose weights do not fit one uniform buffer.
+    pub upconv_wide: Option<Upconv2x2>,
     pub maxpool2x2: Maxpool2x2Textures,
 }
 
@@ -307,6 +332,14 @@ impl FusedKernels {
         }
     }
 
+    /// The up-conv pipeline for `ci4` input and `co4` output groups.
+    pub fn upconv_for(&self, ci4: u32, co4: u32) -> &Upconv2x2 {
+        match &self.upconv_wide {
+            Some(wide) if !upconv2x2::fits_uniform(ci4, co4) => wide,
+            _ => &self.upconv2x2,
+        }
+    }
+
     pub fn new(
         device: &wgpu::Device,
         features: wgpu::Features,
@@ -317,17 +350,19 @@ impl FusedKernels {
         // Where lanes load weights together (CPU adapters), they load them from uniform windows:
         // 1.5× faster on lavapipe, where a storage load is emulated lane by lane.
         let weights = match v {
-            Variant::Subgroup => Conv3x3Weights::Uniform,
-            Variant::Direct => Conv3x3Weights::Storage,
+            Variant::Subgroup => WeightsIn::Uniform,
+            Variant::Direct => WeightsIn::Storage,
         };
         let conv = |storage, weights| Conv3x3::fused_with(device, v, storage, precision, weights);
         FusedKernels {
             conv_frame: conv(Conv3x3Storage::Frame, weights),
             conv: conv(Conv3x3Storage::Textures, weights),
             conv_head: conv(Conv3x3Storage::Head, weights),
-            conv_wide: (weights == Conv3x3Weights::Uniform)
-                .then(|| conv(Conv3x3Storage::Textures, Conv3x3Weights::Storage)),
-            upconv2x2: Upconv2x2::fused(device, v, precision),
+            conv_wide: (weights == WeightsIn::Uniform)
+                .then(|| conv(Conv3x3Storage::Textures, WeightsIn::Storage)),
+            upconv2x2: Upconv2x2::fused(device, v, precision, weights),
+            upconv_wide: (weights == WeightsIn::Uniform)
+                .then(|| Upconv2x2::fused(device, v, precision, WeightsIn::Storage)),
             maxpool2x2: Maxpool2x2Textures::new(device, precision),
         }
     }

@@ -1,6 +1,9 @@
 //! Wrapper of `shaders/upconv2x2.wgsl`: transposed conv 2×2 stride 2 + bias.
 
-use super::{Access, Precision, Variant, bind, bind_at, div_ceil, grid_2d, layout_at, pipeline};
+use super::{
+    Access, Precision, UNIFORM_WINDOW_BYTES, Variant, WeightsIn, bind, bind_at, div_ceil, grid_2d,
+    layout_at, pipeline,
+};
 
 pub const SOURCE: &str = include_str!("../../shaders/upconv2x2.wgsl");
 pub const SOURCE_BLOCKS: &str = include_str!("../../shaders/upconv2x2_blocks.wgsl");
@@ -8,18 +11,36 @@ pub const SOURCE_DIRECT: &str = include_str!("../../shaders/upconv2x2_direct.wgs
 pub const SOURCE_SUBGROUP: &str = include_str!("../../shaders/upconv2x2_subgroup.wgsl");
 pub const SOURCE_BUFFERS: &str = include_str!("../../shaders/upconv2x2_buffers.wgsl");
 pub const SOURCE_TEXTURES: &str = include_str!("../../shaders/upconv2x2_textures.wgsl");
+pub const SOURCE_WEIGHTS_STORAGE: &str =
+    include_str!("../../shaders/upconv2x2_weights_storage.wgsl");
+pub const SOURCE_WEIGHTS_UNIFORM: &str =
+    include_str!("../../shaders/upconv2x2_weights_uniform.wgsl");
 /// Input pixels along x and vec4 output groups handled by one invocation (must match the shader).
 pub const PX: u32 = 2;
 pub const OB: u32 = 4;
 
-/// An upconv2x2-family WGSL module: the shared declarations, the op's body (`SOURCE` here, or the
-/// input gradient's) and the variant's weight loading and entry point.
+/// An upconv2x2-family WGSL module with storage weights: the shared declarations, the op's body
+/// (`SOURCE` here, or the input gradient's) and the variant's weight loading and entry point.
 pub fn module_source(body: &str, variant: Variant) -> String {
+    module_source_with(body, WeightsIn::Storage, variant)
+}
+
+/// As `module_source`, with the weights where `weights` says.
+pub fn module_source_with(body: &str, weights: WeightsIn, variant: Variant) -> String {
+    let weights = match weights {
+        WeightsIn::Storage => SOURCE_WEIGHTS_STORAGE,
+        WeightsIn::Uniform => SOURCE_WEIGHTS_UNIFORM,
+    };
     let tail = match variant {
         Variant::Direct => SOURCE_DIRECT,
         Variant::Subgroup => SOURCE_SUBGROUP,
     };
-    format!("{SOURCE_BLOCKS}\n{body}\n{tail}")
+    format!("{SOURCE_BLOCKS}\n{body}\n{weights}\n{tail}")
+}
+
+/// Whether an up-conv's whole packed weight tensor fits one uniform buffer.
+pub fn fits_uniform(ci4: u32, co4: u32) -> bool {
+    (ci4 * co4 * 16 * 16) as u64 <= UNIFORM_WINDOW_BYTES
 }
 
 /// Where the forward up-conv's activations live: its storage file (see `shaders/upconv2x2.wgsl`).
@@ -36,13 +57,18 @@ pub fn source(variant: Variant) -> String {
     source_with(variant, Upconv2x2Storage::Buffers)
 }
 
-/// The forward up-conv's module for a variant and storage.
+/// The forward up-conv's module for a variant and storage, storage weights.
 pub fn source_with(variant: Variant, storage: Upconv2x2Storage) -> String {
+    source_full(variant, storage, WeightsIn::Storage)
+}
+
+/// The forward up-conv's module for a variant, storage and weights location.
+pub fn source_full(variant: Variant, storage: Upconv2x2Storage, weights: WeightsIn) -> String {
     let io = match storage {
         Upconv2x2Storage::Buffers => SOURCE_BUFFERS,
         Upconv2x2Storage::Textures => SOURCE_TEXTURES,
     };
-    module_source(&format!("{SOURCE}\n{io}"), variant)
+    module_source_with(&format!("{SOURCE}\n{io}"), weights, variant)
 }
 
 /// Mirrors `Upconv2x2Params`: the input's n, h, w and the vec4 channel groups in and out.
@@ -72,17 +98,31 @@ pub struct Upconv2x2 {
     pub pipeline: wgpu::ComputePipeline,
     pub layout: wgpu::BindGroupLayout,
     pub variant: Variant,
+    pub weights: WeightsIn,
 }
 
 impl Upconv2x2 {
     /// The up-conv on storage buffers.
     pub fn new(device: &wgpu::Device, variant: Variant) -> Self {
-        Self::build(device, variant, Upconv2x2Storage::Buffers, Precision::F32)
+        let storage = Upconv2x2Storage::Buffers;
+        Self::build(device, variant, storage, Precision::F32, WeightsIn::Storage)
     }
 
-    /// The fused engine's up-conv: textures, storage textures in `precision`'s format.
-    pub fn fused(device: &wgpu::Device, variant: Variant, precision: Precision) -> Self {
-        Self::build(device, variant, Upconv2x2Storage::Textures, precision)
+    /// The fused engine's up-conv: textures, storage textures in `precision`'s format, weights
+    /// where `weights` says (uniform: see `shaders/upconv2x2_weights_uniform.wgsl`).
+    pub fn fused(
+        device: &wgpu::Device,
+        variant: Variant,
+        precision: Precision,
+        weights: WeightsIn,
+    ) -> Self {
+        Self::build(
+            device,
+            variant,
+            Upconv2x2Storage::Textures,
+            precision,
+            weights,
+        )
     }
 
     fn build(
@@ -90,24 +130,30 @@ impl Upconv2x2 {
         variant: Variant,
         storage: Upconv2x2Storage,
         precision: Precision,
+        weights: WeightsIn,
     ) -> Self {
         use Access::*;
         let (x, y) = match storage {
             Upconv2x2Storage::Buffers => (Read, ReadWrite),
             Upconv2x2Storage::Textures => (Texture, StorageTexture(precision.format())),
         };
-        let label = format!("upconv2x2 ({storage:?}, {precision:?})");
+        let w = match weights {
+            WeightsIn::Storage => Read,
+            WeightsIn::Uniform => Uniform,
+        };
+        let label = format!("upconv2x2 ({storage:?}, {precision:?}, {weights:?} weights)");
         let layout = layout_at(
             device,
             &label,
-            &[(0, x), (1, Read), (2, Read), (3, y), (4, Uniform)],
+            &[(0, x), (1, w), (2, Read), (3, y), (4, Uniform)],
         );
-        let source = precision.module(source_with(variant, storage));
+        let source = precision.module(source_full(variant, storage, weights));
         let pipeline = pipeline(device, &label, &source, "main", &layout);
         Upconv2x2 {
             pipeline,
             layout,
             variant,
+            weights,
         }
     }
 

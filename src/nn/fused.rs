@@ -208,8 +208,8 @@ impl Unet {
             let kernel = f.conv_for(storage, whole.ca4);
             let blocks = whole.co4.div_ceil(conv3x3::OB);
             let per_step = match kernel.weights {
-                Conv3x3Weights::Storage => blocks,
-                Conv3x3Weights::Uniform => conv3x3::window_blocks(whole.ca4),
+                WeightsIn::Storage => blocks,
+                WeightsIn::Uniform => conv3x3::window_blocks(whole.ca4),
             };
             // The head's 1×1 conv runs in the last conv's epilogue.
             let extra_flops = match storage {
@@ -229,14 +229,12 @@ impl Unet {
                     };
                     let params = uniform(&format!("{label}.params"), bytemuck::bytes_of(&p));
                     let weight = match kernel.weights {
-                        Conv3x3Weights::Storage => cw.weight.as_entire_binding(),
-                        Conv3x3Weights::Uniform => {
-                            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                                buffer: &cw.weight,
-                                offset: conv3x3::window_offset(p.ob_first, p.ca4),
-                                size: wgpu::BufferSize::new(conv3x3::UNIFORM_WINDOW_BYTES),
-                            })
-                        }
+                        WeightsIn::Storage => cw.weight.as_entire_binding(),
+                        WeightsIn::Uniform => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer: &cw.weight,
+                            offset: conv3x3::window_offset(p.ob_first, p.ca4),
+                            size: wgpu::BufferSize::new(UNIFORM_WINDOW_BYTES),
+                        }),
                     };
                     let mut entries = inputs.clone();
                     entries.extend([
@@ -338,12 +336,21 @@ impl Unet {
             };
             let params = uniform(&format!("{}.params", up.name), bytemuck::bytes_of(&p));
             let (x, y) = (&t0_all[l], &up_out[l]);
-            let g = f.upconv2x2.bind_resources(
+            let kernel = f.upconv_for(p.ci4, p.co4);
+            let weight = match kernel.weights {
+                WeightsIn::Storage => up.weight.as_entire_binding(),
+                WeightsIn::Uniform => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &up.weight,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(UNIFORM_WINDOW_BYTES),
+                }),
+            };
+            let g = kernel.bind_resources(
                 dev,
                 &up.name,
                 &[
                     (0, tex(x)),
-                    (1, up.weight.as_entire_binding()),
+                    (1, weight),
                     (2, up.bias.as_entire_binding()),
                     (3, tex(y)),
                     (4, params.as_entire_binding()),

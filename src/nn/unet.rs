@@ -152,9 +152,10 @@ impl Step {
                 .fused_kernels(*precision)
                 .conv_for(*storage, p.ca4 + p.cb4)
                 .record(pass, g, p),
-            Op::FusedUp(precision, g, p) => {
-                ctx.fused_kernels(*precision).upconv2x2.record(pass, g, p)
-            }
+            Op::FusedUp(precision, g, p) => ctx
+                .fused_kernels(*precision)
+                .upconv_for(p.ci4, p.co4)
+                .record(pass, g, p),
             Op::FusedPool(precision, g, p) => {
                 ctx.fused_kernels(*precision).maxpool2x2.record(pass, g, p)
             }
@@ -238,21 +239,27 @@ impl Unet {
     pub fn new(ctx: Arc<Context>, model: &Model) -> Result<Self> {
         let d = model.depth;
         let c = model.channels;
+        // Packed weights the fused engine may also bind as uniform windows (at least one window
+        // long, so that any window within them is whole).
+        let uniform_capable = |label: &str, mut w: Vec<f32>| {
+            w.resize(w.len().max((UNIFORM_WINDOW_BYTES / 4) as usize), 0.0);
+            ctx.buffer_with(
+                label,
+                bytemuck::cast_slice(&w),
+                wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::UNIFORM
+                    | wgpu::BufferUsages::COPY_SRC,
+            )
+        };
         let upload_conv = |name: String, ca: usize, cb: usize, co: usize| {
             let mut w =
                 layout::pack_conv3x3_weight(model.tensor(&format!("{name}.weight")), co, ca, cb);
             // Zero-padded by one uniform window, so that the fused engine's window of any output
             // block is whole (conv3x3_weights_uniform.wgsl); the storage form ignores the tail.
-            w.resize(w.len() + (conv3x3::UNIFORM_WINDOW_BYTES / 4) as usize, 0.0);
+            w.resize(w.len() + (UNIFORM_WINDOW_BYTES / 4) as usize, 0.0);
             let b = layout::pack_bias(model.tensor(&format!("{name}.bias")));
             ConvWeights {
-                weight: ctx.buffer_with(
-                    &format!("{name}.weight"),
-                    bytemuck::cast_slice(&w),
-                    wgpu::BufferUsages::STORAGE
-                        | wgpu::BufferUsages::UNIFORM
-                        | wgpu::BufferUsages::COPY_SRC,
-                ),
+                weight: uniform_capable(&format!("{name}.weight"), w),
                 bias: ctx.upload(&format!("{name}.bias"), &b),
                 name,
                 ca,
@@ -281,7 +288,7 @@ impl Unet {
                 layout::pack_upconv2x2_weight(model.tensor(&format!("{name}.weight")), 2 * cl, cl);
             let b = layout::pack_bias(model.tensor(&format!("{name}.bias")));
             ups.push(UpWeights {
-                weight: ctx.upload(&format!("{name}.weight"), &w),
+                weight: uniform_capable(&format!("{name}.weight"), w),
                 bias: ctx.upload(&format!("{name}.bias"), &b),
                 name,
                 ci: 2 * cl,
