@@ -136,6 +136,33 @@ fn cpu_adapters_read_fused_weights_from_uniform_windows() {
     assert_eq!(k.upconv_for(32, 16).weights, WeightsIn::Storage);
 }
 
+/// Encoder pools run in conv2's epilogue (conv3x3_pool.wgsl) — no pool dispatch of their own —
+/// except, on CPU adapters, after a conv wider than a uniform weight window (UNet(4,16)'s
+/// 128-channel level), which runs as conv, then pool; both give the per-operation engine's output.
+#[test]
+fn encoder_pools_run_in_conv2_where_the_weights_allow() {
+    let ctx = ctx();
+    for (d, expected_pools) in [(2, vec![]), (4, vec!["enc3.pool"])] {
+        let model = model_with(d, 16, 90 + d as u64, Normalization::Zscore);
+        let frame = random_frame(190 + d as u64, 48, 32, false);
+        compare(&model, &frame, None, &format!("UNet({d},16) 48x32"));
+        let mut unet = Unet::new(ctx.clone(), &model).unwrap();
+        unet.set_engine(Engine::Fused);
+        let pools: Vec<String> = unet
+            .profile_wall(&frame)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.label)
+            .filter(|l| l.contains("pool"))
+            .collect();
+        let expected: Vec<&str> = match ctx.info.device_type {
+            wgpu::DeviceType::Cpu => expected_pools,
+            _ => vec![],
+        };
+        assert_eq!(pools, expected, "UNet({d},16)");
+    }
+}
+
 #[test]
 fn fused_equals_ops_with_a_flat_field() {
     let (w, h) = (50, 36);

@@ -15,6 +15,7 @@ pub const SOURCE_WEIGHTS_STORAGE: &str = include_str!("../../shaders/conv3x3_wei
 pub const SOURCE_WEIGHTS_UNIFORM: &str = include_str!("../../shaders/conv3x3_weights_uniform.wgsl");
 pub const SOURCE_BUFFERS: &str = include_str!("../../shaders/conv3x3_buffers.wgsl");
 pub const SOURCE_TEXTURES: &str = include_str!("../../shaders/conv3x3_textures.wgsl");
+pub const SOURCE_POOL: &str = include_str!("../../shaders/conv3x3_pool.wgsl");
 pub const SOURCE_FRAME: &str = include_str!("../../shaders/conv3x3_frame.wgsl");
 pub const SOURCE_TEXTURE_OUT: &str = include_str!("../../shaders/conv3x3_texture_out.wgsl");
 pub const SOURCE_HEAD: &str = include_str!("../../shaders/conv3x3_head1x1.wgsl");
@@ -67,6 +68,9 @@ pub enum Conv3x3Storage {
     Frame,
     /// Fused engine's last conv: texture in, head + sigmoid epilogue, probability map out.
     Head,
+    /// Fused engine's encoder conv2 (its own body, `conv3x3_pool.wgsl`): texture in, storage
+    /// texture out and its 2×2 max-pool into a second one (binding 8).
+    Pool,
 }
 
 impl Conv3x3Storage {
@@ -79,6 +83,7 @@ impl Conv3x3Storage {
                 super::normalize::SOURCE_FRAME_PIXEL
             ),
             Conv3x3Storage::Head => format!("{SOURCE_TEXTURES}\n{SOURCE_HEAD}"),
+            Conv3x3Storage::Pool => SOURCE_TEXTURES.to_string(),
         }
     }
 
@@ -123,6 +128,14 @@ impl Conv3x3Storage {
                 (5, Uniform),
                 (6, Uniform),
             ],
+            Conv3x3Storage::Pool => vec![
+                (0, Texture),
+                (2, w),
+                (3, Read),
+                (4, storage_texture),
+                (5, Uniform),
+                (8, storage_texture),
+            ],
         }
     }
 }
@@ -139,7 +152,11 @@ pub fn source_with(variant: Variant, storage: Conv3x3Storage) -> String {
 
 /// The forward conv's module for a variant, storage and weights location.
 pub fn source_full(variant: Variant, storage: Conv3x3Storage, weights: WeightsIn) -> String {
-    module_source_with(&format!("{SOURCE}\n{}", storage.source()), weights, variant)
+    let body = match storage {
+        Conv3x3Storage::Pool => SOURCE_POOL,
+        _ => SOURCE,
+    };
+    module_source_with(&format!("{body}\n{}", storage.source()), weights, variant)
 }
 
 /// Mirrors `HeadParams` in `conv3x3_head1x1.wgsl`: the head's weights by channel group (zero
@@ -286,7 +303,11 @@ impl Conv3x3 {
     /// The dispatch grid for `p`: every output block, or with uniform weights the blocks of the
     /// window that starts at `p.ob_first`.
     pub fn grid(&self, p: &Conv3x3Params) -> [u32; 3] {
-        let [x, y] = grid_2d(div_ceil(p.w, PX) * p.h);
+        let [x, y] = match self.storage {
+            // Blocks of 4 pixels × 2 rows (conv3x3_pool.wgsl).
+            Conv3x3Storage::Pool => grid_2d(div_ceil(p.w, 4) * div_ceil(p.h, 2)),
+            _ => grid_2d(div_ceil(p.w, PX) * p.h),
+        };
         let blocks = div_ceil(p.co4, OB);
         let z = match self.weights {
             WeightsIn::Storage => p.n * blocks,

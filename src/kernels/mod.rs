@@ -69,6 +69,7 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("conv3x3_frame.wgsl", conv3x3::SOURCE_FRAME),
     ("conv3x3_texture_out.wgsl", conv3x3::SOURCE_TEXTURE_OUT),
     ("conv3x3_head1x1.wgsl", conv3x3::SOURCE_HEAD),
+    ("conv3x3_pool.wgsl", conv3x3::SOURCE_POOL),
     ("maxpool2x2_textures.wgsl", maxpool2x2::SOURCE_TEXTURES),
     ("upconv2x2_buffers.wgsl", upconv2x2::SOURCE_BUFFERS),
     ("upconv2x2_textures.wgsl", upconv2x2::SOURCE_TEXTURES),
@@ -145,6 +146,14 @@ pub fn modules() -> Vec<(&'static str, String)> {
         (
             "conv3x3 (head1x1, subgroup, uniform weights)",
             conv3x3::source_full(Variant::Subgroup, Conv3x3Storage::Head, WeightsIn::Uniform),
+        ),
+        (
+            "conv3x3 (pool, subgroup, uniform weights)",
+            conv3x3::source_full(Variant::Subgroup, Conv3x3Storage::Pool, WeightsIn::Uniform),
+        ),
+        (
+            "conv3x3 (pool, direct)",
+            conv3x3::source_with(Variant::Direct, Conv3x3Storage::Pool),
         ),
         (
             "conv3x3 (frame, subgroup)",
@@ -308,6 +317,8 @@ pub struct FusedKernels {
     pub conv: Conv3x3,
     /// Last conv with the head epilogue.
     pub conv_head: Conv3x3,
+    /// Encoder conv2 with the 2×2 max-pool in its epilogue.
+    pub conv_pool: Conv3x3,
     /// Where `conv` reads its weights from uniform windows: the same conv with storage weights,
     /// for convs with more input groups than a window holds.
     pub conv_wide: Option<Conv3x3>,
@@ -325,11 +336,18 @@ impl FusedKernels {
         match storage {
             Conv3x3Storage::Frame => &self.conv_frame,
             Conv3x3Storage::Head => &self.conv_head,
+            Conv3x3Storage::Pool => &self.conv_pool,
             Conv3x3Storage::Textures | Conv3x3Storage::Buffers => match &self.conv_wide {
                 Some(wide) if cin4 > conv3x3::UNIFORM_WINDOW_MAX_CIN4 => wide,
                 _ => &self.conv,
             },
         }
+    }
+
+    /// Whether an encoder conv2 of `cin4` input groups can run with the pool in its epilogue
+    /// (`conv_pool` has no storage-weight twin: wider ones run as conv, then pool).
+    pub fn pool_fuses(&self, cin4: u32) -> bool {
+        self.conv_pool.weights == WeightsIn::Storage || cin4 <= conv3x3::UNIFORM_WINDOW_MAX_CIN4
     }
 
     /// The up-conv pipeline for `ci4` input and `co4` output groups.
@@ -358,6 +376,7 @@ impl FusedKernels {
             conv_frame: conv(Conv3x3Storage::Frame, weights),
             conv: conv(Conv3x3Storage::Textures, weights),
             conv_head: conv(Conv3x3Storage::Head, weights),
+            conv_pool: conv(Conv3x3Storage::Pool, weights),
             conv_wide: (weights == WeightsIn::Uniform)
                 .then(|| conv(Conv3x3Storage::Textures, WeightsIn::Storage)),
             upconv2x2: Upconv2x2::fused(device, v, precision, weights),

@@ -211,10 +211,18 @@ impl Unet {
                 WeightsIn::Storage => blocks,
                 WeightsIn::Uniform => conv3x3::window_blocks(whole.ca4),
             };
-            // The head's 1×1 conv runs in the last conv's epilogue.
-            let extra_flops = match storage {
-                Conv3x3Storage::Head => (2 * self.channels * h * w) as u64,
-                _ => 0,
+            // The head's 1×1 conv runs in the last conv's epilogue, the encoder's pool in conv2's
+            // (which also writes the pooled texels).
+            let pool = Maxpool2x2Params {
+                n: 1,
+                h: whole.h,
+                w: whole.w,
+                c4: whole.co4,
+            };
+            let (extra_flops, extra_bytes) = match storage {
+                Conv3x3Storage::Head => ((2 * self.channels * h * w) as u64, 0),
+                Conv3x3Storage::Pool => (pool.flops(cw.co), pool.bytes() / 5),
+                _ => (0, 0),
             };
             let steps = blocks.div_ceil(per_step);
             (0..steps)
@@ -247,7 +255,7 @@ impl Unet {
                     Step {
                         label: label.clone(),
                         flops: share(whole.flops(cw.ca + cw.cb, cw.co) + extra_flops),
-                        bytes: share(scale(whole.bytes())),
+                        bytes: share(scale(whole.bytes() + extra_bytes)),
                         op: Op::FusedConv(
                             precision,
                             storage,
@@ -282,6 +290,17 @@ impl Unet {
                     tex(&t1_all[l]),
                 ),
             });
+            if f.pool_fuses(c as u32) {
+                steps.extend(conv(
+                    ci + 1,
+                    l,
+                    Conv3x3Storage::Pool,
+                    vec![(0, tex(&t1_all[l])), (8, tex(&input_all[l]))],
+                    tex(&skip[l]),
+                ));
+                ci += 2;
+                continue;
+            }
             steps.extend(conv(
                 ci + 1,
                 l,
