@@ -998,6 +998,9 @@ struct Tally {
     ok: usize,
     failed: usize,
     total_ms: f64,
+    // Frames overlap in the pipeline, so the mean per-frame time is a latency: the wall time
+    // since the start gives the throughput.
+    start: std::time::Instant,
 }
 
 impl Tally {
@@ -1007,6 +1010,7 @@ impl Tally {
             ok: 0,
             failed: 0,
             total_ms: 0.0,
+            start: std::time::Instant::now(),
         }
     }
 
@@ -1034,8 +1038,10 @@ impl Tally {
 
     fn finish(self, verb: &str) -> ExitCode {
         self.bar.finish_and_clear();
+        let wall = self.start.elapsed().as_secs_f64();
+        let frames = self.ok + self.failed;
         println!(
-            "{} frame(s) {verb}, {} failed{}",
+            "{} frame(s) {verb}, {} failed{}; {wall:.1} s in all, {:.2} frames/s",
             self.ok,
             self.failed,
             if self.ok > 0 {
@@ -1045,7 +1051,8 @@ impl Tally {
                 )
             } else {
                 String::new()
-            }
+            },
+            frames as f64 / wall.max(1e-9),
         );
         if self.failed == 0 {
             ExitCode::SUCCESS

@@ -44,6 +44,8 @@ fn init_then_segment_files_and_folders() {
     ]);
     assert!(ok, "segment failed");
     assert!(so.contains("2 frame(s) segmented, 0 failed"));
+    // Frames overlap in the pipeline: the summary also gives the throughput.
+    assert!(so.contains("s in all") && so.contains("frames/s"), "{so}");
     let (prob, rows, cols) = emunet::npy::read(&out.join("a.prob.npy")).unwrap();
     assert_eq!((rows, cols), (29, 37));
     let mask = image::open(out.join("a.mask.png")).unwrap().to_luma8();
