@@ -25,14 +25,15 @@
 // clamped coordinates and store nothing, so every invocation reaches the subgroup operations of
 // the subgroup variant. Padded output channels have zero weights and bias: they stay exactly 0.
 //
-// Module: conv3x3_blocks.wgsl + this file + a storage file + a weights file + a variant file. This file holds the
-// computation; where activations live comes from the storage file, which declares bindings 0, 1
+// Module: conv3x3_blocks.wgsl + this file + a storage file + a weights file + a variant file.
+// This file holds the computation; where activations live comes from the storage file, which declares bindings 0, 1
 // and 4 and defines `load_input` and `store_block`:
 //   conv3x3_buffers.wgsl  — storage buffers as above (training and the per-operation engine);
 //   conv3x3_textures.wgsl — the fused engine: inputs are texture_2d_array<f32> (layer = channel
-//                           group), followed by conv3x3_texture_out.wgsl: the output a write-only
-//                           rgba32float storage texture array. lavapipe fetches texels with vector
-//                           gathers but loads storage buffers lane by lane with a branch each;
+//                           group); lavapipe fetches texels with vector gathers but loads storage
+//                           buffers lane by lane with a branch each. The fused engine's
+//                           texture-to-texture convs use it with their own body,
+//                           conv3x3_two_rows.wgsl (4 × 2-pixel blocks, optional 2×2 max-pool);
 //   conv3x3_frame.wgsl    — the fused engine's first conv: the raw frame words in, normalised in
 //                           the load, + conv3x3_texture_out.wgsl;
 //   conv3x3_textures.wgsl + conv3x3_head1x1.wgsl — the fused engine's last conv: textures in, and

@@ -1,5 +1,5 @@
-// conv3x3_texture_out.wgsl — the output half of the fused engine's storage files
-// (conv3x3_textures.wgsl, conv3x3_frame.wgsl): binding 4 (y), a write-only rgba32float storage
+// conv3x3_texture_out.wgsl — the output half of the fused engine's first conv
+// (conv3x3_frame.wgsl): binding 4 (y), a write-only rgba32float storage
 // texture array [co4 layers][H][W], and `store_block`, which applies the ReLU and stores texels.
 
 @group(0) @binding(4) var y: texture_storage_2d_array<rgba32float, write>;

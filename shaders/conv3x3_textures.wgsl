@@ -1,8 +1,8 @@
 // conv3x3_textures.wgsl — where conv3x3.wgsl's activations live in the fused engine: the input is
 // a texture_2d_array<f32> (layer ic = channel group ic, so a decoder's concatenation [skip, up] is
-// one array whose lower layers the encoder wrote and whose upper layers the up-conv wrote), the
-// output a write-only rgba32float storage texture array (conv3x3_texture_out.wgsl, appended after
-// this file). Declares binding 0 (x_a) and defines `load_input`. Batch 1 (n = 0); cb4 must be 0.
+// one array whose lower layers the encoder wrote and whose upper layers the up-conv wrote), read
+// by the bodies conv3x3_two_rows.wgsl (texture to texture) and conv3x3.wgsl (+ conv3x3_head1x1.wgsl:
+// the last conv). Declares binding 0 (x_a) and defines `load_input`. Batch 1 (n = 0); cb4 = 0.
 //
 // Why textures: lavapipe fetches texels with vector gathers but emulates every storage-buffer load
 // lane by lane with a bounds branch each. Measured there: reading the input from a texture made a

@@ -50,6 +50,11 @@ pub struct Context {
     timeout_fixed: std::sync::atomic::AtomicBool,
     /// The time the work submitted and not yet waited for may take at the floor speed, in ms.
     outstanding_ms: AtomicU64,
+    /// Held around every `device.poll`: two threads polling one device at once can trip an
+    /// assertion in wgpu-core 30 (a stale fence read against a queue another poll just emptied:
+    /// "the current submission index (90) should be at least the wait submission index (91)",
+    /// seen in `tests/fused.rs`; fixed upstream after 30.0.2).
+    poll_lock: Mutex<()>,
 }
 
 /// Work on the device, counted into the wait limit until this is dropped
@@ -177,6 +182,7 @@ impl Context {
             timeout_ms: AtomicU64::new(timeout.as_millis() as u64),
             timeout_fixed: fixed.is_some().into(),
             outstanding_ms: AtomicU64::new(0),
+            poll_lock: Mutex::new(()),
         })
     }
 
@@ -256,10 +262,14 @@ impl Context {
                 record_fault(&self.fault, why);
                 return self.healthy();
             }
-            match self.device.poll(wgpu::PollType::Wait {
-                submission_index: submission.clone(),
-                timeout: Some(left.min(WAIT_SLICE)),
-            }) {
+            let polled = {
+                let _alone = self.poll_lock.lock().unwrap_or_else(|p| p.into_inner());
+                self.device.poll(wgpu::PollType::Wait {
+                    submission_index: submission.clone(),
+                    timeout: Some(left.min(WAIT_SLICE)),
+                })
+            };
+            match polled {
                 Ok(_) => return self.healthy(),
                 Err(wgpu::PollError::Timeout) => continue,
                 Err(e) => {
@@ -270,6 +280,12 @@ impl Context {
                 }
             }
         }
+    }
+
+    /// Runs the callbacks of finished work without waiting (see `poll_lock`).
+    pub fn poll_now(&self) -> std::result::Result<(), wgpu::PollError> {
+        let _alone = self.poll_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.device.poll(wgpu::PollType::Poll).map(|_| ())
     }
 
     /// Every pipeline, compiled on first use and cached for the life of the device.

@@ -136,7 +136,7 @@ fn cpu_adapters_read_fused_weights_from_uniform_windows() {
     assert_eq!(k.upconv_for(32, 16).weights, WeightsIn::Storage);
 }
 
-/// Encoder pools run in conv2's epilogue (conv3x3_pool.wgsl) — no pool dispatch of their own —
+/// Encoder pools run in conv2's epilogue (conv3x3_two_rows_pool.wgsl) — no pool dispatch of their own —
 /// except, on CPU adapters, after a conv wider than a uniform weight window (UNet(4,16)'s
 /// 128-channel level), which runs as conv, then pool; both give the per-operation engine's output.
 #[test]

@@ -15,7 +15,9 @@ pub const SOURCE_WEIGHTS_STORAGE: &str = include_str!("../../shaders/conv3x3_wei
 pub const SOURCE_WEIGHTS_UNIFORM: &str = include_str!("../../shaders/conv3x3_weights_uniform.wgsl");
 pub const SOURCE_BUFFERS: &str = include_str!("../../shaders/conv3x3_buffers.wgsl");
 pub const SOURCE_TEXTURES: &str = include_str!("../../shaders/conv3x3_textures.wgsl");
-pub const SOURCE_POOL: &str = include_str!("../../shaders/conv3x3_pool.wgsl");
+pub const SOURCE_TWO_ROWS: &str = include_str!("../../shaders/conv3x3_two_rows.wgsl");
+pub const SOURCE_TWO_ROWS_POOL: &str = include_str!("../../shaders/conv3x3_two_rows_pool.wgsl");
+pub const SOURCE_TWO_ROWS_NOPOOL: &str = include_str!("../../shaders/conv3x3_two_rows_nopool.wgsl");
 pub const SOURCE_FRAME: &str = include_str!("../../shaders/conv3x3_frame.wgsl");
 pub const SOURCE_TEXTURE_OUT: &str = include_str!("../../shaders/conv3x3_texture_out.wgsl");
 pub const SOURCE_HEAD: &str = include_str!("../../shaders/conv3x3_head1x1.wgsl");
@@ -62,14 +64,15 @@ pub fn module_source_with(body: &str, weights: WeightsIn, variant: Variant) -> S
 pub enum Conv3x3Storage {
     /// Storage buffers in and out (training, the per-operation engine).
     Buffers,
-    /// Fused engine: texture array in, storage texture array out.
+    /// Fused engine: texture array in, storage texture array out (the 4 × 2-pixel body,
+    /// `conv3x3_two_rows.wgsl`).
     Textures,
     /// Fused engine's first conv: the raw frame words in (normalised in the load), texture out.
     Frame,
     /// Fused engine's last conv: texture in, head + sigmoid epilogue, probability map out.
     Head,
-    /// Fused engine's encoder conv2 (its own body, `conv3x3_pool.wgsl`): texture in, storage
-    /// texture out and its 2×2 max-pool into a second one (binding 8).
+    /// Fused engine's encoder conv2: as `Textures`, and its 2×2 max-pool into a second storage
+    /// texture (binding 8, `conv3x3_two_rows_pool.wgsl`).
     Pool,
 }
 
@@ -77,13 +80,13 @@ impl Conv3x3Storage {
     fn source(self) -> String {
         match self {
             Conv3x3Storage::Buffers => SOURCE_BUFFERS.to_string(),
-            Conv3x3Storage::Textures => format!("{SOURCE_TEXTURES}\n{SOURCE_TEXTURE_OUT}"),
+            Conv3x3Storage::Textures => format!("{SOURCE_TEXTURES}\n{SOURCE_TWO_ROWS_NOPOOL}"),
             Conv3x3Storage::Frame => format!(
                 "{}\n{SOURCE_FRAME}\n{SOURCE_TEXTURE_OUT}",
                 super::normalize::SOURCE_FRAME_PIXEL
             ),
             Conv3x3Storage::Head => format!("{SOURCE_TEXTURES}\n{SOURCE_HEAD}"),
-            Conv3x3Storage::Pool => SOURCE_TEXTURES.to_string(),
+            Conv3x3Storage::Pool => format!("{SOURCE_TEXTURES}\n{SOURCE_TWO_ROWS_POOL}"),
         }
     }
 
@@ -153,7 +156,7 @@ pub fn source_with(variant: Variant, storage: Conv3x3Storage) -> String {
 /// The forward conv's module for a variant, storage and weights location.
 pub fn source_full(variant: Variant, storage: Conv3x3Storage, weights: WeightsIn) -> String {
     let body = match storage {
-        Conv3x3Storage::Pool => SOURCE_POOL,
+        Conv3x3Storage::Textures | Conv3x3Storage::Pool => SOURCE_TWO_ROWS,
         _ => SOURCE,
     };
     module_source_with(&format!("{body}\n{}", storage.source()), weights, variant)
@@ -304,8 +307,10 @@ impl Conv3x3 {
     /// window that starts at `p.ob_first`.
     pub fn grid(&self, p: &Conv3x3Params) -> [u32; 3] {
         let [x, y] = match self.storage {
-            // Blocks of 4 pixels × 2 rows (conv3x3_pool.wgsl).
-            Conv3x3Storage::Pool => grid_2d(div_ceil(p.w, 4) * div_ceil(p.h, 2)),
+            // Blocks of 4 pixels × 2 rows (conv3x3_two_rows.wgsl).
+            Conv3x3Storage::Textures | Conv3x3Storage::Pool => {
+                grid_2d(div_ceil(p.w, 4) * div_ceil(p.h, 2))
+            }
             _ => grid_2d(div_ceil(p.w, PX) * p.h),
         };
         let blocks = div_ceil(p.co4, OB);

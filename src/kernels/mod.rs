@@ -69,7 +69,12 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("conv3x3_frame.wgsl", conv3x3::SOURCE_FRAME),
     ("conv3x3_texture_out.wgsl", conv3x3::SOURCE_TEXTURE_OUT),
     ("conv3x3_head1x1.wgsl", conv3x3::SOURCE_HEAD),
-    ("conv3x3_pool.wgsl", conv3x3::SOURCE_POOL),
+    ("conv3x3_two_rows.wgsl", conv3x3::SOURCE_TWO_ROWS),
+    ("conv3x3_two_rows_pool.wgsl", conv3x3::SOURCE_TWO_ROWS_POOL),
+    (
+        "conv3x3_two_rows_nopool.wgsl",
+        conv3x3::SOURCE_TWO_ROWS_NOPOOL,
+    ),
     ("maxpool2x2_textures.wgsl", maxpool2x2::SOURCE_TEXTURES),
     ("upconv2x2_buffers.wgsl", upconv2x2::SOURCE_BUFFERS),
     ("upconv2x2_textures.wgsl", upconv2x2::SOURCE_TEXTURES),

@@ -180,9 +180,7 @@ impl Unet {
         let waited = if wait {
             ctx.wait("a streamed frame", Some(front.submission.clone()))
         } else {
-            ctx.device
-                .poll(wgpu::PollType::Poll)
-                .map(|_| ())
+            ctx.poll_now()
                 .map_err(|e| Error::Gpu {
                     context: "polling a streamed frame".into(),
                     message: e.to_string(),
