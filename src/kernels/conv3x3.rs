@@ -24,13 +24,16 @@ pub const SOURCE_HEAD: &str = include_str!("../../shaders/conv3x3_head1x1.wgsl")
 /// Pixels along x and vec4 output groups written by one invocation (must match the shader).
 pub const PX: u32 = 8;
 pub const OB: u32 = 4;
+/// Pixels along x of the 2-row block of `conv3x3_two_rows.wgsl` (must match its PW).
+pub const PW: u32 = 4;
 
 /// The most input groups whose weights for one block of OB output groups fit a window.
-pub const UNIFORM_WINDOW_MAX_CIN4: u32 = (UNIFORM_WINDOW_BYTES / 16) as u32 / (36 * OB);
+pub const UNIFORM_WINDOW_MAX_CIN4: u32 = window_blocks(1);
 
 /// Whole blocks of OB output groups whose weights fit one uniform window (0: none do).
-pub fn window_blocks(cin4: u32) -> u32 {
-    (UNIFORM_WINDOW_BYTES / 16) as u32 / (36 * OB * cin4.max(1))
+pub const fn window_blocks(cin4: u32) -> u32 {
+    let cin4 = if cin4 == 0 { 1 } else { cin4 };
+    (UNIFORM_WINDOW_BYTES / 16) as u32 / (36 * OB * cin4)
 }
 
 /// Byte offset, in the packed weights, of output block `ob`'s weights (a multiple of 256, the
@@ -309,7 +312,7 @@ impl Conv3x3 {
         let [x, y] = match self.storage {
             // Blocks of 4 pixels × 2 rows (conv3x3_two_rows.wgsl).
             Conv3x3Storage::Textures | Conv3x3Storage::Pool => {
-                grid_2d(div_ceil(p.w, 4) * div_ceil(p.h, 2))
+                grid_2d(div_ceil(p.w, PW) * div_ceil(p.h, 2))
             }
             _ => grid_2d(div_ceil(p.w, PX) * p.h),
         };
