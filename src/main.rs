@@ -14,7 +14,7 @@ use emunet::clusters_gpu::Labelling;
 use emunet::flatfield::FlatField;
 use emunet::formats::parts::stem_of;
 use emunet::formats::{FrameClusters, TableFormat};
-use emunet::kernels::Precision;
+use emunet::kernels::{Precision, ProbFormat};
 use emunet::model::Normalization;
 use emunet::simulate::{self, Preset, SimParams, View};
 use emunet::trainer::{DataSpec, TrainOptions};
@@ -354,6 +354,12 @@ enum Command {
         /// faster with the same scores; f32 in the per-operation engine).
         #[arg(long, value_enum, default_value_t = PrecisionArg::Auto)]
         precision: PrecisionArg,
+        /// How the probabilities come back from the GPU: f32, f16 (|Δp| ≤ 2⁻¹²) or u8
+        /// (round(255·p), |Δp| ≤ 1/510): the fused engine's last conv writes them so, beside a
+        /// mask decided on the f32 probability (the same mask whatever the format). The
+        /// .prob.npy files stay float32, holding the rounded values.
+        #[arg(long, value_enum, default_value_t = ProbFormat::F32)]
+        prob_format: ProbFormat,
         /// Also write DIR/<stem>.clusters.json.
         #[arg(long)]
         json: bool,
@@ -547,6 +553,7 @@ fn main() -> ExitCode {
             profile,
             engine,
             precision,
+            prob_format,
             json,
             format,
             shard,
@@ -569,7 +576,7 @@ fn main() -> ExitCode {
                 &out,
                 threshold,
                 profile,
-                (engine, precision.resolve()),
+                (engine, precision.resolve(), prob_format),
                 SegmentOutputs {
                     csv: format == ClustersFormat::Csv,
                     json: json || format == ClustersFormat::Json,
@@ -828,7 +835,7 @@ fn segment(
     out: &Path,
     threshold: Option<f32>,
     profile: bool,
-    (engine, precision): (Engine, Option<Precision>),
+    (engine, precision, prob_format): (Engine, Option<Precision>, ProbFormat),
     outputs: SegmentOutputs,
     flatfield: Option<&Path>,
     (skip_existing, shard): (bool, Option<(usize, usize)>),
@@ -908,8 +915,9 @@ fn segment(
     unet.set_flatfield(flat.as_ref());
     unet.set_engine(engine);
     unet.set_precision(precision);
+    unet.set_prob_format(prob_format);
     eprintln!(
-        "{} UNet({}, {}), {} normalisation, on {} ({:?}), threshold {}, engine {:?}, {} activations",
+        "{} UNet({}, {}), {} normalisation, on {} ({:?}), threshold {}, engine {:?}, {} activations, {:?} probabilities",
         match weights {
             Some(path) => path.display().to_string(),
             None => "shipped model".into(),
@@ -923,7 +931,8 @@ fn segment(
         engine,
         precision.map_or("auto (f16 fused, f32 ops)".to_string(), |p| format!(
             "{p:?}"
-        ))
+        )),
+        prob_format
     );
     if profile {
         print_profile(

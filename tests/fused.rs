@@ -119,7 +119,7 @@ fn cpu_adapters_read_fused_weights_from_uniform_windows() {
     for storage in [
         Conv3x3Storage::Frame,
         Conv3x3Storage::Textures,
-        Conv3x3Storage::Head,
+        Conv3x3Storage::Head(emunet::kernels::ProbFormat::U8),
     ] {
         assert_eq!(k.conv_for(storage, 4).weights, WeightsIn::Uniform);
     }
@@ -379,4 +379,100 @@ fn auto_precision_is_f16_fused_and_f32_ops() {
         run(Engine::Ops, Some(Precision::F32))
     );
     assert_eq!(run(Engine::Auto, None), fused_auto);
+}
+
+/// The last conv's epilogue writes the probabilities in the caller's format (f32, f16 or u8) and
+/// the mask, decided on the f32 probability: the delivered probabilities lie on the format's grid
+/// within its rounding step of the f64 reference, the mask equals the reference's wherever the
+/// reference is clear of the threshold and is the same in every format; the per-operation engine
+/// (rounding on the host) agrees, and so do batches and streams. Each run is preceded by a frame
+/// with every pixel on (threshold ~0), so outputs the shader ORs into must be cleared per frame.
+#[test]
+fn last_conv_writes_rounded_probabilities_and_the_mask() {
+    use emunet::kernels::ProbFormat;
+    let cases = [
+        (1, 4, 37, 29, false),
+        (2, 8, 61, 33, true),
+        (2, 16, 40, 24, false),
+        (1, 16, 2, 7, false),
+    ];
+    for (i, &(d, c, w, h, sixteen)) in cases.iter().enumerate() {
+        let model = model_with(d, c, 400 + i as u64, Normalization::Zscore);
+        let frame = random_frame(410 + i as u64, w, h, sixteen);
+        let earlier = random_frame(420 + i as u64, w, h, sixteen);
+        let reference = reference::unet_forward(&model, &frame);
+        let mut sorted = reference.clone();
+        sorted.sort_by(f32::total_cmp);
+        // The median: about half of the pixels on.
+        let threshold = sorted[sorted.len() / 2].clamp(1e-6, 1.0 - 1e-6);
+        for engine in [Engine::Fused, Engine::Ops] {
+            let mut f32_mask: Option<Vec<u8>> = None;
+            for format in [ProbFormat::F32, ProbFormat::F16, ProbFormat::U8] {
+                let what = format!("UNet({d},{c}) {w}x{h} {engine:?} {format:?}");
+                let mut unet = Unet::new(ctx(), &model).unwrap();
+                unet.set_engine(engine);
+                unet.set_prob_format(format);
+                unet.set_threshold(1e-30).unwrap();
+                let all_on = unet.segment(&earlier).unwrap();
+                assert!(all_on.mask().iter().all(|&m| m == 255), "{what}");
+                unet.set_threshold(threshold).unwrap();
+                let seg = unet.segment(&frame).unwrap();
+                assert_eq!(seg.engine, engine, "{what}");
+                let step = match format {
+                    ProbFormat::F32 => 0.0,
+                    ProbFormat::F16 => 1.0 / 4096.0,
+                    ProbFormat::U8 => 1.0 / 510.0,
+                };
+                let mut worst = 0.0f32;
+                for (k, (&p, &r)) in seg.prob.iter().zip(&reference).enumerate() {
+                    assert_eq!(
+                        format.quantize(p),
+                        p,
+                        "{what}: pixel {k}: {p} is off the grid"
+                    );
+                    worst = worst.max((p - r).abs());
+                }
+                assert!(worst <= step + 1e-4, "{what}: max |Δp| {worst}");
+                if format != ProbFormat::F32 {
+                    assert!(worst > 0.0, "{what}: no rounding at all");
+                }
+                assert_eq!(
+                    seg.mask_bytes.is_some(),
+                    engine == Engine::Fused || format != ProbFormat::F32,
+                    "{what}"
+                );
+                let mask = seg.mask();
+                assert_eq!(mask.len(), w * h, "{what}");
+                for (k, (&m, &r)) in mask.iter().zip(&reference).enumerate() {
+                    if (r - threshold).abs() > 1e-4 {
+                        assert_eq!(m == 255, r >= threshold, "{what}: mask pixel {k} (p {r})");
+                    }
+                }
+                match &f32_mask {
+                    None => f32_mask = Some(mask.clone()),
+                    Some(first) => assert!(*first == mask, "{what}: mask differs from f32's"),
+                }
+                if engine == Engine::Fused && format == ProbFormat::F32 {
+                    let host: Vec<u8> = seg
+                        .prob
+                        .iter()
+                        .map(|&p| if p >= threshold { 255 } else { 0 })
+                        .collect();
+                    assert!(host == mask, "{what}: GPU mask differs from p ≥ threshold");
+                }
+                // A batch and a stream give the same bytes.
+                let batch = unet
+                    .segment_batch(&[earlier.clone(), frame.clone()])
+                    .unwrap();
+                assert_eq!(batch[1].prob, seg.prob, "{what}: batch");
+                assert_eq!(batch[1].mask(), mask, "{what}: batch");
+                unet.submit(&earlier).unwrap();
+                unet.submit(&frame).unwrap();
+                let _ = unet.poll(true).unwrap().unwrap();
+                let (_, streamed) = unet.poll(true).unwrap().unwrap();
+                assert_eq!(streamed.prob, seg.prob, "{what}: stream");
+                assert_eq!(streamed.mask(), mask, "{what}: stream");
+            }
+        }
+    }
 }

@@ -21,6 +21,9 @@ pub const SOURCE_TWO_ROWS_NOPOOL: &str = include_str!("../../shaders/conv3x3_two
 pub const SOURCE_FRAME: &str = include_str!("../../shaders/conv3x3_frame.wgsl");
 pub const SOURCE_TEXTURE_OUT: &str = include_str!("../../shaders/conv3x3_texture_out.wgsl");
 pub const SOURCE_HEAD: &str = include_str!("../../shaders/conv3x3_head1x1.wgsl");
+pub const SOURCE_HEAD_PROB_F32: &str = include_str!("../../shaders/conv3x3_head_prob_f32.wgsl");
+pub const SOURCE_HEAD_PROB_F16: &str = include_str!("../../shaders/conv3x3_head_prob_f16.wgsl");
+pub const SOURCE_HEAD_PROB_U8: &str = include_str!("../../shaders/conv3x3_head_prob_u8.wgsl");
 /// Pixels along x and vec4 output groups written by one invocation (must match the shader).
 pub const PX: u32 = 8;
 pub const OB: u32 = 4;
@@ -72,8 +75,9 @@ pub enum Conv3x3Storage {
     Textures,
     /// Fused engine's first conv: the raw frame words in (normalised in the load), texture out.
     Frame,
-    /// Fused engine's last conv: texture in, head + sigmoid epilogue, probability map out.
-    Head,
+    /// Fused engine's last conv: texture in, head + sigmoid + threshold epilogue, the
+    /// probability map in this format and the mask out.
+    Head(super::ProbFormat),
     /// Fused engine's encoder conv2: as `Textures`, and its 2×2 max-pool into a second storage
     /// texture (binding 8, `conv3x3_two_rows_pool.wgsl`).
     Pool,
@@ -88,7 +92,9 @@ impl Conv3x3Storage {
                 "{}\n{SOURCE_FRAME}\n{SOURCE_TEXTURE_OUT}",
                 super::normalize::SOURCE_FRAME_PIXEL
             ),
-            Conv3x3Storage::Head => format!("{SOURCE_TEXTURES}\n{SOURCE_HEAD}"),
+            Conv3x3Storage::Head(prob) => {
+                format!("{SOURCE_TEXTURES}\n{}\n{SOURCE_HEAD}", prob.source())
+            }
             Conv3x3Storage::Pool => format!("{SOURCE_TEXTURES}\n{SOURCE_TWO_ROWS_POOL}"),
         }
     }
@@ -126,13 +132,14 @@ impl Conv3x3Storage {
                 (5, Uniform),
                 (7, Uniform),
             ],
-            Conv3x3Storage::Head => vec![
+            Conv3x3Storage::Head(_) => vec![
                 (0, Texture),
                 (2, w),
                 (3, Read),
                 (4, ReadWrite),
                 (5, Uniform),
                 (6, Uniform),
+                (9, ReadWrite),
             ],
             Conv3x3Storage::Pool => vec![
                 (0, Texture),
@@ -166,7 +173,7 @@ pub fn source_full(variant: Variant, storage: Conv3x3Storage, weights: WeightsIn
 }
 
 /// Mirrors `HeadParams` in `conv3x3_head1x1.wgsl`: the head's weights by channel group (zero
-/// past C), its bias and the frame size the probability map is cropped to.
+/// past C), its bias, the frame size the probability map is cropped to and the mask's threshold.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct HeadParams {
@@ -174,7 +181,7 @@ pub struct HeadParams {
     pub bias: f32,
     pub out_h: u32,
     pub out_w: u32,
-    pub _pad: u32,
+    pub threshold: f32,
 }
 
 /// Mirrors `FrameParams` in `conv3x3_frame.wgsl`: the frame's own size, bits, normalisation mode

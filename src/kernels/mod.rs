@@ -25,6 +25,7 @@ pub mod upconv2x2_grad;
 pub use adam::{Adam, AdamParams};
 pub use cluster_moments::{ClusterMoments, MomentsParams, WeightSource};
 pub use conv3x3::{Conv3x3, Conv3x3Params, Conv3x3Storage, FrameParams, HeadParams};
+
 pub use conv3x3_grad_input::Conv3x3GradInput;
 pub use conv3x3_grad_weight::{Conv3x3GradWeight, GradWeightParams};
 pub use fir_filter::{FirFilter, FirFilterParams, FirTaps};
@@ -69,6 +70,9 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("conv3x3_frame.wgsl", conv3x3::SOURCE_FRAME),
     ("conv3x3_texture_out.wgsl", conv3x3::SOURCE_TEXTURE_OUT),
     ("conv3x3_head1x1.wgsl", conv3x3::SOURCE_HEAD),
+    ("conv3x3_head_prob_f32.wgsl", conv3x3::SOURCE_HEAD_PROB_F32),
+    ("conv3x3_head_prob_f16.wgsl", conv3x3::SOURCE_HEAD_PROB_F16),
+    ("conv3x3_head_prob_u8.wgsl", conv3x3::SOURCE_HEAD_PROB_U8),
     ("conv3x3_two_rows.wgsl", conv3x3::SOURCE_TWO_ROWS),
     ("conv3x3_two_rows_pool.wgsl", conv3x3::SOURCE_TWO_ROWS_POOL),
     (
@@ -150,7 +154,27 @@ pub fn modules() -> Vec<(&'static str, String)> {
         ),
         (
             "conv3x3 (head1x1, subgroup, uniform weights)",
-            conv3x3::source_full(Variant::Subgroup, Conv3x3Storage::Head, WeightsIn::Uniform),
+            conv3x3::source_full(
+                Variant::Subgroup,
+                Conv3x3Storage::Head(ProbFormat::F32),
+                WeightsIn::Uniform,
+            ),
+        ),
+        (
+            "conv3x3 (head1x1 f16 probabilities, subgroup, uniform weights)",
+            conv3x3::source_full(
+                Variant::Subgroup,
+                Conv3x3Storage::Head(ProbFormat::F16),
+                WeightsIn::Uniform,
+            ),
+        ),
+        (
+            "conv3x3 (head1x1 u8 probabilities, subgroup, uniform weights)",
+            conv3x3::source_full(
+                Variant::Subgroup,
+                Conv3x3Storage::Head(ProbFormat::U8),
+                WeightsIn::Uniform,
+            ),
         ),
         (
             "conv3x3 (pool, subgroup, uniform weights)",
@@ -170,11 +194,11 @@ pub fn modules() -> Vec<(&'static str, String)> {
         ),
         (
             "conv3x3 (head1x1, subgroup)",
-            conv3x3::source_with(Variant::Subgroup, Conv3x3Storage::Head),
+            conv3x3::source_with(Variant::Subgroup, Conv3x3Storage::Head(ProbFormat::F32)),
         ),
         (
             "conv3x3 (head1x1, direct)",
-            conv3x3::source_with(Variant::Direct, Conv3x3Storage::Head),
+            conv3x3::source_with(Variant::Direct, Conv3x3Storage::Head(ProbFormat::U8)),
         ),
         (
             "maxpool2x2 (textures)",
@@ -320,8 +344,13 @@ pub struct FusedKernels {
     pub conv_frame: Conv3x3,
     /// Every other conv but the last.
     pub conv: Conv3x3,
-    /// Last conv with the head epilogue.
-    pub conv_head: Conv3x3,
+    /// Last conv with the head epilogue, by probability format (built on first use).
+    conv_head: [std::sync::OnceLock<Conv3x3>; 3],
+    /// What `conv_head` needs to build a format's pipeline.
+    device: wgpu::Device,
+    variant: Variant,
+    weights: WeightsIn,
+    precision: Precision,
     /// Encoder conv2 with the 2×2 max-pool in its epilogue.
     pub conv_pool: Conv3x3,
     /// Where `conv` reads its weights from uniform windows: the same conv with storage weights,
@@ -340,7 +369,15 @@ impl FusedKernels {
     pub fn conv_for(&self, storage: Conv3x3Storage, cin4: u32) -> &Conv3x3 {
         match storage {
             Conv3x3Storage::Frame => &self.conv_frame,
-            Conv3x3Storage::Head => &self.conv_head,
+            Conv3x3Storage::Head(format) => self.conv_head[format as usize].get_or_init(|| {
+                Conv3x3::fused_with(
+                    &self.device,
+                    self.variant,
+                    storage,
+                    self.precision,
+                    self.weights,
+                )
+            }),
             Conv3x3Storage::Pool => &self.conv_pool,
             Conv3x3Storage::Textures | Conv3x3Storage::Buffers => match &self.conv_wide {
                 Some(wide) if cin4 > conv3x3::UNIFORM_WINDOW_MAX_CIN4 => wide,
@@ -380,7 +417,11 @@ impl FusedKernels {
         FusedKernels {
             conv_frame: conv(Conv3x3Storage::Frame, weights),
             conv: conv(Conv3x3Storage::Textures, weights),
-            conv_head: conv(Conv3x3Storage::Head, weights),
+            conv_head: Default::default(),
+            device: device.clone(),
+            variant: v,
+            weights,
+            precision,
             conv_pool: conv(Conv3x3Storage::Pool, weights),
             conv_wide: (weights == WeightsIn::Uniform)
                 .then(|| conv(Conv3x3Storage::Textures, WeightsIn::Storage)),
@@ -490,6 +531,65 @@ impl Precision {
         match self {
             Precision::F32 => source,
             Precision::F16 => source.replace("rgba32float, write", "rgba16float, write"),
+        }
+    }
+}
+
+/// How the probability map comes back from the GPU (the caller's choice): the fused engine's last
+/// conv writes it in this format (`conv3x3_head_prob_*.wgsl`) beside the mask, which it decides
+/// on the f32 probability; the per-operation engine writes f32 and the host rounds it to the same
+/// grid after taking the mask, so callers see this format's values whichever engine ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ProbFormat {
+    /// f32, 4 bytes a pixel (the default).
+    #[default]
+    F32,
+    /// IEEE half precision (round to nearest), 2 bytes a pixel: |Δp| ≤ 2⁻¹² for p ≤ 1.
+    F16,
+    /// round(255·p), 1 byte a pixel: |Δp| ≤ 1/510.
+    U8,
+}
+
+impl ProbFormat {
+    /// The WGSL file defining `store_prob` for this format.
+    pub fn source(self) -> &'static str {
+        match self {
+            ProbFormat::F32 => conv3x3::SOURCE_HEAD_PROB_F32,
+            ProbFormat::F16 => conv3x3::SOURCE_HEAD_PROB_F16,
+            ProbFormat::U8 => conv3x3::SOURCE_HEAD_PROB_U8,
+        }
+    }
+
+    /// Bytes of a map of `pixels` probabilities in this format (whole 4-byte words).
+    pub fn bytes(self, pixels: usize) -> u64 {
+        let per_word = match self {
+            ProbFormat::F32 => 1,
+            ProbFormat::F16 => 2,
+            ProbFormat::U8 => 4,
+        };
+        pixels.div_ceil(per_word) as u64 * 4
+    }
+
+    /// `p` rounded to this format's grid and back (what the GPU's store and [`Self::decode`] give,
+    /// up to the GPU's rounding of ties).
+    pub fn quantize(self, p: f32) -> f32 {
+        match self {
+            ProbFormat::F32 => p,
+            ProbFormat::F16 => half::f16::from_f32(p).to_f32(),
+            ProbFormat::U8 => ((p.clamp(0.0, 1.0) * 255.0 + 0.5) as u32).min(255) as f32 / 255.0,
+        }
+    }
+
+    /// The first `pixels` probabilities of a map in this format, as f32.
+    pub fn decode(self, bytes: &[u8], pixels: usize) -> Vec<f32> {
+        match self {
+            ProbFormat::F32 => bytemuck::pod_collect_to_vec::<u8, f32>(&bytes[..pixels * 4]),
+            ProbFormat::F16 => bytes
+                .chunks_exact(2)
+                .take(pixels)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            ProbFormat::U8 => bytes[..pixels].iter().map(|&q| q as f32 / 255.0).collect(),
         }
     }
 }

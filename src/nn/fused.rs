@@ -116,10 +116,13 @@ impl Unet {
             hist,
             stats,
             prob,
+            mask,
+            readback,
             staging,
             raw_staging,
             mut steps,
-        } = self.frame_stage(h, w, bits)?;
+        } = self.frame_stage(h, w, bits, self.prob_format, true)?;
+        let mask_buffer = mask.clone().expect("the fused stage has a mask");
         let stats_steps = steps.len();
         let frame_params = uniform(
             "frame.params",
@@ -220,7 +223,7 @@ impl Unet {
                 c4: whole.co4,
             };
             let (extra_flops, extra_bytes) = match storage {
-                Conv3x3Storage::Head => ((2 * self.channels * h * w) as u64, 0),
+                Conv3x3Storage::Head(_) => ((2 * self.channels * h * w) as u64, 0),
                 Conv3x3Storage::Pool => (pool.flops(cw.co), pool.bytes() / 5),
                 _ => (0, 0),
             };
@@ -342,7 +345,8 @@ impl Unet {
             tex(y0),
         ));
         ci += 2;
-        let head = uniform("head.params", bytemuck::bytes_of(&self.head_params(h, w)));
+        let head_params = self.head_params(h, w);
+        let head = uniform("head.params", bytemuck::bytes_of(&head_params));
         for (i, l) in (0..d).rev().enumerate() {
             let up = &self.ups[i];
             let p = Upconv2x2Params {
@@ -393,8 +397,12 @@ impl Unet {
                 conv(
                     ci + 1,
                     0,
-                    Conv3x3Storage::Head,
-                    vec![(0, tex(y1)), (6, head.as_entire_binding())],
+                    Conv3x3Storage::Head(self.prob_format),
+                    vec![
+                        (0, tex(y1)),
+                        (6, head.as_entire_binding()),
+                        (9, mask_buffer.as_entire_binding()),
+                    ],
                     prob.as_entire_binding(),
                 )
             } else {
@@ -430,21 +438,24 @@ impl Unet {
             stats: stats.clone(),
             clusters: None,
             prob,
+            mask,
+            readback,
             staging,
             raw_staging,
             steps,
+            head: Some((head, head_params)),
             stats_copy: Some(StatsCopy {
                 from: stats,
                 to: frame_params,
                 after: stats_steps,
             }),
             batch: Vec::new(),
-            _activations: vec![head],
+            _activations: Vec::new(),
             _textures: textures,
         })
     }
 
-    /// The head's weights, bias and the frame size for the last conv's epilogue.
+    /// The head's weights, bias, the frame size and the threshold for the last conv's epilogue.
     fn head_params(&self, h: usize, w: usize) -> HeadParams {
         let mut weight = [[0.0f32; 4]; 4];
         for (i, v) in self.head_packed.iter().enumerate().take(16) {
@@ -455,7 +466,7 @@ impl Unet {
             bias: self.head_bias_value,
             out_h: h as u32,
             out_w: w as u32,
-            _pad: 0,
+            threshold: self.threshold,
         }
     }
 }

@@ -43,6 +43,7 @@ pub(crate) struct InFlight {
     ticket: u64,
     staging: wgpu::Buffer,
     raw_staging: Option<wgpu::Buffer>,
+    readback: crate::unet::Readback,
     tiles: usize,
     engine: crate::unet::Engine,
     width: usize,
@@ -150,12 +151,13 @@ impl Unet {
             maps.push(map(r));
         }
         let (staging, raw_staging) = (s.staging.clone(), s.raw_staging.clone());
-        let (tiles, engine) = (plan.tiles.len(), plan.engine);
+        let (tiles, engine, readback) = (plan.tiles.len(), plan.engine, plan.readback);
         self.stream.next_ticket += 1;
         self.stream.pending.push_back(InFlight {
             ticket,
             staging,
             raw_staging,
+            readback,
             tiles,
             engine,
             width: w,
@@ -208,8 +210,8 @@ impl Unet {
             }
         }
         let f = self.stream.pending.pop_front().expect("front exists");
-        let mut prob: Vec<f32> = copy_mapped(&f.staging, f.staging.size())?;
-        prob.truncate(f.width * f.height);
+        let bytes: Vec<u8> = copy_mapped(&f.staging, f.staging.size())?;
+        let (prob, mask_bytes) = f.readback.decode(&bytes, self.threshold);
         let corrected = match &f.raw_staging {
             Some(r) => {
                 let words: Vec<u32> = copy_mapped(r, r.size())?;
@@ -223,6 +225,7 @@ impl Unet {
                 width: f.width,
                 height: f.height,
                 prob,
+                mask_bytes,
                 threshold: self.threshold,
                 elapsed: f.start.elapsed(),
                 tiles: f.tiles,

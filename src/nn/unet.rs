@@ -27,8 +27,14 @@ use std::time::{Duration, Instant};
 pub struct Segmentation {
     pub width: usize,
     pub height: usize,
-    /// Probabilities, row-major `height × width`.
+    /// Probabilities, row-major `height × width`, on the grid of the [`ProbFormat`] asked for
+    /// ([`Unet::set_prob_format`]).
     pub prob: Vec<f32>,
+    /// The mask delivered with the probabilities (0 or 255 per pixel, row-major), decided on the
+    /// f32 probability before any rounding to a [`ProbFormat`]: the fused engine's last conv
+    /// writes it on the GPU; the per-operation engine fills it on the host when it rounds the
+    /// probabilities. `None`: [`Segmentation::mask`] thresholds `prob` (f32, so the same pixels).
+    pub mask_bytes: Option<Vec<u8>>,
     pub threshold: f32,
     /// Wall time of upload, GPU work and readback.
     pub elapsed: Duration,
@@ -47,8 +53,12 @@ pub struct Segmentation {
 }
 
 impl Segmentation {
-    /// The binary mask, 0 or 255 per pixel: probability ≥ threshold.
+    /// The binary mask, 0 or 255 per pixel: probability ≥ threshold (the f32 probability, before
+    /// any rounding to the [`ProbFormat`]).
     pub fn mask(&self) -> Vec<u8> {
+        if let Some(mask) = &self.mask_bytes {
+            return mask.clone();
+        }
         self.prob
             .iter()
             .map(|&p| if p >= self.threshold { 255 } else { 0 })
@@ -184,10 +194,17 @@ pub(crate) struct Plan {
     /// With [`Unet::set_gpu_clusters`]: the mask and its clusters on the GPU.
     pub(crate) clusters: Option<MaskClusters>,
     pub(crate) prob: wgpu::Buffer,
+    /// The fused engine's mask, written by its last conv beside the probabilities.
+    pub(crate) mask: Option<wgpu::Buffer>,
+    /// The probabilities (then the mask) as the staging buffers hold them.
+    pub(crate) readback: Readback,
     pub(crate) staging: wgpu::Buffer,
     /// Readback of the flat-fielded frame, when a flat-field is set.
     pub(crate) raw_staging: Option<wgpu::Buffer>,
     pub(crate) steps: Vec<Step>,
+    /// Fused engine: the last conv's head parameters (the threshold changes with
+    /// [`Unet::set_threshold`]).
+    pub(crate) head: Option<(wgpu::Buffer, HeadParams)>,
     /// Fused engine: the frame statistics copied into the first conv's uniform mid-frame.
     pub(crate) stats_copy: Option<StatsCopy>,
     /// Per-frame buffers of [`Unet::segment_batch`], grown on demand.
@@ -216,6 +233,8 @@ pub struct Unet {
     /// How the fused engine stores activations; None: auto (f16, measured faster; the
     /// per-operation engine is f32 either way).
     pub(crate) precision: Option<Precision>,
+    /// How the probabilities come back ([`Unet::set_prob_format`]).
+    pub(crate) prob_format: ProbFormat,
     /// Largest activation buffer a tile may use (defaults to the device's binding limit).
     tile_budget: u64,
     /// The camera's fixed pattern, taken out of each frame on the GPU before anything reads it.
@@ -314,6 +333,7 @@ impl Unet {
             head_bias_value,
             engine: Engine::Auto,
             precision: Some(Precision::F32),
+            prob_format: ProbFormat::F32,
             tile_budget,
             flat: None,
             plan: None,
@@ -349,6 +369,20 @@ impl Unet {
     pub fn set_precision(&mut self, precision: impl Into<Option<Precision>>) {
         self.precision = precision.into();
         self.plan = None;
+    }
+
+    /// Chooses how the probabilities come back (default f32): the fused engine's last conv
+    /// writes them as f16 or u8 (half or a quarter of the bytes to read back) beside a mask
+    /// decided on the f32 probability; the per-operation engine rounds them on the host after
+    /// taking its mask, so both give this format's values and the same mask.
+    pub fn set_prob_format(&mut self, format: ProbFormat) {
+        self.prob_format = format;
+        self.plan = None;
+    }
+
+    /// How the probabilities come back.
+    pub fn prob_format(&self) -> ProbFormat {
+        self.prob_format
     }
 
     /// The storage precision the fused engine uses.
@@ -502,10 +536,12 @@ impl Unet {
             hist,
             stats,
             prob,
+            mask,
+            readback,
             staging,
             raw_staging,
             mut steps,
-        } = self.frame_stage(h, w, bits)?;
+        } = self.frame_stage(h, w, bits, ProbFormat::F32, false)?;
 
         // Activations: per level, t0 (level input, later up-conv and decoder output), t1 (conv1
         // output), skip (encoder output kept for the decoder).
@@ -690,9 +726,12 @@ impl Unet {
             stats,
             clusters: None,
             prob,
+            mask,
+            readback,
             staging,
             raw_staging,
             steps,
+            head: None,
             stats_copy: None,
             batch: Vec::new(),
             _activations: activations,
@@ -718,8 +757,17 @@ impl Unet {
             }
             ctx.queue.submit([encoder.finish()]);
         })?;
-        let (prob, corrected) =
-            plan.read_back(ctx, &plan.staging, plan.raw_staging.as_ref(), frame)?;
+        let Delivered {
+            prob,
+            mask: mask_bytes,
+            corrected,
+        } = plan.read_back(
+            ctx,
+            &plan.staging,
+            plan.raw_staging.as_ref(),
+            frame,
+            self.threshold,
+        )?;
         let clusters = match &plan.clusters {
             Some(c) => Some(c.plan.read(ctx, (0.0, 0.0))?),
             None => None,
@@ -728,6 +776,7 @@ impl Unet {
             width: w,
             height: h,
             prob,
+            mask_bytes,
             threshold: self.threshold,
             elapsed: start.elapsed(),
             tiles: plan.tiles.len(),
@@ -788,12 +837,22 @@ impl Unet {
         })?;
         let mut out = Vec::with_capacity(frames.len());
         for (frame, slot) in frames.iter().zip(&plan.batch) {
-            let (prob, corrected) =
-                plan.read_back(&ctx, &slot.staging, slot.raw_staging.as_ref(), frame)?;
+            let Delivered {
+                prob,
+                mask: mask_bytes,
+                corrected,
+            } = plan.read_back(
+                &ctx,
+                &slot.staging,
+                slot.raw_staging.as_ref(),
+                frame,
+                self.threshold,
+            )?;
             out.push(Segmentation {
                 width: w,
                 height: h,
                 prob,
+                mask_bytes,
                 threshold: self.threshold,
                 elapsed: Duration::ZERO,
                 tiles: plan.tiles.len(),
@@ -949,6 +1008,13 @@ impl Unet {
     pub fn set_threshold(&mut self, threshold: f32) -> Result<()> {
         crate::model::check_shape(self.depth, self.channels, threshold)?;
         self.threshold = threshold;
+        // The fused engine's mask is decided on the GPU: frames submitted from now on use it.
+        if let Some((buffer, params)) = self.plan.as_mut().and_then(|p| p.head.as_mut()) {
+            params.threshold = threshold;
+            self.ctx
+                .queue
+                .write_buffer(buffer, 0, bytemuck::bytes_of(&*params));
+        }
         Ok(())
     }
 }
@@ -960,19 +1026,88 @@ pub(crate) struct FrameStage {
     pub(crate) hist: wgpu::Buffer,
     pub(crate) stats: wgpu::Buffer,
     pub(crate) prob: wgpu::Buffer,
+    pub(crate) mask: Option<wgpu::Buffer>,
+    pub(crate) readback: Readback,
     pub(crate) staging: wgpu::Buffer,
     /// Readback of the flat-fielded frame, when a flat-field is set.
     pub(crate) raw_staging: Option<wgpu::Buffer>,
     pub(crate) steps: Vec<Step>,
 }
 
+/// What a plan's probability staging buffer holds — the probabilities in the format the GPU
+/// wrote, then (fused engine) the GPU's mask — and how the host turns it into a
+/// [`Segmentation`]'s probabilities and mask.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Readback {
+    /// The format the GPU wrote.
+    gpu: ProbFormat,
+    /// The format the caller asked for (where it differs from `gpu`, rounded on the host).
+    format: ProbFormat,
+    /// Whether the GPU's mask follows the probabilities.
+    mask: bool,
+    pixels: usize,
+}
+
+impl Readback {
+    fn prob_bytes(&self) -> u64 {
+        self.gpu.bytes(self.pixels)
+    }
+
+    fn mask_bytes(&self) -> u64 {
+        ProbFormat::U8.bytes(self.pixels)
+    }
+
+    /// The staging buffer's size.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.prob_bytes() + if self.mask { self.mask_bytes() } else { 0 }
+    }
+
+    /// The probabilities and the mask (when the GPU wrote one or the host rounds the
+    /// probabilities: then it is taken first, at `threshold`) from a staging buffer's bytes.
+    pub(crate) fn decode(&self, bytes: &[u8], threshold: f32) -> (Vec<f32>, Option<Vec<u8>>) {
+        let mut prob = self.gpu.decode(bytes, self.pixels);
+        let at = self.prob_bytes() as usize;
+        let mask = if self.mask {
+            Some(bytes[at..at + self.pixels].to_vec())
+        } else if self.format != self.gpu {
+            Some(
+                prob.iter()
+                    .map(|&p| if p >= threshold { 255 } else { 0 })
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        if self.format != self.gpu {
+            for p in &mut prob {
+                *p = self.format.quantize(*p);
+            }
+        }
+        (prob, mask)
+    }
+}
+
 impl Unet {
-    /// The shared first stage of a plan for an `h × w` frame of `bits`-bit pixels.
-    pub(crate) fn frame_stage(&self, h: usize, w: usize, bits: u32) -> Result<FrameStage> {
+    /// The shared first stage of a plan for an `h × w` frame of `bits`-bit pixels, whose GPU
+    /// writes the probabilities in `gpu` format and (`with_mask`) the mask.
+    pub(crate) fn frame_stage(
+        &self,
+        h: usize,
+        w: usize,
+        bits: u32,
+        gpu: ProbFormat,
+        with_mask: bool,
+    ) -> Result<FrameStage> {
         let ctx = &self.ctx;
         let words = (h * w).div_ceil(32 / bits as usize);
         let frame_bytes = (words * 4) as u64;
-        let prob_bytes = (h * w * 4) as u64;
+        let readback = Readback {
+            gpu,
+            format: self.prob_format,
+            mask: with_mask,
+            pixels: h * w,
+        };
+        let prob_bytes = readback.prob_bytes();
         if frame_bytes.max(prob_bytes) > ctx.max_binding_bytes() {
             return Err(Error::Shape(format!(
                 "a {w}×{h} frame's probability map ({} MiB) exceeds the device's {} MiB storage binding",
@@ -984,7 +1119,8 @@ impl Unet {
         let hist = ctx.storage("frame.histogram", 4 << bits);
         let stats = ctx.storage("frame.stats", 32);
         let prob = ctx.storage("prob", prob_bytes);
-        let staging = ctx.staging("prob.staging", prob.size());
+        let mask = with_mask.then(|| ctx.storage("mask", readback.mask_bytes()));
+        let staging = ctx.staging("prob.staging", readback.bytes());
         let mut steps = Vec::new();
         let mut raw_staging = None;
         if let Some(flat) = &self.flat {
@@ -1023,6 +1159,8 @@ impl Unet {
             hist,
             stats,
             prob,
+            mask,
+            readback,
             staging,
             raw_staging,
             steps,
@@ -1035,8 +1173,9 @@ impl Unet {
 /// measured (`crate::clusters_gpu`) with weights max(0, median − p) read from the raw frame and its
 /// statistics on the GPU.
 pub(crate) struct MaskClusters {
-    threshold_params: wgpu::Buffer,
-    threshold_group: wgpu::BindGroup,
+    /// The threshold pass's parameters and bind group; `None` where the plan's last conv writes
+    /// the mask itself (the fused engine).
+    threshold: Option<(wgpu::Buffer, wgpu::BindGroup)>,
     size: (u32, u32),
     pub(crate) plan: crate::clusters_gpu::ClusterPlan,
     _mask: wgpu::Buffer,
@@ -1046,12 +1185,18 @@ impl MaskClusters {
     fn new(ctx: &Context, plan: &Plan) -> Result<Self> {
         use crate::clusters_gpu::{ClusterPlan, WeightRule};
         let (h, w, bits) = plan.key;
-        let mask = ctx.storage("mask", (h * w).div_ceil(4) as u64 * 4);
-        let threshold_params = ctx.uniform("mask.threshold.params", &ThresholdParams::default());
-        let threshold_group =
-            ctx.kernels()
-                .threshold
-                .bind(&ctx.device, &plan.prob, &mask, &threshold_params);
+        let (mask, threshold) = match &plan.mask {
+            Some(mask) => (mask.clone(), None),
+            None => {
+                let mask = ctx.storage("mask", (h * w).div_ceil(4) as u64 * 4);
+                let params = ctx.uniform("mask.threshold.params", &ThresholdParams::default());
+                let group = ctx
+                    .kernels()
+                    .threshold
+                    .bind(&ctx.device, &plan.prob, &mask, &params);
+                (mask, Some((params, group)))
+            }
+        };
         let rule = WeightRule {
             source: crate::kernels::WeightSource::Frame { bits },
             // frame_stats.wgsl's stats[4]: the median, raw value units.
@@ -1069,16 +1214,30 @@ impl MaskClusters {
             rule,
         )?;
         Ok(MaskClusters {
-            threshold_params,
-            threshold_group,
+            threshold,
             size: (w as u32, h as u32),
             plan: clusters,
             _mask: mask,
         })
     }
 
-    /// Records the threshold at `threshold` and the labelling after the network's steps.
+    /// Records the threshold at `threshold` (unless the last conv wrote the mask) and the
+    /// labelling after the network's steps.
     fn record(&self, ctx: &Context, encoder: &mut wgpu::CommandEncoder, threshold: f32) {
+        if let Some((params, group)) = &self.threshold {
+            self.record_threshold(ctx, encoder, threshold, params, group);
+        }
+        self.plan.record(ctx, encoder);
+    }
+
+    fn record_threshold(
+        &self,
+        ctx: &Context,
+        encoder: &mut wgpu::CommandEncoder,
+        threshold: f32,
+        params: &wgpu::Buffer,
+        group: &wgpu::BindGroup,
+    ) {
         let p = ThresholdParams {
             w: self.size.0,
             h: self.size.1,
@@ -1087,16 +1246,18 @@ impl MaskClusters {
             inclusive: 1,
             ..Default::default()
         };
-        ctx.queue
-            .write_buffer(&self.threshold_params, 0, bytemuck::bytes_of(&p));
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            ctx.kernels()
-                .threshold
-                .record(&mut pass, &self.threshold_group, &p);
-        }
-        self.plan.record(ctx, encoder);
+        ctx.queue.write_buffer(params, 0, bytemuck::bytes_of(&p));
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        ctx.kernels().threshold.record(&mut pass, group, &p);
     }
+}
+
+/// One frame's results as read back: probabilities, the delivered mask (see
+/// [`Segmentation::mask_bytes`]) and, with a flat-field, the corrected frame.
+struct Delivered {
+    prob: Vec<f32>,
+    mask: Option<Vec<u8>>,
+    corrected: Option<Frame>,
 }
 
 /// The fused engine's statistics copy: `from` (frame_stats' output) into `to` (the first conv's
@@ -1122,7 +1283,7 @@ impl Plan {
             let i = self.batch.len();
             self.batch.push(BatchSlot {
                 upload: ctx.storage(&format!("slot{i}.raw"), self.raw.size()),
-                staging: ctx.staging(&format!("slot{i}.prob.staging"), self.prob.size()),
+                staging: ctx.staging(&format!("slot{i}.prob.staging"), self.staging.size()),
                 raw_staging: self
                     .raw_staging
                     .as_ref()
@@ -1142,6 +1303,13 @@ impl Plan {
         raw_staging: Option<&wgpu::Buffer>,
     ) {
         encoder.clear_buffer(&self.hist, 0, None);
+        // The last conv ORs packed probabilities and the mask into these.
+        if self.readback.gpu != ProbFormat::F32 {
+            encoder.clear_buffer(&self.prob, 0, None);
+        }
+        if let Some(mask) = &self.mask {
+            encoder.clear_buffer(mask, 0, None);
+        }
         let run = |encoder: &mut wgpu::CommandEncoder, steps: &[Step]| {
             let mut pass = encoder.begin_compute_pass(&Default::default());
             for step in steps {
@@ -1158,24 +1326,31 @@ impl Plan {
             }
             None => run(encoder, &self.steps),
         }
-        encoder.copy_buffer_to_buffer(&self.prob, 0, staging, 0, self.prob.size());
+        // (Storage buffers are rounded up to 16 bytes: the readback's sizes, not the buffers'.)
+        let prob_bytes = self.readback.prob_bytes();
+        encoder.copy_buffer_to_buffer(&self.prob, 0, staging, 0, prob_bytes);
+        if let Some(mask) = &self.mask {
+            let mask_bytes = self.readback.mask_bytes();
+            encoder.copy_buffer_to_buffer(mask, 0, staging, prob_bytes, mask_bytes);
+        }
         if let Some(raw_staging) = raw_staging {
             encoder.copy_buffer_to_buffer(&self.raw, 0, raw_staging, 0, self.raw.size());
         }
     }
 
-    /// Maps one frame's staging buffers: its probabilities (cropped to the frame) and, with a
-    /// flat-field, the corrected frame.
+    /// Maps one frame's staging buffers: its probabilities and mask ([`Readback::decode`] at
+    /// `threshold`) and, with a flat-field, the corrected frame.
     fn read_back(
         &self,
         ctx: &Context,
         staging: &wgpu::Buffer,
         raw_staging: Option<&wgpu::Buffer>,
         frame: &Frame,
-    ) -> Result<(Vec<f32>, Option<Frame>)> {
+        threshold: f32,
+    ) -> Result<Delivered> {
         let (h, w) = (frame.height, frame.width);
-        let mut prob: Vec<f32> = read_mapped(ctx, staging)?;
-        prob.truncate(h * w);
+        let bytes: Vec<u8> = read_mapped(ctx, staging)?;
+        let (prob, mask) = self.readback.decode(&bytes, threshold);
         let corrected = match raw_staging {
             Some(staging) => {
                 let words: Vec<u32> = read_mapped(ctx, staging)?;
@@ -1183,7 +1358,11 @@ impl Plan {
             }
             None => None,
         };
-        Ok((prob, corrected))
+        Ok(Delivered {
+            prob,
+            mask,
+            corrected,
+        })
     }
 
     /// Before step `i`: copies the frame statistics into the fused engine's first-conv uniform if

@@ -70,6 +70,21 @@
 #define EMUNET_NOT_READY 1
 
 /*
+ `emunet_set_prob_format`: probabilities read back as f32 (the default).
+ */
+#define EMUNET_PROB_F32 0
+
+/*
+ `emunet_set_prob_format`: as IEEE half precision, |Δp| ≤ 2⁻¹² (half the readback).
+ */
+#define EMUNET_PROB_F16 1
+
+/*
+ `emunet_set_prob_format`: as round(255·p), |Δp| ≤ 1/510 (a quarter of the readback).
+ */
+#define EMUNET_PROB_U8 2
+
+/*
  An engine: the model on one GPU device, its buffers planned for the last frame size.
  */
 typedef struct emunet_engine emunet_engine;
@@ -250,6 +265,17 @@ double emunet_last_elapsed(const struct emunet_engine *e);
  `e` is NULL or an engine used by one thread at a time.
  */
 size_t emunet_in_flight(const struct emunet_engine *e);
+
+/*
+ Chooses how the probabilities of the frames submitted from now on come back from the GPU:
+ `EMUNET_PROB_F32` (the default), `EMUNET_PROB_F16` or `EMUNET_PROB_U8` (the GPU writes and the
+ engine reads back fewer bytes). `prob_out` still receives floats, the rounded values; the mask
+ and the clusters do not change (the mask is decided on the unrounded probability).
+
+ # Safety
+ `e` is NULL or an engine used by one thread at a time.
+ */
+int emunet_set_prob_format(struct emunet_engine *e, int format);
 
 /*
  The most frames `emunet_submit_*` keeps in flight (0 for NULL).

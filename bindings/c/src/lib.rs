@@ -39,6 +39,13 @@ pub const EMUNET_ERR_DEVICE_LOST: c_int = -8;
 /// `emunet_poll`: no result yet (the oldest frame is still on the GPU, or none is in flight).
 pub const EMUNET_NOT_READY: c_int = 1;
 
+/// `emunet_set_prob_format`: probabilities read back as f32 (the default).
+pub const EMUNET_PROB_F32: c_int = 0;
+/// `emunet_set_prob_format`: as IEEE half precision, |Δp| ≤ 2⁻¹² (half the readback).
+pub const EMUNET_PROB_F16: c_int = 1;
+/// `emunet_set_prob_format`: as round(255·p), |Δp| ≤ 1/510 (a quarter of the readback).
+pub const EMUNET_PROB_U8: c_int = 2;
+
 /// One cluster: the fields of the clusters CSV (`id` is its index in the array). Positions in
 /// pixels with pixel (i, j) centred at (i + 0.5, j + 0.5); x0, y0 inclusive and x1, y1 exclusive
 /// pixel indices; m** central second moments (px²).
@@ -624,6 +631,36 @@ pub unsafe extern "C" fn emunet_in_flight(e: *const emunet_engine) -> usize {
     // SAFETY: an engine from emunet_engine_new.
     let engine = unsafe { &*e };
     engine.submitted.len() + engine.ready.is_some() as usize
+}
+
+/// Chooses how the probabilities of the frames submitted from now on come back from the GPU:
+/// `EMUNET_PROB_F32` (the default), `EMUNET_PROB_F16` or `EMUNET_PROB_U8` (the GPU writes and the
+/// engine reads back fewer bytes). `prob_out` still receives floats, the rounded values; the mask
+/// and the clusters do not change (the mask is decided on the unrounded probability).
+///
+/// # Safety
+/// `e` is NULL or an engine used by one thread at a time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn emunet_set_prob_format(e: *mut emunet_engine, format: c_int) -> c_int {
+    guarded(|| {
+        if e.is_null() {
+            return Err(invalid("emunet_set_prob_format: engine is NULL"));
+        }
+        use emunet_core::kernels::ProbFormat;
+        let format = match format {
+            EMUNET_PROB_F32 => ProbFormat::F32,
+            EMUNET_PROB_F16 => ProbFormat::F16,
+            EMUNET_PROB_U8 => ProbFormat::U8,
+            other => {
+                return Err(invalid(&format!(
+                    "emunet_set_prob_format: format {other} is not EMUNET_PROB_F32, _F16 or _U8"
+                )));
+            }
+        };
+        // SAFETY: an engine from emunet_engine_new, used by one thread (the caller's contract).
+        unsafe { &mut *e }.unet.set_prob_format(format);
+        Ok(())
+    })
 }
 
 /// The most frames `emunet_submit_*` keeps in flight (0 for NULL).

@@ -112,6 +112,29 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < (size_t)w * h; i++)
         deep[i] = (uint16_t)(pixels[i] * 257);
     expect(emunet_segment_u16(e, deep, w, h, 2 * (size_t)w, NULL, NULL, again, needed, &m), EMUNET_OK, "16-bit frame");
+    /* u8 probabilities (emunet_set_prob_format): on the 1/255 grid, within 1/510 of the f32 ones,
+     * the same mask and clusters; unknown formats and a NULL engine refused. */
+    expect(emunet_set_prob_format(NULL, EMUNET_PROB_U8), EMUNET_ERR_INVALID_ARGUMENT, "prob format, NULL engine");
+    expect(emunet_set_prob_format(e, 7), EMUNET_ERR_INVALID_ARGUMENT, "prob format 7");
+    expect(emunet_set_prob_format(e, EMUNET_PROB_U8), EMUNET_OK, "u8 probabilities");
+    unsigned char *mask8 = malloc((size_t)w * h);
+    float *prob8 = malloc((size_t)w * h * sizeof *prob8);
+    expect(emunet_segment_u8(e, pixels, w, h, w, mask8, prob8, again, needed, &m), EMUNET_OK, "segment, u8 probabilities");
+    size_t off_grid = 0, far = 0;
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        float q = prob8[i] * 255.0f;
+        if (q - (float)(int)(q + 0.5f) > 1e-3f || (float)(int)(q + 0.5f) - q > 1e-3f)
+            off_grid++;
+        if (prob8[i] - prob[i] > 1.0f / 510 + 1e-6f || prob[i] - prob8[i] > 1.0f / 510 + 1e-6f)
+            far++;
+    }
+    if (off_grid || far || memcmp(mask, mask8, (size_t)w * h) != 0 || m != n || !same_clusters(all, again, n)) {
+        fprintf(stderr, "FAIL u8 probabilities: %zu off the grid, %zu beyond 1/510, mask or clusters differ\n", off_grid, far);
+        failures++;
+    }
+    free(prob8);
+    free(mask8);
+    expect(emunet_set_prob_format(e, EMUNET_PROB_F32), EMUNET_OK, "f32 probabilities again");
     /* The engine's own time of the last call: positive after a success, 0 for NULL. */
     if (!(emunet_last_elapsed(e) > 0.0) || emunet_last_elapsed(NULL) != 0.0) {
         fprintf(stderr, "FAIL emunet_last_elapsed\n");

@@ -8,7 +8,7 @@
 use emunet_core::classic::{ClassicParams, ThresholdRule};
 use emunet_core::clusters::Cluster;
 use emunet_core::formats::TableFormat;
-use emunet_core::kernels::Precision;
+use emunet_core::kernels::{Precision, ProbFormat};
 use emunet_core::simulate::{GrainRecord, Preset, SimParams, View, focal_planes, frame_name};
 use emunet_core::{Context, Error, Frame, Model, Unet};
 use numpy::ndarray::{Array2, Array3, ArrayView2};
@@ -258,7 +258,7 @@ fn raw_of<'py>(
     (seg, found, seconds): (emunet_core::Segmentation, Vec<Cluster>, f64),
 ) -> PyResult<Raw<'py>> {
     let t = seg.threshold;
-    let mask = seg.prob.iter().map(|&p| p >= t).collect();
+    let mask = seg.mask().iter().map(|&m| m != 0).collect();
     raw(
         py,
         (seg.width, seg.height),
@@ -273,8 +273,23 @@ fn raw_of<'py>(
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (weights=None, precision="auto"))]
-    fn new(py: Python<'_>, weights: Option<PathBuf>, precision: &str) -> PyResult<Self> {
+    #[pyo3(signature = (weights=None, precision="auto", prob_format="f32"))]
+    fn new(
+        py: Python<'_>,
+        weights: Option<PathBuf>,
+        precision: &str,
+        prob_format: &str,
+    ) -> PyResult<Self> {
+        let prob_format = match prob_format {
+            "f32" => ProbFormat::F32,
+            "f16" => ProbFormat::F16,
+            "u8" => ProbFormat::U8,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "prob_format {other:?}: expected \"f32\", \"f16\" or \"u8\""
+                )));
+            }
+        };
         let precision = match precision {
             "auto" => None,
             "f32" => Some(Precision::F32),
@@ -293,6 +308,7 @@ impl Engine {
             let ctx = Arc::new(Context::new()?);
             let mut unet = Unet::new(ctx.clone(), &model)?;
             unet.set_precision(precision);
+            unet.set_prob_format(prob_format);
             Ok(Engine {
                 unet: Mutex::new(unet),
                 adapter: ctx.info.name.clone(),

@@ -213,6 +213,8 @@ def test_other_bad_input(engine, frames, tmp_path):
         emunet.Engine(garbage)
     with pytest.raises(ValueError, match="precision"):
         emunet.Engine(precision="f64")
+    with pytest.raises(ValueError, match="prob_format"):
+        emunet.Engine(prob_format="f64")
     with pytest.raises(ValueError, match="frame 1"):
         engine.segment_batch([frames[0], np.zeros((4, 4), np.float64)])
     with pytest.raises(ValueError, match="not both"):
@@ -233,6 +235,16 @@ def test_explicit_weights_and_precision(frames):
     auto = emunet.Engine(str(shipped)).segment(frames[0])
     assert np.abs(f32.prob - auto.prob).max() < 1e-2
     assert (f32.mask != auto.mask).mean() < 1e-3
+
+
+def test_u8_probabilities_keep_the_mask_and_clusters(frames):
+    f32 = emunet.Engine(precision="f32").segment(frames[0])
+    u8 = emunet.Engine(precision="f32", prob_format="u8").segment(frames[0])
+    assert u8.prob.dtype == np.float32
+    assert np.array_equal(np.round(u8.prob * 255) / 255, u8.prob)
+    assert np.abs(u8.prob - f32.prob).max() <= 1 / 510 + 1e-6
+    assert np.array_equal(u8.mask, f32.mask)
+    assert len(u8.clusters) == len(f32.clusters)
 
 
 def test_hung_device_raises_device_lost(frames, monkeypatch):

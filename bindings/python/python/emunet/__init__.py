@@ -62,7 +62,8 @@ class Result:
 
     Attributes:
         prob: float32 HxW probabilities (``None`` from :func:`classic`).
-        mask: bool HxW, the pixels of clusters (``prob >= threshold`` for the network).
+        mask: bool HxW, the pixels of clusters (probability ≥ threshold for the network, decided
+            before any rounding to the engine's ``prob_format``).
         clusters: structured array of :data:`CLUSTER_DTYPE`, one record per cluster, ids from 0.
         threshold: the probability cut (network) or the filter-response cut (classic).
         response: float32 HxW filter response (:func:`classic` only, else ``None``).
@@ -101,15 +102,23 @@ class Engine:
             default model.
         precision: ``"auto"`` (the CLI's default: f16 storage in the fused engine), ``"f32"``
             or ``"f16"``.
+        prob_format: how the probabilities come back from the GPU: ``"f32"`` (the default),
+            ``"f16"`` (|Δp| ≤ 2⁻¹²) or ``"u8"`` (round(255·p), |Δp| ≤ 1/510); ``prob`` stays
+            float32 holding the rounded values, the mask is decided before rounding.
 
     An engine keeps its GPU buffers planned for the last frame size; make one and reuse it.
     Calls from several threads on one engine take turns.
     """
 
-    def __init__(self, weights: Optional[PathLike] = None, precision: str = "auto"):
+    def __init__(
+        self,
+        weights: Optional[PathLike] = None,
+        precision: str = "auto",
+        prob_format: str = "f32",
+    ):
         if weights is not None:
             weights = os.fspath(weights)
-        self._engine = _emunet.Engine(weights, precision)
+        self._engine = _emunet.Engine(weights, precision, prob_format)
 
     @property
     def adapter(self) -> str:

@@ -20,7 +20,10 @@ _Raw = Tuple[
 
 class Engine:
     def __init__(
-        self, weights: Optional[Union[str, PathLike[str]]] = None, precision: str = "auto"
+        self,
+        weights: Optional[Union[str, PathLike[str]]] = None,
+        precision: str = "auto",
+        prob_format: str = "f32",
     ) -> None: ...
     @property
     def adapter(self) -> str: ...
