@@ -118,6 +118,11 @@ enum Command {
         /// Weights file; default: the shipped model.
         #[arg(long)]
         weights: Option<PathBuf>,
+        /// Probability threshold for the planes' masks [default: 0.05, measured with the shipped
+        /// model (README, Focal stacks); a weights file's own threshold is tuned for single
+        /// frames, and a model of your own may want its own stack threshold].
+        #[arg(long)]
+        threshold: Option<f32>,
         /// Output folder (created if missing).
         #[arg(long)]
         out: PathBuf,
@@ -621,6 +626,7 @@ fn main() -> ExitCode {
         }
         Command::Grains {
             weights,
+            threshold,
             out,
             step_um,
             pixel_um,
@@ -634,6 +640,7 @@ fn main() -> ExitCode {
             }
             cli::grains::grains(cli::grains::GrainsOptions {
                 weights: weights.as_deref(),
+                threshold,
                 out: &out,
                 step_um,
                 pixel_um,

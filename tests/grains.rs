@@ -152,7 +152,44 @@ fn grains_command_writes_scored_csv_and_json() {
         sim.join("images").to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
+    assert!(
+        err.contains("planes' threshold 0.05 (the stack default"),
+        "{err}"
+    );
     let stdout_grains = stdout.clone();
+    // The frame threshold (0.6) finds fewer grains than the stack default; (0, 1) only.
+    let found_of = |text: &str| -> usize {
+        let at = text.find("3D grains").unwrap();
+        let rest = &text[at..];
+        let rest = &rest[rest.find("purity").unwrap()..];
+        let rest = &rest[rest.find('/').unwrap() + 1..];
+        rest[..rest.find(')').unwrap()].parse().unwrap()
+    };
+    let out6 = dir.path().join("g6");
+    let (ok, stdout6, err) = common::emunet(&[
+        "grains",
+        "--threshold",
+        "0.6",
+        "--out",
+        out6.to_str().unwrap(),
+        "--truth",
+        truth.to_str().unwrap(),
+        sim.join("images").to_str().unwrap(),
+    ]);
+    assert!(ok && err.contains("planes' threshold 0.6\n"), "{err}");
+    assert!(
+        found_of(&stdout6) < found_of(&stdout),
+        "{stdout6}\n{stdout}"
+    );
+    let (ok, _, err) = common::emunet(&[
+        "grains",
+        "--threshold",
+        "1.5",
+        "--out",
+        out6.to_str().unwrap(),
+        sim.join("images").to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("threshold 1.5"), "{err}");
     assert!(stdout.contains("v0000: 4 planes") && stdout.contains("v0001: 4 planes"));
     assert!(stdout.contains("3D grains (matched within 0.45 µm"));
     for view in ["v0000", "v0001"] {

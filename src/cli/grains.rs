@@ -15,6 +15,8 @@ use std::time::Instant;
 /// What `grains` was asked to do.
 pub struct GrainsOptions<'a> {
     pub weights: Option<&'a Path>,
+    /// The planes' probability threshold (default [`grains::STACK_THRESHOLD`]).
+    pub threshold: Option<f32>,
     pub out: &'a Path,
     pub step_um: f64,
     pub pixel_um: f64,
@@ -93,6 +95,19 @@ pub fn grains(o: GrainsOptions) -> emunet::Result<ExitCode> {
     };
     let ctx = Arc::new(Context::new()?);
     let mut unet = Unet::new(ctx.clone(), &model)?;
+    unet.set_threshold(o.threshold.unwrap_or(grains::STACK_THRESHOLD))?;
+    eprintln!(
+        "{} on {}, planes' threshold {}{}",
+        o.weights
+            .map_or("shipped model".into(), |p| p.display().to_string()),
+        ctx.info.name,
+        unet.threshold,
+        if o.threshold.is_none() {
+            " (the stack default; --threshold to change)"
+        } else {
+            ""
+        }
+    );
     let mut truth = None;
     let mut total = GrainScores::default();
     let (mut seg_s, mut link_s) = (0.0, 0.0);

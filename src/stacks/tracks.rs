@@ -11,6 +11,7 @@
 //! grains first, each grain in one track at most.
 
 use crate::stacks::grains::Grain;
+use rayon::prelude::*;
 
 /// The finder's settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -221,11 +222,12 @@ pub fn find_tracks(grains: &[Grain], p: &TrackParams) -> Vec<Track> {
         }
         out
     };
-    let mut counts = vec![0u16; nx * ny];
-    let mut bins = vec![0usize; grains.len()];
-    let mut candidates: Vec<Track> = Vec::new();
     let steps = (p.max_slope / p.slope_step).round() as i64;
-    for sy in -steps..=steps {
+    // The slope scan, one row of slopes (ty) per task on every core; seeds in scan order.
+    let seed_row = |sy: i64| -> Vec<Track> {
+        let mut counts = vec![0u16; nx * ny];
+        let mut bins = vec![0usize; grains.len()];
+        let mut candidates: Vec<Track> = Vec::new();
         let ty = sy as f64 * p.slope_step;
         for sx in -steps..=steps {
             let tx = sx as f64 * p.slope_step;
@@ -280,10 +282,14 @@ pub fn find_tracks(grains: &[Grain], p: &TrackParams) -> Vec<Track> {
                 counts[b] = 0;
             }
         }
-    }
-    // Refine every seed: gather, fit, gather again (three rounds).
-    let mut refined: Vec<Track> = Vec::new();
-    for seed in candidates {
+        candidates
+    };
+    let candidates: Vec<Track> = (-steps..=steps)
+        .into_par_iter()
+        .flat_map_iter(seed_row)
+        .collect();
+    // Refine every seed: gather, fit, gather again (three rounds); in parallel, in seed order.
+    let refine = |seed: &Track| -> Option<Track> {
         let mut line = (seed.x0_um, seed.y0_um, seed.tx, seed.ty);
         let mut tol = p.fit_um + p.bin_um;
         let mut chi2 = f64::NAN;
@@ -300,16 +306,16 @@ pub fn find_tracks(grains: &[Grain], p: &TrackParams) -> Vec<Track> {
             tol = p.fit_um;
         }
         if chi2.is_nan() {
-            continue;
+            return None;
         }
         let members = near_line(line, p.fit_um);
         if members.len() < p.min_grains
             || line.2.abs() > p.max_slope + p.slope_step
             || line.3.abs() > p.max_slope + p.slope_step
         {
-            continue;
+            return None;
         }
-        refined.push(Track {
+        Some(Track {
             track: 0,
             x0_um: line.0,
             y0_um: line.1,
@@ -318,8 +324,9 @@ pub fn find_tracks(grains: &[Grain], p: &TrackParams) -> Vec<Track> {
             ty: line.3,
             chi2,
             grains: members,
-        });
-    }
+        })
+    };
+    let mut refined: Vec<Track> = candidates.par_iter().filter_map(refine).collect();
     // Most grains first, then the best fit; each grain in one track.
     refined.sort_by(|a, b| {
         b.grains
