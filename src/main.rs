@@ -151,12 +151,17 @@ enum Command {
         /// Largest |tan θ| in x and y.
         #[arg(long, default_value_t = 0.6)]
         max_slope: f64,
-        /// Fewest grains of a track (default: measured, README).
-        #[arg(long, default_value_t = 8)]
+        /// Fewest grains of a track (default: measured, README; with --max-chance the density of
+        /// the view's fog decides how many more a track needs).
+        #[arg(long, default_value_t = 6)]
         min_grains: usize,
         /// Grains within this distance (µm) of a track's line belong to it.
         #[arg(long, default_value_t = 0.55)]
         fit_um: f64,
+        /// Largest chance probability of a track: that fog alone, at the view's grain density,
+        /// puts its grain count in its tube (Poisson; 1: off; default measured, README).
+        #[arg(long, default_value_t = 1e-9)]
+        max_chance: f64,
         /// The simulator's grains.csv: score the tracks.
         #[arg(long)]
         truth: Option<PathBuf>,
@@ -601,11 +606,12 @@ fn main() -> ExitCode {
             max_slope,
             min_grains,
             fit_um,
+            max_chance,
             truth,
             findable_grains,
             grains,
         } => {
-            if !(max_slope > 0.0 && fit_um > 0.0) || min_grains < 3 {
+            if !(max_slope > 0.0 && fit_um > 0.0 && max_chance > 0.0) || min_grains < 3 {
                 eprintln!(
                     "error: --max-slope and --fit-um must be above 0, --min-grains at least 3"
                 );
@@ -615,6 +621,7 @@ fn main() -> ExitCode {
                 max_slope,
                 min_grains,
                 fit_um,
+                max_chance,
                 ..Default::default()
             };
             cli::tracks::tracks(

@@ -424,3 +424,83 @@ fn tracks_csv_reads_back() {
     let err = read_tracks_csv(&text.replace("3;17;40", "3;x;40"), "t.csv").unwrap_err();
     assert!(err.to_string().contains("\"x\""), "{err}");
 }
+
+/// The chance-probability cut: `poisson_tail` equals the Poisson tail summed directly, and the
+/// finder's need for grains follows the view's fog: tracks of 7 grains stand out of sparse fog
+/// (a quarter of the nominal density) and are all found, without a fake, while in nominal fog
+/// 7 grains in a tube happen by chance too often: there a track is accepted only where fog
+/// grains in its tube bring it to 8 or more.
+#[test]
+fn chance_cut_follows_the_fog_density() {
+    use emunet::stacks::tracks::poisson_tail;
+    for (n, l) in [(1usize, 0.3f64), (3, 0.5), (8, 0.26), (5, 4.0), (12, 0.05)] {
+        let term =
+            |k: usize| (-l).exp() * l.powi(k as i32) / (1..=k).map(|j| j as f64).product::<f64>();
+        // The tail summed term by term (no cancellation), against 1 − the head where that is exact enough.
+        let tail: f64 = (n..n + 60).map(term).sum();
+        let got = poisson_tail(n, l);
+        assert!(
+            (got - tail).abs() <= 1e-12 * tail,
+            "P(N ≥ {n} | {l}) {got} vs {tail}"
+        );
+        let head: f64 = (0..n).map(term).sum();
+        assert!((got - (1.0 - head)).abs() <= 1e-15, "{n} {l}");
+    }
+    assert_eq!(poisson_tail(0, 0.3), 1.0);
+    let view = |fog: usize, seed: u64| {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut grains = Vec::new();
+        let mut truth = Vec::new();
+        for i in 0..fog {
+            let (x, y, z) = (
+                rng.random_range(0.0..200.0),
+                rng.random_range(0.0..200.0),
+                rng.random_range(0.0..44.0),
+            );
+            grains.push(grain_at(i, x, y, z));
+            truth.push(TruthGrain {
+                grain: i,
+                x_um: x,
+                y_um: y,
+                z_um: z,
+                track: -1,
+                detectable: true,
+            });
+        }
+        for (k, &(tx, ty)) in [(0.0, 0.1), (0.3, -0.2), (-0.4, 0.35), (0.1, 0.45)]
+            .iter()
+            .enumerate()
+        {
+            let (x0, y0) = (30.0 + 40.0 * k as f64, 50.0 + 30.0 * k as f64);
+            for j in 0..7 {
+                let z = 2.0 + 6.5 * j as f64;
+                let (x, y) = (
+                    x0 + tx * z + rng.random_range(-0.15..0.15),
+                    y0 + ty * z + rng.random_range(-0.15..0.15),
+                );
+                let id = grains.len();
+                grains.push(grain_at(id, x, y, z + rng.random_range(-0.2..0.2)));
+                truth.push(TruthGrain {
+                    grain: id,
+                    x_um: x,
+                    y_um: y,
+                    z_um: z,
+                    track: k as i32,
+                    detectable: true,
+                });
+            }
+        }
+        let found = find_tracks(&grains, &TrackParams::default());
+        let fewest = found.iter().map(|t| t.grains.len()).min();
+        (score_tracks(&found, &truth, 7), fewest)
+    };
+    let (sparse, fewest) = view(2_725, 65);
+    assert_eq!(
+        (sparse.findable, sparse.found_findable, sparse.fakes),
+        (4, 4, 0)
+    );
+    assert_eq!(fewest, Some(7));
+    let (dense, fewest) = view(10_900, 66);
+    assert_eq!((dense.findable, dense.fakes), (4, 0));
+    assert!(fewest.is_none_or(|n| n >= 8), "{fewest:?}");
+}
