@@ -320,28 +320,73 @@ fn grain_at(id: usize, x: f64, y: f64, z: f64) -> emunet::stacks::grains::Grain 
     }
 }
 
-#[test]
-fn track_finder_finds_straight_chains_in_dense_fog() {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(64);
-    // Fog at the nominal density of found grains (0.0062 per µm³) in a 200 × 200 × 44 µm block.
-    let mut grains = Vec::new();
-    let mut truth = Vec::new();
-    for i in 0..10_900 {
+/// `n` fog grains uniform in a 200 × 200 × 44 µm block, found where they are.
+fn push_fog(
+    rng: &mut rand_chacha::ChaCha8Rng,
+    n: usize,
+    grains: &mut Vec<emunet::stacks::grains::Grain>,
+    truth: &mut Vec<TruthGrain>,
+) {
+    for _ in 0..n {
         let (x, y, z) = (
             rng.random_range(0.0..200.0),
             rng.random_range(0.0..200.0),
             rng.random_range(0.0..44.0),
         );
-        grains.push(grain_at(i, x, y, z));
-        truth.push(TruthGrain {
-            grain: i,
-            x_um: x,
-            y_um: y,
-            z_um: z,
-            track: -1,
-            detectable: true,
-        });
+        push_grain(grains, truth, (x, y, z), z, -1);
     }
+}
+
+/// Straight tracks, one per slope (tx, ty) from `origin(k)` at depth 0, with grains at depths
+/// `depth(j)` for j < `per_track`: ±0.15 µm of transverse jitter, found ±0.2 µm off in depth.
+fn push_tracks(
+    rng: &mut rand_chacha::ChaCha8Rng,
+    slopes: &[(f64, f64)],
+    origin: impl Fn(usize) -> (f64, f64),
+    (per_track, depth): (usize, impl Fn(usize) -> f64),
+    grains: &mut Vec<emunet::stacks::grains::Grain>,
+    truth: &mut Vec<TruthGrain>,
+) {
+    for (k, &(tx, ty)) in slopes.iter().enumerate() {
+        let (x0, y0) = origin(k);
+        for j in 0..per_track {
+            let z = depth(j);
+            let (x, y) = (
+                x0 + tx * z + rng.random_range(-0.15..0.15),
+                y0 + ty * z + rng.random_range(-0.15..0.15),
+            );
+            let found_z = z + rng.random_range(-0.2..0.2);
+            push_grain(grains, truth, (x, y, z), found_z, k as i32);
+        }
+    }
+}
+
+/// A found grain at (x, y, `found_z`) and its truth at (x, y, z) on `track` (−1: fog).
+fn push_grain(
+    grains: &mut Vec<emunet::stacks::grains::Grain>,
+    truth: &mut Vec<TruthGrain>,
+    (x, y, z): (f64, f64, f64),
+    found_z: f64,
+    track: i32,
+) {
+    let id = grains.len();
+    grains.push(grain_at(id, x, y, found_z));
+    truth.push(TruthGrain {
+        grain: id,
+        x_um: x,
+        y_um: y,
+        z_um: z,
+        track,
+        detectable: true,
+    });
+}
+
+#[test]
+fn track_finder_finds_straight_chains_in_dense_fog() {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(64);
+    // Fog at the nominal density of found grains (0.0062 per µm³) in a 200 × 200 × 44 µm block.
+    let (mut grains, mut truth) = (Vec::new(), Vec::new());
+    push_fog(&mut rng, 10_900, &mut grains, &mut truth);
     // Six tracks of 13 grains with 0.15 µm of transverse jitter (and 0.2 µm of depth error).
     let slopes = [
         (0.0, 0.0),
@@ -351,28 +396,14 @@ fn track_finder_finds_straight_chains_in_dense_fog() {
         (-0.1, -0.4),
         (0.2, 0.05),
     ];
-    for (k, &(tx, ty)) in slopes.iter().enumerate() {
-        let (x0, y0) = (40.0 + 25.0 * k as f64, 60.0 + 15.0 * k as f64);
-        for j in 0..13 {
-            let z = 1.5 + 3.3 * j as f64;
-            let jitter = |r: &mut rand_chacha::ChaCha8Rng| r.random_range(-0.15..0.15);
-            let (x, y) = (
-                x0 + tx * z + jitter(&mut rng),
-                y0 + ty * z + jitter(&mut rng),
-            );
-            let id = grains.len();
-            let zm = z + rng.random_range(-0.2..0.2);
-            grains.push(grain_at(id, x, y, zm));
-            truth.push(TruthGrain {
-                grain: id,
-                x_um: x,
-                y_um: y,
-                z_um: z,
-                track: k as i32,
-                detectable: true,
-            });
-        }
-    }
+    push_tracks(
+        &mut rng,
+        &slopes,
+        |k| (40.0 + 25.0 * k as f64, 60.0 + 15.0 * k as f64),
+        (13, |j| 1.5 + 3.3 * j as f64),
+        &mut grains,
+        &mut truth,
+    );
     let found = find_tracks(&grains, &TrackParams::default());
     let s = score_tracks(&found, &truth, 8);
     let (dt, dpos) = s.resolution();
@@ -449,47 +480,16 @@ fn chance_cut_follows_the_fog_density() {
     assert_eq!(poisson_tail(0, 0.3), 1.0);
     let view = |fog: usize, seed: u64| {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let mut grains = Vec::new();
-        let mut truth = Vec::new();
-        for i in 0..fog {
-            let (x, y, z) = (
-                rng.random_range(0.0..200.0),
-                rng.random_range(0.0..200.0),
-                rng.random_range(0.0..44.0),
-            );
-            grains.push(grain_at(i, x, y, z));
-            truth.push(TruthGrain {
-                grain: i,
-                x_um: x,
-                y_um: y,
-                z_um: z,
-                track: -1,
-                detectable: true,
-            });
-        }
-        for (k, &(tx, ty)) in [(0.0, 0.1), (0.3, -0.2), (-0.4, 0.35), (0.1, 0.45)]
-            .iter()
-            .enumerate()
-        {
-            let (x0, y0) = (30.0 + 40.0 * k as f64, 50.0 + 30.0 * k as f64);
-            for j in 0..7 {
-                let z = 2.0 + 6.5 * j as f64;
-                let (x, y) = (
-                    x0 + tx * z + rng.random_range(-0.15..0.15),
-                    y0 + ty * z + rng.random_range(-0.15..0.15),
-                );
-                let id = grains.len();
-                grains.push(grain_at(id, x, y, z + rng.random_range(-0.2..0.2)));
-                truth.push(TruthGrain {
-                    grain: id,
-                    x_um: x,
-                    y_um: y,
-                    z_um: z,
-                    track: k as i32,
-                    detectable: true,
-                });
-            }
-        }
+        let (mut grains, mut truth) = (Vec::new(), Vec::new());
+        push_fog(&mut rng, fog, &mut grains, &mut truth);
+        push_tracks(
+            &mut rng,
+            &[(0.0, 0.1), (0.3, -0.2), (-0.4, 0.35), (0.1, 0.45)],
+            |k| (30.0 + 40.0 * k as f64, 50.0 + 30.0 * k as f64),
+            (7, |j| 2.0 + 6.5 * j as f64),
+            &mut grains,
+            &mut truth,
+        );
         let found = find_tracks(&grains, &TrackParams::default());
         let fewest = found.iter().map(|t| t.grains.len()).min();
         (score_tracks(&found, &truth, 7), fewest)
