@@ -25,7 +25,6 @@ pub mod upconv2x2_grad;
 pub use adam::{Adam, AdamParams};
 pub use cluster_moments::{ClusterMoments, MomentsParams, WeightSource};
 pub use conv3x3::{Conv3x3, Conv3x3Params, Conv3x3Storage, FrameParams, HeadParams};
-
 pub use conv3x3_grad_input::Conv3x3GradInput;
 pub use conv3x3_grad_weight::{Conv3x3GradWeight, GradWeightParams};
 pub use fir_filter::{FirFilter, FirFilterParams, FirTaps};

@@ -56,13 +56,10 @@ impl Segmentation {
     /// The binary mask, 0 or 255 per pixel: probability ≥ threshold (the f32 probability, before
     /// any rounding to the [`ProbFormat`]).
     pub fn mask(&self) -> Vec<u8> {
-        if let Some(mask) = &self.mask_bytes {
-            return mask.clone();
+        match &self.mask_bytes {
+            Some(mask) => mask.clone(),
+            None => threshold_mask(&self.prob, self.threshold),
         }
-        self.prob
-            .iter()
-            .map(|&p| if p >= self.threshold { 255 } else { 0 })
-            .collect()
     }
 
     /// The clusters `emunet segment` writes for this result of segmenting `raw`: the mask's
@@ -77,6 +74,13 @@ impl Segmentation {
         let frame = self.corrected.as_ref().unwrap_or(raw);
         crate::cluster_list::frame_clusters(frame, &self.mask(), true)
     }
+}
+
+/// 0 or 255 per pixel: p ≥ threshold (the network's mask rule).
+fn threshold_mask(prob: &[f32], threshold: f32) -> Vec<u8> {
+    prob.iter()
+        .map(|&p| if p >= threshold { 255 } else { 0 })
+        .collect()
 }
 
 /// Which inference path runs a frame.
@@ -1070,11 +1074,7 @@ impl Readback {
         let mask = if self.mask {
             Some(bytes[at..at + self.pixels].to_vec())
         } else if self.format != self.gpu {
-            Some(
-                prob.iter()
-                    .map(|&p| if p >= threshold { 255 } else { 0 })
-                    .collect(),
-            )
+            Some(threshold_mask(&prob, threshold))
         } else {
             None
         };
@@ -1188,7 +1188,7 @@ impl MaskClusters {
         let (mask, threshold) = match &plan.mask {
             Some(mask) => (mask.clone(), None),
             None => {
-                let mask = ctx.storage("mask", (h * w).div_ceil(4) as u64 * 4);
+                let mask = ctx.storage("mask", ProbFormat::U8.bytes(h * w));
                 let params = ctx.uniform("mask.threshold.params", &ThresholdParams::default());
                 let group = ctx
                     .kernels()
@@ -1225,30 +1225,19 @@ impl MaskClusters {
     /// labelling after the network's steps.
     fn record(&self, ctx: &Context, encoder: &mut wgpu::CommandEncoder, threshold: f32) {
         if let Some((params, group)) = &self.threshold {
-            self.record_threshold(ctx, encoder, threshold, params, group);
+            let p = ThresholdParams {
+                w: self.size.0,
+                h: self.size.1,
+                border: 0,
+                t: threshold,
+                inclusive: 1,
+                ..Default::default()
+            };
+            ctx.queue.write_buffer(params, 0, bytemuck::bytes_of(&p));
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            ctx.kernels().threshold.record(&mut pass, group, &p);
         }
         self.plan.record(ctx, encoder);
-    }
-
-    fn record_threshold(
-        &self,
-        ctx: &Context,
-        encoder: &mut wgpu::CommandEncoder,
-        threshold: f32,
-        params: &wgpu::Buffer,
-        group: &wgpu::BindGroup,
-    ) {
-        let p = ThresholdParams {
-            w: self.size.0,
-            h: self.size.1,
-            border: 0,
-            t: threshold,
-            inclusive: 1,
-            ..Default::default()
-        };
-        ctx.queue.write_buffer(params, 0, bytemuck::bytes_of(&p));
-        let mut pass = encoder.begin_compute_pass(&Default::default());
-        ctx.kernels().threshold.record(&mut pass, group, &p);
     }
 }
 
