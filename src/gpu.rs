@@ -22,7 +22,7 @@ const FLOOR_FLOPS_CPU: f64 = 1e9;
 const FLOOR_FLOPS_GPU: f64 = 1e11;
 
 /// How often a wait looks for a lost device.
-const WAIT_SLICE: Duration = Duration::from_millis(100);
+pub(crate) const WAIT_SLICE: Duration = Duration::from_millis(100);
 
 /// Optional features the kernels may use when the adapter has them.
 pub const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16

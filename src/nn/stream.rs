@@ -31,11 +31,14 @@ use crate::frame::Frame;
 use crate::gpu::copy_mapped;
 use crate::unet::{Segmentation, Unet};
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
-/// A map_async outcome, filled in by wgpu's callback.
-type MapResult = Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>>;
+/// A map_async outcome, filled in by wgpu's callback, which signals the condition variable.
+type MapResult = Arc<(
+    Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>,
+    Condvar,
+)>;
 
 /// One frame on the GPU that `poll` has not returned yet. It holds its own handles of its slot's
 /// staging buffers, so a plan rebuilt meanwhile (another frame size) does not disturb it.
@@ -75,17 +78,26 @@ impl StreamState {
 }
 
 fn map(buffer: &wgpu::Buffer) -> MapResult {
-    let done: MapResult = Arc::new(Mutex::new(None));
+    let done: MapResult = Arc::new((Mutex::new(None), Condvar::new()));
     let slot = done.clone();
     buffer.map_async(wgpu::MapMode::Read, .., move |r| {
-        *slot.lock().expect("map callback lock") = Some(r);
+        *slot.0.lock().expect("map callback lock") = Some(r);
+        slot.1.notify_all();
     });
     done
 }
 
-fn mapped(maps: &[MapResult]) -> Result<bool> {
+/// Whether every mapping has completed, waiting up to `wait` for each outcome. A wait for the
+/// submission is not enough: a `queue.submit` on another thread may have collected the callbacks
+/// of that submission and not fired them yet (it runs them when its own call ends).
+fn mapped(maps: &[MapResult], wait: Duration) -> Result<bool> {
     for m in maps {
-        match &*m.lock().expect("map callback lock") {
+        let (slot, ready) = &**m;
+        let guard = slot.lock().expect("map callback lock");
+        let (guard, _) = ready
+            .wait_timeout_while(guard, wait, |outcome| outcome.is_none())
+            .expect("map callback lock");
+        match &*guard {
             None => return Ok(false),
             Some(Err(e)) => {
                 return Err(Error::Gpu {
@@ -194,7 +206,12 @@ impl Unet {
             return Err(e);
         }
         // A frame that failed is dropped with its error, so the next poll moves on.
-        match mapped(&front.maps) {
+        let grace = if wait {
+            crate::gpu::WAIT_SLICE
+        } else {
+            Duration::ZERO
+        };
+        match mapped(&front.maps, grace) {
             Ok(true) => {}
             Ok(false) if !wait => return Ok(None),
             Ok(false) => {
