@@ -155,7 +155,7 @@ fn timed(ctx: &Context, iters: u64, record: impl Fn(&mut wgpu::ComputePass)) -> 
             let mut pass = encoder.begin_compute_pass(&Default::default());
             record(&mut pass);
         }
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit(encoder);
         ctx.device
             .poll(wgpu::PollType::wait_indefinitely())
             .unwrap();

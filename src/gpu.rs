@@ -50,7 +50,8 @@ pub struct Context {
     timeout_fixed: std::sync::atomic::AtomicBool,
     /// The time the work submitted and not yet waited for may take at the floor speed, in ms.
     outstanding_ms: AtomicU64,
-    /// Held around every `device.poll`: two threads polling one device at once can trip an
+    /// Held around every `device.poll` and `queue.submit` (which maintains the device too): two
+    /// threads doing so on one device at once can trip an
     /// assertion in wgpu-core 30 (a stale fence read against a queue another poll just emptied:
     /// "the current submission index (90) should be at least the wait submission index (91)",
     /// seen in `tests/fused.rs`; fixed upstream after 30.0.2).
@@ -282,6 +283,14 @@ impl Context {
         }
     }
 
+    /// Submits `encoder`'s commands, holding `poll_lock`: wgpu-core's submit also maintains the
+    /// device (reads the fence, triages finished work), which races a poll on another thread the
+    /// same way two polls do.
+    pub fn submit(&self, encoder: wgpu::CommandEncoder) -> wgpu::SubmissionIndex {
+        let _alone = self.poll_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.queue.submit([encoder.finish()])
+    }
+
     /// Runs the callbacks of finished work without waiting (see `poll_lock`).
     pub fn poll_now(&self) -> std::result::Result<(), wgpu::PollError> {
         let _alone = self.poll_lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -422,7 +431,7 @@ impl Context {
         let staging = self.staging("readback", buffer.size());
         let mut encoder = self.device.create_command_encoder(&Default::default());
         encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, buffer.size());
-        self.queue.submit([encoder.finish()]);
+        self.submit(encoder);
         read_mapped(self, &staging)
     }
 

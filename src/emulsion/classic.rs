@@ -488,7 +488,7 @@ impl Classic {
             if let Some(t) = fixed {
                 self.record_threshold(&mut encoder, w, h, t, on_gpu, true);
             }
-            ctx.queue.submit([encoder.finish()]);
+            ctx.submit(encoder);
         })?;
         let mut response: Vec<f32> = read_mapped(ctx, &plan.response_staging)?;
         response.truncate(w * h);
@@ -584,7 +584,7 @@ impl Classic {
         ctx.checked("running the classical threshold and labelling", || {
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
             self.record_threshold(&mut encoder, w, h, t, on_gpu, last);
-            ctx.queue.submit([encoder.finish()]);
+            ctx.submit(encoder);
         })
     }
 }

@@ -244,7 +244,7 @@ impl ClusterPlan {
             ctx.checked("reading the cluster table", || {
                 let mut encoder = ctx.device.create_command_encoder(&Default::default());
                 encoder.copy_buffer_to_buffer(&self.table, 0, &self.table_staging, 0, bytes);
-                ctx.queue.submit([encoder.finish()]);
+                ctx.submit(encoder);
             })?;
         }
         let words = read_mapped_prefix::<u32>(ctx, &self.table_staging, bytes)?;
@@ -382,7 +382,7 @@ impl GpuClusters {
             }
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
             plan.record(&ctx, &mut encoder);
-            ctx.queue.submit([encoder.finish()]);
+            ctx.submit(encoder);
         })
     }
 
@@ -416,7 +416,7 @@ impl GpuClusters {
                 0,
                 (w * h * 4) as u64,
             );
-            ctx.queue.submit([encoder.finish()]);
+            ctx.submit(encoder);
         })?;
         let labels = read_mapped_prefix::<u32>(ctx, &uploads.labels_staging, (w * h * 4) as u64)?;
         Ok((labels, count))

@@ -88,7 +88,8 @@ fn map(buffer: &wgpu::Buffer) -> MapResult {
 }
 
 /// Whether every mapping has completed, waiting up to `wait` for each outcome. A wait for the
-/// submission is not enough: a `queue.submit` on another thread may have collected the callbacks
+/// submission is not enough: a `queue.submit` on another thread (one not made through
+/// `Context::submit`, which holds the poll lock) may have collected the callbacks
 /// of that submission and not fired them yet (it runs them when its own call ends).
 fn mapped(maps: &[MapResult], wait: Duration) -> Result<bool> {
     for m in maps {
@@ -156,7 +157,7 @@ impl Unet {
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
             encoder.copy_buffer_to_buffer(&s.upload, 0, &plan.raw, 0, plan.raw.size());
             plan.record_frame(&ctx, &mut encoder, &s.staging, s.raw_staging.as_ref());
-            ctx.queue.submit([encoder.finish()])
+            ctx.submit(encoder)
         })?;
         let mut maps = vec![map(&s.staging)];
         if let Some(r) = &s.raw_staging {

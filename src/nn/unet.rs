@@ -759,7 +759,7 @@ impl Unet {
             if let Some(c) = &plan.clusters {
                 c.record(ctx, &mut encoder, self.threshold);
             }
-            ctx.queue.submit([encoder.finish()]);
+            ctx.submit(encoder);
         })?;
         let Delivered {
             prob,
@@ -837,7 +837,7 @@ impl Unet {
                 encoder.copy_buffer_to_buffer(&slot.upload, 0, &plan.raw, 0, plan.raw.size());
                 plan.record_frame(&ctx, &mut encoder, &slot.staging, slot.raw_staging.as_ref());
             }
-            ctx.queue.submit([encoder.finish()]);
+            ctx.submit(encoder);
         })?;
         let mut out = Vec::with_capacity(frames.len());
         for (frame, slot) in frames.iter().zip(&plan.batch) {
@@ -951,7 +951,7 @@ impl Unet {
             }
             encoder.resolve_query_set(&queries, 0..count, &resolved, 0);
             encoder.copy_buffer_to_buffer(&resolved, 0, &staging, 0, count as u64 * 8);
-            ctx.queue.submit([encoder.finish()]);
+            ctx.submit(encoder);
         })?;
         let ticks: Vec<u64> = read_mapped(ctx, &staging)?;
         let period = ctx.queue.get_timestamp_period() as f64 * 1e-9;
@@ -979,7 +979,7 @@ impl Unet {
             .write_buffer(&plan.raw, 0, bytemuck::cast_slice(&frame.packed_words()));
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         encoder.clear_buffer(&plan.hist, 0, None);
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit(encoder);
         let mut times = Vec::new();
         for (i, step) in plan.steps.iter().enumerate() {
             let start = Instant::now();
@@ -990,7 +990,7 @@ impl Unet {
                     let mut pass = encoder.begin_compute_pass(&Default::default());
                     step.record(ctx, &mut pass);
                 }
-                ctx.queue.submit([encoder.finish()])
+                ctx.submit(encoder)
             })?;
             ctx.wait(&format!("dispatch {}", step.label), None)?;
             times.push(StepTime {

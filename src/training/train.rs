@@ -797,7 +797,7 @@ impl GpuTrainer {
                 }
             }
             encoder.copy_buffer_to_buffer(&self.sums, 0, &self.sums_staging, 0, 32);
-            ctx.queue.submit([encoder.finish()]);
+            ctx.submit(encoder);
         })?;
         let sums: Vec<f32> = read_mapped(ctx, &self.sums_staging)?;
         Ok(sums[4])

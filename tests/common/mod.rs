@@ -81,7 +81,7 @@ pub fn run(ctx: &Context, record: impl FnOnce(&mut wgpu::ComputePass)) {
         let mut pass = encoder.begin_compute_pass(&Default::default());
         record(&mut pass);
     }
-    ctx.queue.submit([encoder.finish()]);
+    ctx.submit(encoder);
     ctx.device
         .poll(wgpu::PollType::wait_indefinitely())
         .unwrap();
