@@ -421,6 +421,20 @@ fn track_finder_finds_straight_chains_in_dense_fog() {
     assert!(dt < 10.0, "slope resolution {dt} mrad");
     for t in &found {
         assert!(t.grains.len() >= 8 && t.grains.windows(2).all(|w| w[0] < w[1]));
+        // Its chance: fog's Poisson tail for its grain count in its tube, within the cut.
+        let path = 44.0 * (1.0 + t.tx * t.tx + t.ty * t.ty).sqrt();
+        let lambda = grains.len() as f64 / (200.0 * 200.0 * 44.0)
+            * std::f64::consts::PI
+            * 0.55
+            * 0.55
+            * path;
+        let want = emunet::stacks::tracks::poisson_tail(t.grains.len(), lambda);
+        assert!(t.chance <= 1e-9, "chance {:e}", t.chance);
+        assert!(
+            (t.chance / want).ln().abs() < 0.2,
+            "chance {:e}, expected about {want:e}",
+            t.chance
+        );
     }
 }
 
@@ -436,6 +450,7 @@ fn tracks_csv_reads_back() {
             tx: 0.125,
             ty: -0.5,
             chi2: 0.0625,
+            chance: 2.5e-11,
             grains: vec![3, 17, 40],
         },
         Track {
@@ -446,6 +461,7 @@ fn tracks_csv_reads_back() {
             tx: 0.0,
             ty: 0.25,
             chi2: 0.5,
+            chance: 0.5,
             grains: vec![1],
         },
     ];

@@ -68,18 +68,22 @@ pub struct Track {
     pub ty: f64,
     /// Σ of squared transverse residuals ÷ (2n − 4), in µm².
     pub chi2: f64,
+    /// The probability that fog alone puts as many grains in its tube
+    /// ([`TrackParams::max_chance`]): how sure the track is; a tighter cut than the finder's
+    /// is a filter on this column.
+    pub chance: f64,
     pub grains: Vec<usize>,
 }
 
 /// `tracks.csv`'s header; `grains` lists the grain ids joined by `;`.
-pub const TRACKS_HEADER: &str = "view,track,x0_um,y0_um,z0_um,tx,ty,chi2,n_grains,grains";
+pub const TRACKS_HEADER: &str = "view,track,x0_um,y0_um,z0_um,tx,ty,chi2,n_grains,chance,grains";
 
 pub fn tracks_csv(view: &str, tracks: &[Track]) -> String {
     let mut out = format!("{TRACKS_HEADER}\n");
     for t in tracks {
         let ids: Vec<String> = t.grains.iter().map(|g| g.to_string()).collect();
         out.push_str(&format!(
-            "{view},{},{:.4},{:.4},{:.4},{:.5},{:.5},{:.5},{},{}\n",
+            "{view},{},{:.4},{:.4},{:.4},{:.5},{:.5},{:.5},{},{:.3e},{}\n",
             t.track,
             t.x0_um,
             t.y0_um,
@@ -88,6 +92,7 @@ pub fn tracks_csv(view: &str, tracks: &[Track]) -> String {
             t.ty,
             t.chi2,
             t.grains.len(),
+            t.chance,
             ids.join(";")
         ));
     }
@@ -98,7 +103,7 @@ pub fn tracks_csv(view: &str, tracks: &[Track]) -> String {
 pub fn read_tracks_csv(text: &str, name: &str) -> crate::Result<(String, Vec<Track>)> {
     let table = crate::table::Table::parse(text, name);
     let col = |c: &str| table.column(c);
-    let (cv, ct, cx, cy, cz, ctx, cty, cc, cg) = (
+    let (cv, ct, cx, cy, cz, ctx, cty, cc, cp, cg) = (
         col("view")?,
         col("track")?,
         col("x0_um")?,
@@ -107,6 +112,7 @@ pub fn read_tracks_csv(text: &str, name: &str) -> crate::Result<(String, Vec<Tra
         col("tx")?,
         col("ty")?,
         col("chi2")?,
+        col("chance")?,
         col("grains")?,
     );
     let mut view = String::new();
@@ -131,6 +137,7 @@ pub fn read_tracks_csv(text: &str, name: &str) -> crate::Result<(String, Vec<Tra
             tx: row.num(ctx)?,
             ty: row.num(cty)?,
             chi2: row.num(cc)?,
+            chance: row.num(cp)?,
             grains,
         });
     }
@@ -304,6 +311,7 @@ pub fn find_tracks(grains: &[Grain], p: &TrackParams) -> Vec<Track> {
                             tx,
                             ty,
                             chi2: 0.0,
+                            chance: 1.0,
                             grains: Vec::new(),
                         });
                         // One seed per window: clear it so no other grain seeds it again.
@@ -346,8 +354,9 @@ pub fn find_tracks(grains: &[Grain], p: &TrackParams) -> Vec<Track> {
             return None;
         }
         let members = near_line(line, p.fit_um);
+        let chance_of = chance(members.len(), line.2, line.3);
         if members.len() < p.min_grains
-            || chance(members.len(), line.2, line.3) > p.max_chance
+            || chance_of > p.max_chance
             || line.2.abs() > p.max_slope + p.slope_step
             || line.3.abs() > p.max_slope + p.slope_step
         {
@@ -361,6 +370,7 @@ pub fn find_tracks(grains: &[Grain], p: &TrackParams) -> Vec<Track> {
             tx: line.2,
             ty: line.3,
             chi2,
+            chance: chance_of,
             grains: members,
         })
     };
@@ -394,7 +404,8 @@ pub fn find_tracks(grains: &[Grain], p: &TrackParams) -> Vec<Track> {
         let Some((x0, y0, tx, ty, chi2)) = fit_line(&pts, z0) else {
             continue;
         };
-        if chance(pts.len(), tx, ty) > p.max_chance {
+        let chance_of = chance(pts.len(), tx, ty);
+        if chance_of > p.max_chance {
             continue;
         }
         for &i in &t.grains {
@@ -410,6 +421,7 @@ pub fn find_tracks(grains: &[Grain], p: &TrackParams) -> Vec<Track> {
             tx,
             ty,
             chi2,
+            chance: chance_of,
             grains: t.grains,
         });
     }
