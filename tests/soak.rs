@@ -27,6 +27,18 @@ const POOL: usize = 40;
 /// Bar of issue 12: resident memory grows by less than this per 1,000 frames after warm-up.
 const RSS_SLOPE_LIMIT_MB_PER_1000: f64 = 1.0;
 
+/// Resident memory moves in steps of a few hundred kB whatever the program does (the allocator
+/// grows and trims its arenas): a CI run at 109bdfc saw 174.3 → 174.6 MB over 150 frames, a
+/// slope of 1.02 MB per 1000. So a short run allows this much growth over its whole window; a leak
+/// of even one 160×128 probability map a frame (80 kB, 80 MB per 1000 frames) is far above both.
+const RSS_STEP_MB: f64 = 0.5;
+
+/// The slope limit (MB per 1000 frames) over a window of `frames` frames after warm-up: the bar,
+/// or one allocator step over the window where that is larger.
+fn rss_slope_limit(frames: usize) -> f64 {
+    RSS_SLOPE_LIMIT_MB_PER_1000.max(RSS_STEP_MB * 1000.0 / frames.max(1) as f64)
+}
+
 fn frames_wanted() -> usize {
     std::env::var("EMUNET_SOAK_FRAMES")
         .ok()
@@ -219,9 +231,10 @@ fn soak_segment_on_a_folder() {
         n as f64 / seconds,
         steady.len(),
     );
+    let limit = rss_slope_limit(n - warm);
     assert!(
-        rss_slope < RSS_SLOPE_LIMIT_MB_PER_1000,
-        "RSS grows {rss_slope:.3} MB per 1000 frames"
+        rss_slope < limit,
+        "RSS grows {rss_slope:.3} MB per 1000 frames (limit {limit:.2})"
     );
     assert!(
         ratio < 1.5,
@@ -329,9 +342,10 @@ fn soak_library_batch_and_stream() {
          each chunk: {objects:?}; per-frame time {first:.1} → {last:.1} ms, ratio {ratio:.2}",
         n as f64 / seconds
     );
+    let limit = rss_slope_limit(n - warm);
     assert!(
-        rss_slope < RSS_SLOPE_LIMIT_MB_PER_1000,
-        "RSS grows {rss_slope:.3} MB per 1000 frames"
+        rss_slope < limit,
+        "RSS grows {rss_slope:.3} MB per 1000 frames (limit {limit:.2})"
     );
     // The batch plan and the stream's ring are planned once: the same objects after every chunk
     // of one kind, so at most two distinct counts.
