@@ -58,13 +58,16 @@ def mask_groups(sim, rows):
             a = parent[a]
         return a
 
-    for frame in sorted({r["frame"] for r in rows}):
+    # The grains each plane shows in focus with a truth pixel of their own.
+    by_frame = {}
+    for r in rows:
+        if r["in_focus"] == "1" and int(r["truth_px"]) > 0:
+            by_frame.setdefault(r["frame"], []).append(r)
+    for frame, shown in sorted(by_frame.items()):
         mask = np.array(Image.open(os.path.join(sim, "masks", frame + ".png"))) > 0
         labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
         h, w = labels.shape
-        for r in rows:
-            if r["frame"] != frame or r["in_focus"] != "1" or int(r["truth_px"]) == 0:
-                continue
+        for r in shown:
             x, y = int(float(r["x_px"])), int(float(r["y_px"]))
             if not (0 <= x < w and 0 <= y < h) or labels[y, x] == 0:
                 continue
