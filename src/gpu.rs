@@ -51,10 +51,10 @@ pub struct Context {
     /// The time the work submitted and not yet waited for may take at the floor speed, in ms.
     outstanding_ms: AtomicU64,
     /// Held around every `device.poll` and `queue.submit` (which maintains the device too): two
-    /// threads doing so on one device at once can trip an
-    /// assertion in wgpu-core 30 (a stale fence read against a queue another poll just emptied:
-    /// "the current submission index (90) should be at least the wait submission index (91)",
-    /// seen in `tests/fused.rs`; fixed upstream after 30.0.2).
+    /// threads doing so on one device at once can trip an assertion in wgpu-core 30 (a stale
+    /// fence read against a queue another poll just emptied: "the current submission index (90)
+    /// should be at least the wait submission index (91)", seen in `tests/fused.rs`; fixed
+    /// upstream after 30.0.2).
     poll_lock: Mutex<()>,
 }
 
