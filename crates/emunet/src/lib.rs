@@ -1,0 +1,35 @@
+//! emunet: a small, fast GPU engine (Rust + hand-written WGSL compute shaders on wgpu) that finds
+//! clusters — developed silver grains — in microscope frames of nuclear emulsion with a U-Net.
+//!
+//! - [`gpu::Context`] opens the best adapter; [`kernels`] holds one wrapper per shader;
+//! - [`nn`]: [`mod@reference`] is the plain CPU reference of every kernel and of the whole network,
+//!   [`model::Model`] reads and writes the safetensors weights contract, [`unet::Unet`] runs the
+//!   network on frames ([`frame::Frame`]) of any size;
+//! - [`emulsion`]: frames, the flat-field correction, clusters and their tables;
+//! - [`train`]: one training step on the GPU (forward, loss, backward, Adam).
+//!
+//! The simulator, the classical pipeline, scores, focal stacks, training runs and cluster tables
+//! for plate-scale runs are in the `emunet-tools` crate; the `emunet` command line in
+//! `emunet-cli`.
+
+pub mod choice;
+pub mod emulsion;
+pub mod error;
+pub mod gpu;
+pub mod kernels;
+pub mod nn;
+pub mod train;
+
+// The layers' modules at the crate root too (`emunet::clusters`, `crate::unet`, …).
+pub use emulsion::{
+    cluster_list, clusters, clusters_gpu, deblend, flatfield, frame, npy, overlay, split, spotfit,
+    subpixel, table,
+};
+pub use nn::{fused, layout, model, reference, stream, unet};
+
+pub use choice::Choice;
+pub use error::{Error, Result};
+pub use frame::Frame;
+pub use gpu::Context;
+pub use model::Model;
+pub use unet::{Segmentation, Unet};

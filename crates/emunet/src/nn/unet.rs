@@ -1,0 +1,1370 @@
+//! U-Net inference on the GPU: weights packed and uploaded once, a plan per frame size (tiles,
+//! buffers, bind groups, parameters built once and reused), one command encoder and one submit
+//! per frame, readback of the probability map through a mapped staging buffer.
+//!
+//! Two engines build plans: the per-operation engine here (one dispatch per operation, activations
+//! in storage buffers, the same kernels training uses) and the fused engine (`src/nn/fused.rs`:
+//! activations in textures, the first conv reading the raw frame, the last applying the head).
+//! Both give the same probabilities.
+//!
+//! Frames whose activations would exceed the device's largest storage binding (lavapipe: 128 MiB)
+//! are processed as tiles with halos: each tile covers its core plus a halo wider than the
+//! network's receptive radius, all tile edges lie on multiples of 2^D (so pooling grids align),
+//! and each tile writes only its core. Every output pixel therefore sees exactly the inputs it
+//! sees in a whole-frame pass, and tiled results equal untiled ones.
+
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+use crate::gpu::{Context, read_mapped};
+use crate::kernels::*;
+use crate::layout::{self, c4};
+use crate::model::{Model, Normalization, level_channels};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The result of segmenting one frame.
+#[derive(Clone, Debug)]
+pub struct Segmentation {
+    pub width: usize,
+    pub height: usize,
+    /// Probabilities, row-major `height × width`, on the grid of the [`ProbFormat`] asked for
+    /// ([`Unet::set_prob_format`]).
+    pub prob: Vec<f32>,
+    /// The mask delivered with the probabilities (0 or 255 per pixel, row-major), decided on the
+    /// f32 probability before any rounding to a [`ProbFormat`]: the fused engine's last conv
+    /// writes it on the GPU; the per-operation engine fills it on the host when it rounds the
+    /// probabilities. `None`: [`Segmentation::mask`] thresholds `prob` (f32, so the same pixels).
+    pub mask_bytes: Option<Vec<u8>>,
+    pub threshold: f32,
+    /// Wall time of upload, GPU work and readback.
+    pub elapsed: Duration,
+    /// Number of tiles the frame was processed in (1 when it fits the device).
+    pub tiles: usize,
+    /// The engine that ran.
+    pub engine: Engine,
+    /// With a flat-field set ([`Unet::set_flatfield`]): the corrected frame the network saw, read
+    /// back from the GPU (what the cluster stage should measure).
+    pub corrected: Option<Frame>,
+    /// With [`Unet::set_gpu_clusters`], from [`Unet::segment`]: the mask's 8-connected clusters
+    /// labelled and measured on the GPU, weighted by max(0, median − p) of the (corrected) frame,
+    /// unsplit and without sub-pixel refinement: `clusters::find_clusters` of [`Segmentation::mask`]
+    /// exactly, with only the cluster table read back for them.
+    pub clusters: Option<Vec<crate::clusters::Cluster>>,
+}
+
+impl Segmentation {
+    /// The binary mask, 0 or 255 per pixel: probability ≥ threshold (the f32 probability, before
+    /// any rounding to the [`ProbFormat`]).
+    pub fn mask(&self) -> Vec<u8> {
+        match &self.mask_bytes {
+            Some(mask) => mask.clone(),
+            None => threshold_mask(&self.prob, self.threshold),
+        }
+    }
+
+    /// The clusters `emunet segment` writes for this result of segmenting `raw`: the mask's
+    /// clusters split at separate grains, measured on the frame the network saw (the flat-field
+    /// corrected one when set, else `raw`), sub-pixel positions.
+    pub fn cluster_list(&self, raw: &Frame) -> Vec<crate::clusters::Cluster> {
+        self.cluster_map(raw).clusters
+    }
+
+    /// [`Segmentation::cluster_list`] with the labelling and darkness it was measured from.
+    pub fn cluster_map(&self, raw: &Frame) -> crate::cluster_list::ClusterMap {
+        let frame = self.corrected.as_ref().unwrap_or(raw);
+        crate::cluster_list::frame_clusters(frame, &self.mask(), true)
+    }
+}
+
+/// 0 or 255 per pixel: p ≥ threshold (the network's mask rule).
+fn threshold_mask(prob: &[f32], threshold: f32) -> Vec<u8> {
+    prob.iter()
+        .map(|&p| if p >= threshold { 255 } else { 0 })
+        .collect()
+}
+
+/// Which inference path runs a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// The fused engine where the model and frame allow it (UNet width ≤ 16, frame within the
+    /// device's texture size), the per-operation engine otherwise.
+    #[default]
+    Auto,
+    /// One dispatch per operation on storage buffers (the training kernels), tiled when needed.
+    Ops,
+    /// Activations in textures, normalisation fused into the first conv and the head into the
+    /// last; an error where the model or frame does not allow it.
+    Fused,
+}
+
+crate::choice!(Engine {
+    Auto => "auto",
+    Ops => "ops",
+    Fused => "fused",
+});
+
+pub(crate) struct ConvWeights {
+    pub(crate) name: String,
+    pub(crate) weight: wgpu::Buffer,
+    pub(crate) bias: wgpu::Buffer,
+    pub(crate) ca: usize,
+    pub(crate) cb: usize,
+    pub(crate) co: usize,
+}
+
+pub(crate) struct UpWeights {
+    pub(crate) name: String,
+    pub(crate) weight: wgpu::Buffer,
+    pub(crate) bias: wgpu::Buffer,
+    pub(crate) ci: usize,
+    pub(crate) co: usize,
+}
+
+/// A rectangle of the padded frame processed in one go: the tile `[oy, oy+th) × [ox, ox+tw)` and
+/// its core (tile coordinates) whose outputs it keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tile {
+    pub oy: usize,
+    pub ox: usize,
+    pub th: usize,
+    pub tw: usize,
+    pub cy0: usize,
+    pub cy1: usize,
+    pub cx0: usize,
+    pub cx1: usize,
+}
+
+pub(crate) enum Op {
+    FlatField(wgpu::BindGroup, FlatFieldParams),
+    Stats(wgpu::BindGroup, FrameStatsParams),
+    Normalize(wgpu::BindGroup, NormalizeParams),
+    Conv(wgpu::BindGroup, Conv3x3Params),
+    Pool(wgpu::BindGroup, Maxpool2x2Params),
+    Up(wgpu::BindGroup, Upconv2x2Params),
+    Head(wgpu::BindGroup, Head1x1Params),
+    /// A fused-engine conv (which one: its storage) in a storage precision.
+    FusedConv(Precision, Conv3x3Storage, wgpu::BindGroup, Conv3x3Params),
+    FusedUp(Precision, wgpu::BindGroup, Upconv2x2Params),
+    FusedPool(Precision, wgpu::BindGroup, Maxpool2x2Params),
+}
+
+/// One dispatch of the plan, with what the profile reports about it.
+pub(crate) struct Step {
+    pub(crate) label: String,
+    pub(crate) flops: u64,
+    /// Minimal memory traffic (read each input once, write each output once).
+    pub(crate) bytes: u64,
+    pub(crate) op: Op,
+}
+
+impl Step {
+    fn record(&self, ctx: &Context, pass: &mut wgpu::ComputePass) {
+        let k = ctx.kernels();
+        match &self.op {
+            Op::FlatField(g, p) => k.flatfield.record(pass, g, p),
+            Op::Stats(g, p) => k.frame_stats.record(pass, g, p),
+            Op::Normalize(g, p) => k.normalize.record(pass, g, p),
+            Op::Conv(g, p) => k.conv3x3.record(pass, g, p),
+            Op::Pool(g, p) => k.maxpool2x2.record(pass, g, p),
+            Op::Up(g, p) => k.upconv2x2.record(pass, g, p),
+            Op::Head(g, p) => k.head1x1.record(pass, g, p),
+            Op::FusedConv(precision, storage, g, p) => ctx
+                .fused_kernels(*precision)
+                .conv_for(*storage, p.ca4 + p.cb4)
+                .record(pass, g, p),
+            Op::FusedUp(precision, g, p) => ctx
+                .fused_kernels(*precision)
+                .upconv_for(p.ci4, p.co4)
+                .record(pass, g, p),
+            Op::FusedPool(precision, g, p) => {
+                ctx.fused_kernels(*precision).maxpool2x2.record(pass, g, p)
+            }
+        }
+    }
+}
+
+/// GPU time of one dispatch (from timestamp queries), for [`Unet::profile`].
+#[derive(Clone, Debug)]
+pub struct StepTime {
+    pub label: String,
+    pub flops: u64,
+    /// Minimal memory traffic of the dispatch (bytes).
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
+pub(crate) struct Plan {
+    pub(crate) key: (usize, usize, u32),
+    pub(crate) engine: Engine,
+    pub(crate) tiles: Vec<Tile>,
+    pub(crate) raw: wgpu::Buffer,
+    pub(crate) hist: wgpu::Buffer,
+    /// Frame statistics (frame_stats.wgsl): [4] is the median the cluster weights use.
+    pub(crate) stats: wgpu::Buffer,
+    /// With [`Unet::set_gpu_clusters`]: the mask and its clusters on the GPU.
+    pub(crate) clusters: Option<MaskClusters>,
+    pub(crate) prob: wgpu::Buffer,
+    /// The fused engine's mask, written by its last conv beside the probabilities.
+    pub(crate) mask: Option<wgpu::Buffer>,
+    /// The probabilities (then the mask) as the staging buffers hold them.
+    pub(crate) readback: Readback,
+    pub(crate) staging: wgpu::Buffer,
+    /// Readback of the flat-fielded frame, when a flat-field is set.
+    pub(crate) raw_staging: Option<wgpu::Buffer>,
+    pub(crate) steps: Vec<Step>,
+    /// Fused engine: the last conv's head parameters (the threshold changes with
+    /// [`Unet::set_threshold`]).
+    pub(crate) head: Option<(wgpu::Buffer, HeadParams)>,
+    /// Fused engine: the frame statistics copied into the first conv's uniform mid-frame.
+    pub(crate) stats_copy: Option<StatsCopy>,
+    /// Per-frame buffers of [`Unet::segment_batch`], grown on demand.
+    pub(crate) batch: Vec<BatchSlot>,
+    // Activations stay alive as long as the bind groups that use them.
+    pub(crate) _activations: Vec<wgpu::Buffer>,
+    pub(crate) _textures: Vec<wgpu::Texture>,
+}
+
+/// UNet(D, C) on the GPU.
+pub struct Unet {
+    pub(crate) ctx: Arc<Context>,
+    pub depth: usize,
+    pub channels: usize,
+    pub threshold: f32,
+    pub normalization: Normalization,
+    pub(crate) convs: Vec<ConvWeights>,
+    pub(crate) ups: Vec<UpWeights>,
+    head_weight: wgpu::Buffer,
+    head_bias: wgpu::Buffer,
+    /// The head's packed weights and bias on the CPU (the fused engine's last conv takes them as
+    /// a uniform).
+    pub(crate) head_packed: Vec<f32>,
+    pub(crate) head_bias_value: f32,
+    engine: Engine,
+    /// How the fused engine stores activations; None: auto (f16, measured faster; the
+    /// per-operation engine is f32 either way).
+    pub(crate) precision: Option<Precision>,
+    /// How the probabilities come back ([`Unet::set_prob_format`]).
+    pub(crate) prob_format: ProbFormat,
+    /// Largest activation buffer a tile may use (defaults to the device's binding limit).
+    tile_budget: u64,
+    /// The camera's fixed pattern, taken out of each frame on the GPU before anything reads it.
+    pub(crate) flat: Option<crate::flatfield::GpuFlatField>,
+    plan: Option<Plan>,
+    /// Label and measure the mask on the GPU in [`Unet::segment`].
+    gpu_clusters: bool,
+    /// Frames of [`Unet::submit`] not yet returned by [`Unet::poll`] (src/nn/stream.rs).
+    pub(crate) stream: crate::stream::StreamState,
+}
+
+/// Receptive radius (level-0 pixels) of UNet(D): an output pixel depends only on inputs closer
+/// than this. R(D) = 2 (two bottleneck convs); R(l) = 2·R(l+1) + 7 bounds one level's two
+/// encoder convs, its pooling pair, the up-conv's 2×2 footprint and two decoder convs.
+pub fn receptive_radius(depth: usize) -> usize {
+    (0..depth).fold(2, |r, _| 2 * r + 7)
+}
+
+impl Unet {
+    /// Packs and uploads the model's weights (buffers labelled with the tensor names).
+    pub fn new(ctx: Arc<Context>, model: &Model) -> Result<Self> {
+        let d = model.depth;
+        let c = model.channels;
+        // Packed weights the fused engine may also bind as uniform windows (at least one window
+        // long, so that any window within them is whole).
+        let uniform_capable = |label: &str, mut w: Vec<f32>| {
+            w.resize(w.len().max((UNIFORM_WINDOW_BYTES / 4) as usize), 0.0);
+            ctx.buffer_with(
+                label,
+                bytemuck::cast_slice(&w),
+                wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::UNIFORM
+                    | wgpu::BufferUsages::COPY_SRC,
+            )
+        };
+        let upload_conv = |name: String, ca: usize, cb: usize, co: usize| {
+            let mut w =
+                layout::pack_conv3x3_weight(model.tensor(&format!("{name}.weight")), co, ca, cb);
+            // Zero-padded by one uniform window, so that the fused engine's window of any output
+            // block is whole (conv3x3_weights_uniform.wgsl); the storage form ignores the tail.
+            w.resize(w.len() + (UNIFORM_WINDOW_BYTES / 4) as usize, 0.0);
+            let b = layout::pack_bias(model.tensor(&format!("{name}.bias")));
+            ConvWeights {
+                weight: uniform_capable(&format!("{name}.weight"), w),
+                bias: ctx.upload(&format!("{name}.bias"), &b),
+                name,
+                ca,
+                cb,
+                co,
+            }
+        };
+        let mut convs = Vec::new();
+        let mut ci = 1;
+        for l in 0..d {
+            let cl = level_channels(c, l);
+            convs.push(upload_conv(format!("enc{l}.conv1"), ci, 0, cl));
+            convs.push(upload_conv(format!("enc{l}.conv2"), cl, 0, cl));
+            ci = cl;
+        }
+        let cb = level_channels(c, d);
+        convs.push(upload_conv("bottleneck.conv1".into(), ci, 0, cb));
+        convs.push(upload_conv("bottleneck.conv2".into(), cb, 0, cb));
+        let mut ups = Vec::new();
+        for l in (0..d).rev() {
+            let cl = level_channels(c, l);
+            convs.push(upload_conv(format!("dec{l}.conv1"), cl, cl, cl));
+            convs.push(upload_conv(format!("dec{l}.conv2"), cl, 0, cl));
+            let name = format!("dec{l}.up");
+            let w =
+                layout::pack_upconv2x2_weight(model.tensor(&format!("{name}.weight")), 2 * cl, cl);
+            let b = layout::pack_bias(model.tensor(&format!("{name}.bias")));
+            ups.push(UpWeights {
+                weight: uniform_capable(&format!("{name}.weight"), w),
+                bias: ctx.upload(&format!("{name}.bias"), &b),
+                name,
+                ci: 2 * cl,
+                co: cl,
+            });
+        }
+        let head_packed = layout::pack_head_weight(model.tensor("head.weight"));
+        let head_weight = ctx.upload("head.weight", &head_packed);
+        let head_bias_value = model.tensor("head.bias")[0];
+        let head_bias = ctx.upload("head.bias", &layout::pack_bias(model.tensor("head.bias")));
+        let tile_budget = ctx.max_binding_bytes();
+        Ok(Unet {
+            ctx,
+            depth: d,
+            channels: c,
+            threshold: model.threshold,
+            normalization: model.normalization(),
+            convs,
+            ups,
+            head_weight,
+            head_bias,
+            head_packed,
+            head_bias_value,
+            engine: Engine::Auto,
+            precision: Some(Precision::F32),
+            prob_format: ProbFormat::F32,
+            tile_budget,
+            flat: None,
+            plan: None,
+            gpu_clusters: false,
+            stream: crate::stream::StreamState::new(),
+        })
+    }
+
+    /// Takes `flat`'s fixed pattern out of every following frame on the GPU (`flatfield.wgsl`),
+    /// before the frame statistics; `None` turns it off. Frames of another size are refused.
+    pub fn set_flatfield(&mut self, flat: Option<&crate::flatfield::FlatField>) {
+        self.flat = flat.map(|f| crate::flatfield::GpuFlatField::upload(&self.ctx, f));
+        self.plan = None;
+    }
+
+    /// Also label the mask and measure its clusters on the GPU in [`Unet::segment`]
+    /// ([`Segmentation::clusters`]; batches and streams leave them `None`).
+    pub fn set_gpu_clusters(&mut self, on: bool) {
+        self.gpu_clusters = on;
+        self.plan = None;
+    }
+
+    /// Chooses the inference path for the following frames.
+    pub fn set_engine(&mut self, engine: Engine) {
+        self.engine = engine;
+        self.plan = None;
+    }
+
+    /// Chooses how the fused engine stores activations (default f32). The per-operation engine
+    /// is f32 only: with f16, Auto means the fused engine and Ops is refused. `None` is auto:
+    /// f16 in the fused engine (faster on every adapter measured, probabilities within 0.01 of
+    /// f32), f32 where the per-operation engine runs.
+    pub fn set_precision(&mut self, precision: impl Into<Option<Precision>>) {
+        self.precision = precision.into();
+        self.plan = None;
+    }
+
+    /// Chooses how the probabilities come back (default f32): the fused engine's last conv
+    /// writes them as f16 or u8 (half or a quarter of the bytes to read back) beside a mask
+    /// decided on the f32 probability; the per-operation engine rounds them on the host after
+    /// taking its mask, so both give this format's values and the same mask.
+    pub fn set_prob_format(&mut self, format: ProbFormat) {
+        self.prob_format = format;
+        self.plan = None;
+    }
+
+    /// How the probabilities come back.
+    pub fn prob_format(&self) -> ProbFormat {
+        self.prob_format
+    }
+
+    /// The storage precision the fused engine uses.
+    pub(crate) fn fused_precision(&self) -> Precision {
+        self.precision.unwrap_or(Precision::F16)
+    }
+
+    /// Caps the activation buffer size a tile may use (tests force tiling on small frames with it).
+    pub fn set_tile_budget(&mut self, bytes: u64) {
+        self.tile_budget = bytes.min(self.ctx.max_binding_bytes());
+        self.plan = None;
+    }
+
+    /// FLOPs of one forward pass over a padded `h × w` input (multiply-add = 2), excluding tiling
+    /// overlap: the work the benches report.
+    pub fn flops(depth: usize, channels: usize, h: usize, w: usize) -> u64 {
+        let conv = |ci: usize, co: usize, px: usize| (18 * ci * co * px) as u64;
+        let (hp, wp) = (
+            h.next_multiple_of(1 << depth),
+            w.next_multiple_of(1 << depth),
+        );
+        let px = |l: usize| (hp >> l) * (wp >> l);
+        let mut total = 0;
+        let mut ci = 1;
+        for l in 0..depth {
+            let c = level_channels(channels, l);
+            total += conv(ci, c, px(l)) + conv(c, c, px(l));
+            ci = c;
+        }
+        let cb = level_channels(channels, depth);
+        total += conv(ci, cb, px(depth)) + conv(cb, cb, px(depth));
+        for l in 0..depth {
+            let c = level_channels(channels, l);
+            total += (8 * 2 * c * c * px(l + 1)) as u64; // up-conv: 4 outputs per input pixel
+            total += conv(2 * c, c, px(l)) + conv(c, c, px(l));
+        }
+        total + (2 * channels * px(0)) as u64
+    }
+
+    /// The arithmetic of one `w × h` frame through this network.
+    pub(crate) fn frame_flops(&self, h: usize, w: usize) -> u64 {
+        Self::flops(self.depth, self.channels, h, w)
+    }
+
+    /// Largest activation buffer (bytes) of a `th × tw` tile.
+    fn tile_bytes(&self, th: usize, tw: usize) -> u64 {
+        (0..=self.depth)
+            .map(|l| ((th >> l) * (tw >> l) * c4(level_channels(self.channels, l)) * 16) as u64)
+            .max()
+            .unwrap_or(0)
+            .max((th * tw * 16) as u64)
+    }
+
+    /// Splits the padded `hp × wp` frame into tiles whose buffers fit the budget.
+    pub fn plan_tiles(&self, hp: usize, wp: usize) -> Result<Vec<Tile>> {
+        let m = 1 << self.depth;
+        if self.tile_bytes(hp, wp) <= self.tile_budget {
+            return Ok(vec![Tile {
+                oy: 0,
+                ox: 0,
+                th: hp,
+                tw: wp,
+                cy0: 0,
+                cy1: hp,
+                cx0: 0,
+                cx1: wp,
+            }]);
+        }
+        let halo = receptive_radius(self.depth).next_multiple_of(m);
+        // The core size with the best ratio of kept to computed pixels that fits the budget.
+        let mut best: Option<(f64, usize, usize)> = None;
+        for cw in (m..=wp).step_by(m) {
+            let tw = (cw + 2 * halo).min(wp);
+            let mut ch = 0;
+            for h in (m..=hp).step_by(m) {
+                if self.tile_bytes((h + 2 * halo).min(hp), tw) <= self.tile_budget {
+                    ch = h;
+                } else {
+                    break;
+                }
+            }
+            if ch == 0 {
+                continue;
+            }
+            let th = (ch + 2 * halo).min(hp);
+            let eff = (cw * ch) as f64 / (tw * th) as f64;
+            if best.is_none_or(|(e, _, _)| eff > e) {
+                best = Some((eff, ch, cw));
+            }
+        }
+        let (_, ch, cw) = best.ok_or_else(|| {
+            Error::Shape(format!(
+                "no tile of UNet({}, {}) fits the device's {} MiB storage binding",
+                self.depth,
+                self.channels,
+                self.tile_budget >> 20
+            ))
+        })?;
+        let mut tiles = Vec::new();
+        for y0 in (0..hp).step_by(ch) {
+            for x0 in (0..wp).step_by(cw) {
+                let (y1, x1) = ((y0 + ch).min(hp), (x0 + cw).min(wp));
+                let (oy, ox) = (y0.saturating_sub(halo), x0.saturating_sub(halo));
+                let (ey, ex) = ((y1 + halo).min(hp), (x1 + halo).min(wp));
+                tiles.push(Tile {
+                    oy,
+                    ox,
+                    th: ey - oy,
+                    tw: ex - ox,
+                    cy0: y0 - oy,
+                    cy1: y1 - oy,
+                    cx0: x0 - ox,
+                    cx1: x1 - ox,
+                });
+            }
+        }
+        Ok(tiles)
+    }
+
+    /// The plan of the chosen engine (Auto: fused where it can run, else per-operation).
+    fn build_plan(&self, h: usize, w: usize, bits: u32) -> Result<Plan> {
+        match self.engine {
+            Engine::Ops if self.precision == Some(Precision::F16) => Err(Error::Shape(
+                "the per-operation engine stores activations in f32 only; use the fused engine for f16"
+                    .into(),
+            )),
+            Engine::Ops => self.build_ops_plan(h, w, bits),
+            Engine::Fused => self.build_fused_plan(h, w, bits),
+            Engine::Auto => match self.fused_unsupported(h, w) {
+                Some(_) if self.precision != Some(Precision::F16) => {
+                    self.build_ops_plan(h, w, bits)
+                }
+                _ => self.build_fused_plan(h, w, bits),
+            },
+        }
+    }
+
+    fn build_ops_plan(&self, h: usize, w: usize, bits: u32) -> Result<Plan> {
+        let ctx = &self.ctx;
+        let dev = &ctx.device;
+        let k = self.ctx.kernels();
+        let d = self.depth;
+        let m = 1 << d;
+        let (hp, wp) = (h.next_multiple_of(m), w.next_multiple_of(m));
+        let tiles = self.plan_tiles(hp, wp)?;
+        let th_max = tiles.iter().map(|t| t.th).max().unwrap_or(m);
+        let tw_max = tiles.iter().map(|t| t.tw).max().unwrap_or(m);
+
+        let FrameStage {
+            raw,
+            hist,
+            stats,
+            prob,
+            mask,
+            readback,
+            staging,
+            raw_staging,
+            mut steps,
+        } = self.frame_stage(h, w, bits, ProbFormat::F32, false)?;
+
+        // Activations: per level, t0 (level input, later up-conv and decoder output), t1 (conv1
+        // output), skip (encoder output kept for the decoder).
+        let x0 = ctx.storage("input", (th_max * tw_max * 16) as u64);
+        let bytes = |l: usize| {
+            ((th_max >> l) * (tw_max >> l) * c4(level_channels(self.channels, l)) * 16) as u64
+        };
+        let t0: Vec<_> = (0..=d)
+            .map(|l| ctx.storage(&format!("level{l}.t0"), bytes(l)))
+            .collect();
+        let t1: Vec<_> = (0..=d)
+            .map(|l| ctx.storage(&format!("level{l}.t1"), bytes(l)))
+            .collect();
+        let skip: Vec<_> = (0..d)
+            .map(|l| ctx.storage(&format!("level{l}.skip"), bytes(l)))
+            .collect();
+
+        for (ti, tile) in tiles.iter().enumerate() {
+            let u = |name: &str, p: &dyn Fn() -> Vec<u8>| {
+                ctx.buffer_with(
+                    &format!("tile{ti}.{name}.params"),
+                    &p(),
+                    wgpu::BufferUsages::UNIFORM,
+                )
+            };
+            let np = NormalizeParams {
+                h: h as u32,
+                w: w as u32,
+                bits,
+                mode: NormalizeParams::mode_of(self.normalization),
+                oy: tile.oy as u32,
+                ox: tile.ox as u32,
+                th: tile.th as u32,
+                tw: tile.tw as u32,
+            };
+            let g = k.normalize.bind(
+                dev,
+                "normalize",
+                &raw,
+                &stats,
+                &x0,
+                &u("normalize", &|| bytemuck::bytes_of(&np).to_vec()),
+            );
+            steps.push(Step {
+                label: format!("tile{ti}.normalize"),
+                flops: 0,
+                bytes: raw.size() + (tile.th * tile.tw * 16) as u64,
+                op: Op::Normalize(g, np),
+            });
+
+            let conv = |cw: &ConvWeights,
+                        l: usize,
+                        a: &wgpu::Buffer,
+                        b: Option<&wgpu::Buffer>,
+                        y: &wgpu::Buffer| {
+                let p = Conv3x3Params {
+                    n: 1,
+                    h: (tile.th >> l) as u32,
+                    w: (tile.tw >> l) as u32,
+                    ca4: c4(cw.ca) as u32,
+                    cb4: c4(cw.cb) as u32,
+                    co4: c4(cw.co) as u32,
+                    relu: 1,
+                    ob_first: 0,
+                };
+                let params = u(&cw.name, &|| bytemuck::bytes_of(&p).to_vec());
+                let g = k.conv3x3.bind(
+                    dev,
+                    &cw.name,
+                    a,
+                    b.unwrap_or(a),
+                    &cw.weight,
+                    &cw.bias,
+                    y,
+                    &params,
+                );
+                Step {
+                    label: format!("tile{ti}.{}", cw.name),
+                    flops: p.flops(cw.ca + cw.cb, cw.co),
+                    bytes: p.bytes(),
+                    op: Op::Conv(g, p),
+                }
+            };
+            let mut ci = 0;
+            for l in 0..d {
+                let input = if l == 0 { &x0 } else { &t0[l] };
+                steps.push(conv(&self.convs[ci], l, input, None, &t1[l]));
+                steps.push(conv(&self.convs[ci + 1], l, &t1[l], None, &skip[l]));
+                ci += 2;
+                let p = Maxpool2x2Params {
+                    n: 1,
+                    h: (tile.th >> l) as u32,
+                    w: (tile.tw >> l) as u32,
+                    c4: c4(level_channels(self.channels, l)) as u32,
+                };
+                let g = k.maxpool2x2.bind(
+                    dev,
+                    "maxpool2x2",
+                    &skip[l],
+                    &t0[l + 1],
+                    &u("maxpool", &|| bytemuck::bytes_of(&p).to_vec()),
+                );
+                steps.push(Step {
+                    label: format!("tile{ti}.enc{l}.pool"),
+                    flops: p.flops(level_channels(self.channels, l)),
+                    bytes: p.bytes(),
+                    op: Op::Pool(g, p),
+                });
+            }
+            steps.push(conv(&self.convs[ci], d, &t0[d], None, &t1[d]));
+            steps.push(conv(&self.convs[ci + 1], d, &t1[d], None, &t0[d]));
+            ci += 2;
+            for (i, l) in (0..d).rev().enumerate() {
+                let up = &self.ups[i];
+                let p = Upconv2x2Params {
+                    n: 1,
+                    h: (tile.th >> (l + 1)) as u32,
+                    w: (tile.tw >> (l + 1)) as u32,
+                    ci4: c4(up.ci) as u32,
+                    co4: c4(up.co) as u32,
+                    _pad: [0; 3],
+                };
+                let g = k.upconv2x2.bind(
+                    dev,
+                    &up.name,
+                    &t0[l + 1],
+                    &up.weight,
+                    &up.bias,
+                    &t0[l],
+                    &u(&up.name, &|| bytemuck::bytes_of(&p).to_vec()),
+                );
+                steps.push(Step {
+                    label: format!("tile{ti}.{}", up.name),
+                    flops: p.flops(up.ci, up.co),
+                    bytes: p.bytes(),
+                    op: Op::Up(g, p),
+                });
+                steps.push(conv(&self.convs[ci], l, &skip[l], Some(&t0[l]), &t1[l]));
+                steps.push(conv(&self.convs[ci + 1], l, &t1[l], None, &t0[l]));
+                ci += 2;
+            }
+            let hp_ = Head1x1Params {
+                th: tile.th as u32,
+                tw: tile.tw as u32,
+                c4: c4(self.channels) as u32,
+                logits: 0,
+                cy0: tile.cy0 as u32,
+                cy1: tile.cy1 as u32,
+                cx0: tile.cx0 as u32,
+                cx1: tile.cx1 as u32,
+                oy: tile.oy as u32,
+                ox: tile.ox as u32,
+                out_h: h as u32,
+                out_w: w as u32,
+            };
+            let g = k.head1x1.bind(
+                dev,
+                "head",
+                &t0[0],
+                &self.head_weight,
+                &self.head_bias,
+                &prob,
+                &u("head", &|| bytemuck::bytes_of(&hp_).to_vec()),
+            );
+            steps.push(Step {
+                label: format!("tile{ti}.head"),
+                flops: hp_.flops(self.channels),
+                bytes: hp_.bytes(),
+                op: Op::Head(g, hp_),
+            });
+        }
+        let mut activations = vec![x0, stats.clone()];
+        activations.extend(t0);
+        activations.extend(t1);
+        activations.extend(skip);
+        Ok(Plan {
+            key: (h, w, bits),
+            engine: Engine::Ops,
+            tiles,
+            raw,
+            hist,
+            stats,
+            clusters: None,
+            prob,
+            mask,
+            readback,
+            staging,
+            raw_staging,
+            steps,
+            head: None,
+            stats_copy: None,
+            batch: Vec::new(),
+            _activations: activations,
+            _textures: Vec::new(),
+        })
+    }
+
+    /// Segments one frame: probabilities from the GPU, with the wall time it took.
+    pub fn segment(&mut self, frame: &Frame) -> Result<Segmentation> {
+        let (h, w) = (frame.height, frame.width);
+        self.ensure_plan(h, w, frame.bits())?;
+        let _work = self.ctx.expect_work(self.frame_flops(h, w));
+        let plan = self.plan.as_ref().expect("plan was just built");
+        let ctx = &self.ctx;
+        let start = Instant::now();
+        ctx.checked("running the U-Net", || {
+            ctx.queue
+                .write_buffer(&plan.raw, 0, bytemuck::cast_slice(&frame.packed_words()));
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            plan.record_frame(ctx, &mut encoder, &plan.staging, plan.raw_staging.as_ref());
+            if let Some(c) = &plan.clusters {
+                c.record(ctx, &mut encoder, self.threshold);
+            }
+            ctx.submit(encoder);
+        })?;
+        let Delivered {
+            prob,
+            mask: mask_bytes,
+            corrected,
+        } = plan.read_back(
+            ctx,
+            &plan.staging,
+            plan.raw_staging.as_ref(),
+            frame,
+            self.threshold,
+        )?;
+        let clusters = match &plan.clusters {
+            Some(c) => Some(c.plan.read(ctx, (0.0, 0.0))?),
+            None => None,
+        };
+        Ok(Segmentation {
+            width: w,
+            height: h,
+            prob,
+            mask_bytes,
+            threshold: self.threshold,
+            elapsed: start.elapsed(),
+            tiles: plan.tiles.len(),
+            engine: plan.engine,
+            corrected,
+            clusters,
+        })
+    }
+
+    /// Segments frames of one size and bit depth with one submit: each frame is copied from its
+    /// own upload buffer into the plan's, run, and its probabilities copied to its own staging
+    /// buffer, all in one command buffer (buffers planned once and kept for later batches of up
+    /// to the same count). Results equal [`Unet::segment`]'s frame by frame; each `elapsed` is
+    /// the whole batch's wall time.
+    pub fn segment_batch(&mut self, frames: &[Frame]) -> Result<Vec<Segmentation>> {
+        let Some(first) = frames.first() else {
+            return Ok(Vec::new());
+        };
+        let (h, w, bits) = (first.height, first.width, first.bits());
+        if let Some((i, f)) = frames
+            .iter()
+            .enumerate()
+            .find(|(_, f)| (f.height, f.width, f.bits()) != (h, w, bits))
+        {
+            return Err(Error::Shape(format!(
+                "frame {i} of the batch is {}×{} {}-bit, frame 0 is {w}×{h} {bits}-bit: a batch \
+                 holds frames of one size and depth",
+                f.width,
+                f.height,
+                f.bits()
+            )));
+        }
+        // The batch uses the stream's slots.
+        if !self.stream.pending.is_empty() {
+            return Err(Error::InFlight(self.stream.pending.len()));
+        }
+        self.ensure_plan(h, w, bits)?;
+        let _work = self
+            .ctx
+            .expect_work(self.frame_flops(h, w) * frames.len() as u64);
+        let ctx = self.ctx.clone();
+        let plan = self.plan.as_mut().expect("plan was just built");
+        plan.ensure_slots(&ctx, frames.len());
+        let plan = self.plan.as_ref().expect("plan was just built");
+        let start = Instant::now();
+        ctx.checked("running the U-Net on a batch", || {
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            for (frame, slot) in frames.iter().zip(&plan.batch) {
+                ctx.queue.write_buffer(
+                    &slot.upload,
+                    0,
+                    bytemuck::cast_slice(&frame.packed_words()),
+                );
+                encoder.copy_buffer_to_buffer(&slot.upload, 0, &plan.raw, 0, plan.raw.size());
+                plan.record_frame(&ctx, &mut encoder, &slot.staging, slot.raw_staging.as_ref());
+            }
+            ctx.submit(encoder);
+        })?;
+        let mut out = Vec::with_capacity(frames.len());
+        for (frame, slot) in frames.iter().zip(&plan.batch) {
+            let Delivered {
+                prob,
+                mask: mask_bytes,
+                corrected,
+            } = plan.read_back(
+                &ctx,
+                &slot.staging,
+                slot.raw_staging.as_ref(),
+                frame,
+                self.threshold,
+            )?;
+            out.push(Segmentation {
+                width: w,
+                height: h,
+                prob,
+                mask_bytes,
+                threshold: self.threshold,
+                elapsed: Duration::ZERO,
+                tiles: plan.tiles.len(),
+                engine: plan.engine,
+                corrected,
+                clusters: None,
+            });
+        }
+        let elapsed = start.elapsed();
+        for seg in &mut out {
+            seg.elapsed = elapsed;
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn plan_ref(&self) -> Option<&Plan> {
+        self.plan.as_ref()
+    }
+
+    pub(crate) fn plan_mut(&mut self) -> Option<&mut Plan> {
+        self.plan.as_mut()
+    }
+
+    /// Builds the plan for `h × w` frames of `bits` bits unless the current one is for them.
+    pub(crate) fn ensure_plan(&mut self, h: usize, w: usize, bits: u32) -> Result<()> {
+        // A lost or hung device fails every frame at once, before any work is recorded.
+        self.ctx.healthy()?;
+        let m = 1 << self.depth;
+        if h < m || w < m {
+            return Err(Error::Shape(format!(
+                "a {w}×{h} frame is smaller than 2^D = {m} pixels on a side for UNet({}, {})",
+                self.depth, self.channels
+            )));
+        }
+        let key = (h, w, bits);
+        if self.plan.as_ref().is_none_or(|p| p.key != key) {
+            self.plan = None; // free the old buffers before allocating new ones
+            let mut plan = self
+                .ctx
+                .checked("planning buffers", || self.build_plan(h, w, bits))??;
+            if self.gpu_clusters {
+                let clusters = self.ctx.checked("planning GPU clusters", || {
+                    MaskClusters::new(&self.ctx, &plan)
+                })??;
+                plan.clusters = Some(clusters);
+            }
+            self.plan = Some(plan);
+        }
+        Ok(())
+    }
+
+    /// Runs `frame` once with every dispatch in its own compute pass bracketed by timestamp
+    /// queries and returns each dispatch's GPU time (needs the adapter's timestamp queries).
+    pub fn profile(&mut self, frame: &Frame) -> Result<Vec<StepTime>> {
+        if !self.ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+            return Err(Error::Device("the adapter has no timestamp queries".into()));
+        }
+        self.segment(frame)?; // builds the plan and leaves the frame statistics in place
+        let plan = self.plan.as_ref().expect("segment built the plan");
+        let ctx = &self.ctx;
+        let count = plan.steps.len() as u32 * 2;
+        let queries = ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("profile"),
+            ty: wgpu::QueryType::Timestamp,
+            count,
+        });
+        let resolved = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("profile.resolved"),
+            size: count as u64 * 8,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let staging = ctx.staging("profile.staging", count as u64 * 8);
+        ctx.checked("profiling the U-Net", || {
+            // The same input as a real run: the raw frame again (the flat-field corrects it in
+            // place) and a cleared histogram.
+            ctx.queue
+                .write_buffer(&plan.raw, 0, bytemuck::cast_slice(&frame.packed_words()));
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            encoder.clear_buffer(&plan.hist, 0, None);
+            for (i, step) in plan.steps.iter().enumerate() {
+                plan.copy_stats_before(i, &mut encoder);
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(&step.label),
+                    timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                        query_set: &queries,
+                        beginning_of_pass_write_index: Some(2 * i as u32),
+                        end_of_pass_write_index: Some(2 * i as u32 + 1),
+                    }),
+                });
+                step.record(ctx, &mut pass);
+            }
+            encoder.resolve_query_set(&queries, 0..count, &resolved, 0);
+            encoder.copy_buffer_to_buffer(&resolved, 0, &staging, 0, count as u64 * 8);
+            ctx.submit(encoder);
+        })?;
+        let ticks: Vec<u64> = read_mapped(ctx, &staging)?;
+        let period = ctx.queue.get_timestamp_period() as f64 * 1e-9;
+        Ok(plan
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| StepTime {
+                label: s.label.clone(),
+                flops: s.flops,
+                bytes: s.bytes,
+                seconds: ticks[2 * i + 1].saturating_sub(ticks[2 * i]) as f64 * period,
+            })
+            .collect())
+    }
+
+    /// Runs `frame` once with every dispatch submitted on its own and waited for, and returns the
+    /// wall time of each (submission overhead included). For adapters without timestamp queries,
+    /// and lavapipe, whose timestamps miss work that writes storage textures.
+    pub fn profile_wall(&mut self, frame: &Frame) -> Result<Vec<StepTime>> {
+        self.segment(frame)?; // builds the plan and leaves the frame statistics in place
+        let plan = self.plan.as_ref().expect("segment built the plan");
+        let ctx = &self.ctx;
+        ctx.queue
+            .write_buffer(&plan.raw, 0, bytemuck::cast_slice(&frame.packed_words()));
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        encoder.clear_buffer(&plan.hist, 0, None);
+        ctx.submit(encoder);
+        let mut times = Vec::new();
+        for (i, step) in plan.steps.iter().enumerate() {
+            let start = Instant::now();
+            ctx.checked("profiling the U-Net", || {
+                let mut encoder = ctx.device.create_command_encoder(&Default::default());
+                plan.copy_stats_before(i, &mut encoder);
+                {
+                    let mut pass = encoder.begin_compute_pass(&Default::default());
+                    step.record(ctx, &mut pass);
+                }
+                ctx.submit(encoder)
+            })?;
+            ctx.wait(&format!("dispatch {}", step.label), None)?;
+            times.push(StepTime {
+                label: step.label.clone(),
+                flops: step.flops,
+                bytes: step.bytes,
+                seconds: start.elapsed().as_secs_f64(),
+            });
+        }
+        Ok(times)
+    }
+
+    /// The tiles the current plan uses (empty before the first frame).
+    pub fn tiles(&self) -> &[Tile] {
+        self.plan.as_ref().map_or(&[], |p| &p.tiles)
+    }
+
+    /// Overrides the decision threshold.
+    pub fn set_threshold(&mut self, threshold: f32) -> Result<()> {
+        crate::model::check_shape(self.depth, self.channels, threshold)?;
+        self.threshold = threshold;
+        // The fused engine's mask is decided on the GPU: frames submitted from now on use it.
+        if let Some((buffer, params)) = self.plan.as_mut().and_then(|p| p.head.as_mut()) {
+            params.threshold = threshold;
+            self.ctx
+                .queue
+                .write_buffer(buffer, 0, bytemuck::bytes_of(&*params));
+        }
+        Ok(())
+    }
+}
+
+/// What both engines start with: the raw frame, its histogram and statistics, the probability map
+/// and its staging buffer, and the first steps (the flat-field if set, then frame_stats).
+pub(crate) struct FrameStage {
+    pub(crate) raw: wgpu::Buffer,
+    pub(crate) hist: wgpu::Buffer,
+    pub(crate) stats: wgpu::Buffer,
+    pub(crate) prob: wgpu::Buffer,
+    pub(crate) mask: Option<wgpu::Buffer>,
+    pub(crate) readback: Readback,
+    pub(crate) staging: wgpu::Buffer,
+    /// Readback of the flat-fielded frame, when a flat-field is set.
+    pub(crate) raw_staging: Option<wgpu::Buffer>,
+    pub(crate) steps: Vec<Step>,
+}
+
+/// What a plan's probability staging buffer holds — the probabilities in the format the GPU
+/// wrote, then (fused engine) the GPU's mask — and how the host turns it into a
+/// [`Segmentation`]'s probabilities and mask.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Readback {
+    /// The format the GPU wrote.
+    gpu: ProbFormat,
+    /// The format the caller asked for (where it differs from `gpu`, rounded on the host).
+    format: ProbFormat,
+    /// Whether the GPU's mask follows the probabilities.
+    mask: bool,
+    pixels: usize,
+}
+
+impl Readback {
+    fn prob_bytes(&self) -> u64 {
+        self.gpu.bytes(self.pixels)
+    }
+
+    fn mask_bytes(&self) -> u64 {
+        ProbFormat::U8.bytes(self.pixels)
+    }
+
+    /// The staging buffer's size.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.prob_bytes() + if self.mask { self.mask_bytes() } else { 0 }
+    }
+
+    /// The probabilities and the mask (when the GPU wrote one or the host rounds the
+    /// probabilities: then it is taken first, at `threshold`) from a staging buffer's bytes.
+    pub(crate) fn decode(&self, bytes: &[u8], threshold: f32) -> (Vec<f32>, Option<Vec<u8>>) {
+        let mut prob = self.gpu.decode(bytes, self.pixels);
+        let at = self.prob_bytes() as usize;
+        let mask = if self.mask {
+            Some(bytes[at..at + self.pixels].to_vec())
+        } else if self.format != self.gpu {
+            Some(threshold_mask(&prob, threshold))
+        } else {
+            None
+        };
+        if self.format != self.gpu {
+            for p in &mut prob {
+                *p = self.format.quantize(*p);
+            }
+        }
+        (prob, mask)
+    }
+}
+
+impl Unet {
+    /// The shared first stage of a plan for an `h × w` frame of `bits`-bit pixels, whose GPU
+    /// writes the probabilities in `gpu` format and (`with_mask`) the mask.
+    pub(crate) fn frame_stage(
+        &self,
+        h: usize,
+        w: usize,
+        bits: u32,
+        gpu: ProbFormat,
+        with_mask: bool,
+    ) -> Result<FrameStage> {
+        let ctx = &self.ctx;
+        let words = (h * w).div_ceil(32 / bits as usize);
+        let frame_bytes = (words * 4) as u64;
+        let readback = Readback {
+            gpu,
+            format: self.prob_format,
+            mask: with_mask,
+            pixels: h * w,
+        };
+        let prob_bytes = readback.prob_bytes();
+        if frame_bytes.max(prob_bytes) > ctx.max_binding_bytes() {
+            return Err(Error::Shape(format!(
+                "a {w}×{h} frame's probability map ({} MiB) exceeds the device's {} MiB storage binding",
+                prob_bytes >> 20,
+                ctx.max_binding_bytes() >> 20
+            )));
+        }
+        let raw = ctx.storage("frame.raw", frame_bytes);
+        let hist = ctx.storage("frame.histogram", 4 << bits);
+        let stats = ctx.storage("frame.stats", 32);
+        let prob = ctx.storage("prob", prob_bytes);
+        let mask = with_mask.then(|| ctx.storage("mask", readback.mask_bytes()));
+        let staging = ctx.staging("prob.staging", readback.bytes());
+        let mut steps = Vec::new();
+        let mut raw_staging = None;
+        if let Some(flat) = &self.flat {
+            let (group, p) = flat.bind(ctx, &raw, w, h, bits)?;
+            steps.push(Step {
+                label: "flatfield".into(),
+                flops: 0,
+                bytes: 2 * frame_bytes,
+                op: Op::FlatField(group, p),
+            });
+            // As large as the frame buffer (storage buffers are rounded up to 16 bytes).
+            raw_staging = Some(ctx.staging("frame.raw.staging", raw.size()));
+        }
+        let stats_params = FrameStatsParams {
+            count: (h * w) as u32,
+            bits,
+            words: words as u32,
+            _pad: 0,
+        };
+        let stats_group = ctx.kernels().frame_stats.bind(
+            &ctx.device,
+            "frame_stats",
+            &raw,
+            &hist,
+            &stats,
+            &ctx.uniform("frame_stats.params", &stats_params),
+        );
+        steps.push(Step {
+            label: "frame_stats".into(),
+            flops: 0,
+            bytes: frame_bytes,
+            op: Op::Stats(stats_group, stats_params),
+        });
+        Ok(FrameStage {
+            raw,
+            hist,
+            stats,
+            prob,
+            mask,
+            readback,
+            staging,
+            raw_staging,
+            steps,
+        })
+    }
+}
+
+/// The network's mask and its clusters on the GPU ([`Unet::set_gpu_clusters`]): the probability
+/// map thresholded into a packed mask (`threshold.wgsl`, p ≥ threshold), then labelled and
+/// measured (`crate::clusters_gpu`) with weights max(0, median − p) read from the raw frame and its
+/// statistics on the GPU.
+pub(crate) struct MaskClusters {
+    /// The threshold pass's parameters and bind group; `None` where the plan's last conv writes
+    /// the mask itself (the fused engine).
+    threshold: Option<(wgpu::Buffer, wgpu::BindGroup)>,
+    size: (u32, u32),
+    pub(crate) plan: crate::clusters_gpu::ClusterPlan,
+    _mask: wgpu::Buffer,
+}
+
+impl MaskClusters {
+    fn new(ctx: &Context, plan: &Plan) -> Result<Self> {
+        use crate::clusters_gpu::{ClusterPlan, WeightRule};
+        let (h, w, bits) = plan.key;
+        let (mask, threshold) = match &plan.mask {
+            Some(mask) => (mask.clone(), None),
+            None => {
+                let mask = ctx.storage("mask", ProbFormat::U8.bytes(h * w));
+                let params = ctx.uniform("mask.threshold.params", &ThresholdParams::default());
+                let group = ctx
+                    .kernels()
+                    .threshold
+                    .bind(&ctx.device, &plan.prob, &mask, &params);
+                (mask, Some((params, group)))
+            }
+        };
+        let rule = WeightRule {
+            source: crate::kernels::WeightSource::Frame { bits },
+            // frame_stats.wgsl's stats[4]: the median, raw value units.
+            offset_index: 4,
+            above: false,
+        };
+        let clusters = ClusterPlan::new(
+            ctx,
+            w,
+            h,
+            crate::clusters::Connectivity::Eight,
+            &mask,
+            &plan.raw,
+            &plan.stats,
+            rule,
+        )?;
+        Ok(MaskClusters {
+            threshold,
+            size: (w as u32, h as u32),
+            plan: clusters,
+            _mask: mask,
+        })
+    }
+
+    /// Records the threshold at `threshold` (unless the last conv wrote the mask) and the
+    /// labelling after the network's steps.
+    fn record(&self, ctx: &Context, encoder: &mut wgpu::CommandEncoder, threshold: f32) {
+        if let Some((params, group)) = &self.threshold {
+            let p = ThresholdParams {
+                w: self.size.0,
+                h: self.size.1,
+                border: 0,
+                t: threshold,
+                inclusive: 1,
+                ..Default::default()
+            };
+            ctx.queue.write_buffer(params, 0, bytemuck::bytes_of(&p));
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            ctx.kernels().threshold.record(&mut pass, group, &p);
+        }
+        self.plan.record(ctx, encoder);
+    }
+}
+
+/// One frame's results as read back: probabilities, the delivered mask (see
+/// [`Segmentation::mask_bytes`]) and, with a flat-field, the corrected frame.
+struct Delivered {
+    prob: Vec<f32>,
+    mask: Option<Vec<u8>>,
+    corrected: Option<Frame>,
+}
+
+/// The fused engine's statistics copy: `from` (frame_stats' output) into `to` (the first conv's
+/// uniform) after the first `after` steps (flat-field, frame_stats) and before the rest.
+pub(crate) struct StatsCopy {
+    pub(crate) from: wgpu::Buffer,
+    pub(crate) to: wgpu::Buffer,
+    pub(crate) after: usize,
+}
+
+/// One frame's own buffers in a batch: its packed pixels, its probabilities' and (with a
+/// flat-field) its corrected frame's staging buffers.
+pub(crate) struct BatchSlot {
+    pub(crate) upload: wgpu::Buffer,
+    pub(crate) staging: wgpu::Buffer,
+    pub(crate) raw_staging: Option<wgpu::Buffer>,
+}
+
+impl Plan {
+    /// Grows the per-frame slots (of batches and streams) to at least `n`.
+    pub(crate) fn ensure_slots(&mut self, ctx: &Context, n: usize) {
+        while self.batch.len() < n {
+            let i = self.batch.len();
+            self.batch.push(BatchSlot {
+                upload: ctx.storage(&format!("slot{i}.raw"), self.raw.size()),
+                staging: ctx.staging(&format!("slot{i}.prob.staging"), self.staging.size()),
+                raw_staging: self
+                    .raw_staging
+                    .as_ref()
+                    .map(|r| ctx.staging(&format!("slot{i}.raw.staging"), r.size())),
+            });
+        }
+    }
+
+    /// Records one frame already in `raw`: cleared histogram, every step (the fused engine's two
+    /// passes around the statistics copy), then the probabilities (and the flat-fielded frame)
+    /// copied to the given staging buffers.
+    pub(crate) fn record_frame(
+        &self,
+        ctx: &Context,
+        encoder: &mut wgpu::CommandEncoder,
+        staging: &wgpu::Buffer,
+        raw_staging: Option<&wgpu::Buffer>,
+    ) {
+        encoder.clear_buffer(&self.hist, 0, None);
+        // The last conv ORs packed probabilities and the mask into these.
+        if self.readback.gpu != ProbFormat::F32 {
+            encoder.clear_buffer(&self.prob, 0, None);
+        }
+        if let Some(mask) = &self.mask {
+            encoder.clear_buffer(mask, 0, None);
+        }
+        let run = |encoder: &mut wgpu::CommandEncoder, steps: &[Step]| {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            for step in steps {
+                step.record(ctx, &mut pass);
+            }
+        };
+        match &self.stats_copy {
+            // The fused engine needs the statistics in a uniform: two passes around the copy.
+            Some(copy) => {
+                let (first, rest) = self.steps.split_at(copy.after);
+                run(encoder, first);
+                self.copy_stats_before(copy.after, encoder);
+                run(encoder, rest);
+            }
+            None => run(encoder, &self.steps),
+        }
+        // (Storage buffers are rounded up to 16 bytes: the readback's sizes, not the buffers'.)
+        let prob_bytes = self.readback.prob_bytes();
+        encoder.copy_buffer_to_buffer(&self.prob, 0, staging, 0, prob_bytes);
+        if let Some(mask) = &self.mask {
+            let mask_bytes = self.readback.mask_bytes();
+            encoder.copy_buffer_to_buffer(mask, 0, staging, prob_bytes, mask_bytes);
+        }
+        if let Some(raw_staging) = raw_staging {
+            encoder.copy_buffer_to_buffer(&self.raw, 0, raw_staging, 0, self.raw.size());
+        }
+    }
+
+    /// Maps one frame's staging buffers: its probabilities and mask ([`Readback::decode`] at
+    /// `threshold`) and, with a flat-field, the corrected frame.
+    fn read_back(
+        &self,
+        ctx: &Context,
+        staging: &wgpu::Buffer,
+        raw_staging: Option<&wgpu::Buffer>,
+        frame: &Frame,
+        threshold: f32,
+    ) -> Result<Delivered> {
+        let (h, w) = (frame.height, frame.width);
+        let bytes: Vec<u8> = read_mapped(ctx, staging)?;
+        let (prob, mask) = self.readback.decode(&bytes, threshold);
+        let corrected = match raw_staging {
+            Some(staging) => {
+                let words: Vec<u32> = read_mapped(ctx, staging)?;
+                Some(Frame::from_packed_words(w, h, frame.bits(), &words)?)
+            }
+            None => None,
+        };
+        Ok(Delivered {
+            prob,
+            mask,
+            corrected,
+        })
+    }
+
+    /// Before step `i`: copies the frame statistics into the fused engine's first-conv uniform if
+    /// this is where the copy goes (no-op otherwise).
+    fn copy_stats_before(&self, i: usize, encoder: &mut wgpu::CommandEncoder) {
+        if let Some(copy) = self.stats_copy.as_ref().filter(|c| c.after == i) {
+            encoder.copy_buffer_to_buffer(&copy.from, 0, &copy.to, FrameParams::STATS_OFFSET, 32);
+        }
+    }
+}
