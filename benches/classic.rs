@@ -5,10 +5,10 @@
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use emunet::Context;
-use emunet::classic::{Classic, ClassicParams, reference};
+use emunet_tools::classic::{Classic, ClassicParams, reference};
 use emunet::clusters;
 use emunet::clusters_gpu::{GpuClusters, Labelling};
-use emunet::simulate::{Preset, SimParams, View};
+use emunet_tools::simulate::{Preset, SimParams, View};
 use std::sync::Arc;
 use std::time::Duration;
 

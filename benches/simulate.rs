@@ -1,7 +1,7 @@
 //! Rendering one 1280×1024 nominal frame (grains of a view, optics, camera; CPU).
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use emunet::simulate::{Preset, SimParams, View};
+use emunet_tools::simulate::{Preset, SimParams, View};
 use std::time::Duration;
 
 fn bench(c: &mut Criterion) {

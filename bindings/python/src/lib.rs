@@ -5,11 +5,11 @@
 //!
 //! The GIL is released while the GPU and the cluster stage work, so other Python threads run.
 
-use emunet_core::classic::{ClassicParams, ThresholdRule};
+use emunet_tools::classic::{ClassicParams, ThresholdRule};
 use emunet_core::clusters::Cluster;
-use emunet_core::formats::TableFormat;
+use emunet_tools::formats::TableFormat;
 use emunet_core::kernels::{Precision, ProbFormat};
-use emunet_core::simulate::{GrainRecord, Preset, SimParams, View, focal_planes, frame_name};
+use emunet_tools::simulate::{GrainRecord, Preset, SimParams, View, focal_planes, frame_name};
 use emunet_core::{Context, Error, Frame, Model, Unet};
 use numpy::ndarray::{Array2, Array3, ArrayView2};
 use numpy::{
@@ -405,7 +405,7 @@ impl Engine {
         let summary = py
             .detach(|| {
                 let mut unet = self.unet.lock().unwrap_or_else(|p| p.into_inner());
-                emunet_core::formats::parts::segment_part(&mut unet, &frames, &table, format)
+                emunet_tools::formats::parts::segment_part(&mut unet, &frames, &table, format)
             })
             .map_err(to_py)?;
         let out = PyDict::new(py);
@@ -452,7 +452,7 @@ fn classic<'py>(
         threshold: rule,
         ..ClassicParams::default()
     };
-    let r = py.detach(|| emunet_core::classic::reference::run(&frame, &params));
+    let r = py.detach(|| emunet_tools::classic::reference::run(&frame, &params));
     let mask = r.mask.iter().map(|&m| m != 0).collect();
     raw(
         py,
@@ -485,7 +485,7 @@ fn simulate<'py>(
     height: Option<usize>,
     frames_per_view: usize,
 ) -> PyResult<Simulated<'py>> {
-    let preset = <Preset as clap::ValueEnum>::from_str(preset, true).map_err(|_| {
+    let preset = <Preset as emunet_core::Choice>::from_name(preset).ok_or_else(|| {
         PyValueError::new_err(format!(
             "preset {preset:?}: expected \"easy\", \"nominal\", \"hard\" or \"mixed\""
         ))

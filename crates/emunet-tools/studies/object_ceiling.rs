@@ -20,7 +20,7 @@
 //!
 //! cargo run --release --example object_ceiling -- PRESET [VIEWS [SEED]]
 
-use emunet::simulate::{Preset, SimParams, View, focal_planes};
+use emunet_tools::simulate::{Preset, SimParams, View, focal_planes};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

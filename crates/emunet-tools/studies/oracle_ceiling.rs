@@ -18,7 +18,7 @@
 //! `oracle_ceiling 3 0 5 2.5 1.5 1099511627776` scores the oracle on those.
 #![allow(clippy::needless_range_loop)] // small dense linear algebra reads best with indices
 
-use emunet::simulate::{Preset, SimParams, View, focal_planes};
+use emunet_tools::simulate::{Preset, SimParams, View, focal_planes};
 
 struct G {
     cx: f64,

@@ -8,7 +8,7 @@
 
 use emunet::Frame;
 use emunet::cluster_list::frame_clusters;
-use emunet::eval::{Matching, inside_frame, match_positions, read_grains};
+use emunet_tools::eval::{Matching, inside_frame, match_positions, read_grains};
 use std::path::Path;
 
 fn main() -> emunet::error::Result<()> {

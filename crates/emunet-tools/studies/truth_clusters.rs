@@ -7,8 +7,8 @@
 
 use emunet::cluster_list::frame_clusters;
 use emunet::clusters;
-use emunet::eval::{Matching, inside_frame, mask_centroids, match_positions};
-use emunet::simulate::{Preset, SimParams, View, focal_planes};
+use emunet_tools::eval::{Matching, inside_frame, mask_centroids, match_positions};
+use emunet_tools::simulate::{Preset, SimParams, View, focal_planes};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -12,6 +12,8 @@
 //! for plate-scale runs are in the `emunet-tools` crate; the `emunet` command line in
 //! `emunet-cli`.
 
+#![warn(missing_docs)]
+
 pub mod choice;
 pub mod emulsion;
 pub mod error;

@@ -1,0 +1,9 @@
+//! The `emunet` binary: commands, the shipped model, focal stacks, cluster tables and shards.
+
+#[path = "../../../emunet/tests/common/mod.rs"]
+mod common;
+
+mod cli;
+mod shipped_model;
+mod grains;
+mod formats;

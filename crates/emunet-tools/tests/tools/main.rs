@@ -1,0 +1,15 @@
+//! The tools above the engine: simulator, classical pipeline, GPU clusters, flat-field, fused
+//! engine on simulated frames, eval, training runs.
+
+#[path = "../../../emunet/tests/common/mod.rs"]
+mod common;
+
+mod classic;
+mod clusters_gpu;
+mod data;
+mod curves;
+mod eval;
+mod flatfield;
+mod fused;
+mod simulate;
+mod trainer;
