@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Call overhead of the C ABI and of the Python module against the Rust API for one 1280×1024
-# simulated nominal frame with the shipped model, in one run (README, From Python): each binding
+# simulated nominal frame with the shipped model, in one run (docs/speed.md, Bindings): each binding
 # times its calls against the time the same call spent in the Rust API inside it
 # (emunet_last_elapsed, Result.elapsed). Needs a Vulkan driver and a C compiler; installs the
 # module into target/bench-venv.

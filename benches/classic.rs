@@ -5,9 +5,9 @@
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use emunet::Context;
-use emunet_tools::classic::{Classic, ClassicParams, reference};
 use emunet::clusters;
 use emunet::clusters_gpu::{GpuClusters, Labelling};
+use emunet_tools::classic::{Classic, ClassicParams, reference};
 use emunet_tools::simulate::{Preset, SimParams, View};
 use std::sync::Arc;
 use std::time::Duration;

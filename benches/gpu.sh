@@ -1,11 +1,11 @@
 #!/bin/bash
 # benches/gpu.sh — one run on a lent GPU machine: `emunet bench --json` for the shipped UNet(2,16)
-# and a UNet(3,16), and the PyTorch peer (../shared/peers/torch_gpu.py) on the same GPU, models
+# and a UNet(3,16), and the PyTorch peer (benches/peers/torch_gpu.py) on the same GPU, models
 # and frame size, gathered into one table.
 #
 # Prepare here (the GPU machine has no Rust toolchain and no network):
 #   cargo build --release && mkdir -p .gpu && cp target/release/emunet .gpu/ \
-#     && cp ../shared/peers/torch_gpu.py ../shared/peers/torch_unet.py .gpu/
+#     && cp benches/peers/torch_gpu.py benches/peers/torch_unet.py .gpu/
 #   (.gpu/ is git-ignored; bring the Vulkan loaders in .gl/ as the device README shows)
 # Run there, carrying .gpu and .gl:   bash benches/gpu.sh "$OUT"
 # Writes OUT/emunet_2x16.json, OUT/emunet_3x16.json, OUT/torch.jsonl and OUT/gpu_table.md.

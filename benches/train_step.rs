@@ -1,6 +1,6 @@
 //! One training step (forward, loss, backward, Adam) for a batch of 8 × 256 × 256 at UNet(3,16)
 //! (and UNet(2,8), the CI model): time and GFLOP/s ("elem/s"), counting a step as 3× the
-//! forward FLOPs as ../shared/peers does.
+//! forward FLOPs as benches/peers does.
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use emunet::reference::{AdamParams, LossParams};

@@ -2,7 +2,7 @@
 //! end to end as `segment` runs it (upload of the 8-bit frame, statistics, normalisation, the
 //! network, readback of the probabilities), per engine: the per-operation engine, the fused engine
 //! with f32 and with f16 activation storage. Time and GFLOP/s ("elem/s" = FLOP/s, counted as in
-//! ../shared/peers).
+//! benches/peers).
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use emunet::kernels::Precision;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The accuracy report of the README (issue 9): on COUNT held-out simulated frames of each preset
+# The accuracy report of docs/accuracy.md: on COUNT held-out simulated frames of each preset
 # (seeds 31001–31004, never used in training or validation), the shipped model (clusters split at
 # separate grains, and not split) against the classical pipeline (FEDRA 6×6 at its default
 # threshold 50 and at the best of 30…70 for that preset), and the model on flat-fielded frames

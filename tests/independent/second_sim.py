@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A second, independent simulator of nuclear-emulsion frames (numpy, scipy, Pillow only).
 
-Written from the project's domain notes (shared/emulsion.md) alone (its parameter table, its ground-truth contract, its
+Written from the project's domain notes (docs/spec/emulsion.md) alone (its parameter table, its ground-truth contract, its
 pixel conventions and the output layout of `emunet simulate`), without looking at emunet's own
 simulator, so that a model trained on emunet's frames can be scored on frames whose optics and
 camera differ from the ones it was trained on.

@@ -5,12 +5,12 @@
 //!
 //! The GIL is released while the GPU and the cluster stage work, so other Python threads run.
 
-use emunet_tools::classic::{ClassicParams, ThresholdRule};
 use emunet_core::clusters::Cluster;
-use emunet_tools::formats::TableFormat;
 use emunet_core::kernels::{Precision, ProbFormat};
-use emunet_tools::simulate::{GrainRecord, Preset, SimParams, View, focal_planes, frame_name};
 use emunet_core::{Context, Error, Frame, Model, Unet};
+use emunet_tools::classic::{ClassicParams, ThresholdRule};
+use emunet_tools::formats::TableFormat;
+use emunet_tools::simulate::{GrainRecord, Preset, SimParams, View, focal_planes, frame_name};
 use numpy::ndarray::{Array2, Array3, ArrayView2};
 use numpy::{
     Element, IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray2, PyUntypedArray,

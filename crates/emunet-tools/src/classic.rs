@@ -1,4 +1,4 @@
-//! The classical station pipeline (emulsion.md, "emunet's classical pipeline, exactly"):
+//! The classical station pipeline (docs/spec/emulsion.md, "emunet's classical pipeline, exactly"):
 //! equalise `p' = p · 220 / median(p)`, a zero-sum FIR high-pass filter (sign chosen so dark
 //! grains are positive), a fixed threshold or one tuned per frame to a target cluster count,
 //! a border, connected components, area cuts. Cluster positions are weighted by `r − T`; the even

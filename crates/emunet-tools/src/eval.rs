@@ -1,4 +1,4 @@
-//! The scores physicists use (emulsion.md, "Metrics, exactly"): pixel Jaccard, Dice, precision
+//! The scores physicists use (docs/spec/emulsion.md, "Metrics, exactly"): pixel Jaccard, Dice, precision
 //! and recall of a predicted mask against the truth mask; grain-finding efficiency and purity with
 //! one-to-one matching (closest pairs first, within R px) of predicted clusters to detectable
 //! grains; centroid residuals; and the ceiling — the same object scores of the truth mask itself.

@@ -7,7 +7,7 @@
 //! - [`training`]: training runs (simulated or recorded data, augmentation, validation,
 //!   checkpoints, curves) over the engine's GPU training step;
 //! - [`formats`]: cluster tables for plate-scale runs (Parquet, ROOT) and shards of frame lists;
-//! - [`bench`]: the engine's benchmark on a simulated frame (`emunet bench`).
+//! - [`mod@bench`]: the engine's benchmark on a simulated frame (`emunet bench`).
 
 pub mod bench;
 pub mod classic;

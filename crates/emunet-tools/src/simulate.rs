@@ -1,4 +1,4 @@
-//! The emulsion frame simulator (`../shared/emulsion.md`): grains placed in 3D (fog and tracks),
+//! The emulsion frame simulator (`docs/spec/emulsion.md`): grains placed in 3D (fog and tracks),
 //! each imaged with the defocus of its depth below the focal plane, transmitted light
 //! `I = B(x, y) · Π (1 − a·g(x, y))` with vignetting, column fixed-pattern and temporal noise,
 //! gamma, dust, scratches and an optional bright edge strip, rounded to u8. The truth mask is the

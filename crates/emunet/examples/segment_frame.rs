@@ -6,7 +6,9 @@ use emunet::{Context, Frame, Model, Unet, cluster_list};
 use std::sync::Arc;
 
 fn main() -> emunet::Result<()> {
-    let path = std::env::args().nth(1).unwrap_or("tests/data/sample_frame.png".into());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or("tests/data/sample_frame.png".into());
     let ctx = Arc::new(Context::new()?); // the best adapter: a GPU before a CPU driver
     let mut unet = Unet::new(ctx, &Model::shipped()?)?; // weights packed and uploaded once
     let (frame, _warnings) = Frame::load(path.as_ref())?; // 8/16-bit PNG or TIFF

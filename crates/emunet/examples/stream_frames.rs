@@ -31,6 +31,9 @@ fn report(
 ) {
     if let Some((ticket, seg)) = done {
         let on = seg.mask().iter().filter(|&&m| m != 0).count();
-        println!("{}: {on} mask pixels", names.remove(&ticket).unwrap_or_default());
+        println!(
+            "{}: {on} mask pixels",
+            names.remove(&ticket).unwrap_or_default()
+        );
     }
 }

@@ -20,16 +20,31 @@ pub enum Error {
     DeviceLost(String),
     /// A GPU validation or out-of-memory error reported by wgpu.
     #[error("GPU error in {context}: {message}")]
-    Gpu { context: String, message: String },
+    Gpu {
+        /// What was being done (e.g. "readback", "waiting for a streamed frame").
+        context: String,
+        /// wgpu's error, or what did not complete.
+        message: String,
+    },
     /// The weights file is unusable; the message names the tensor or key at fault.
     #[error("weights file {path}: {message}")]
-    Weights { path: PathBuf, message: String },
+    Weights {
+        /// The weights file (or the built-in one's name).
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A model description (depth, channels, threshold) is not valid.
     #[error("invalid model: {0}")]
     Model(String),
     /// A frame could not be read or is not usable.
     #[error("frame {path}: {message}")]
-    Frame { path: PathBuf, message: String },
+    Frame {
+        /// The frame's file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// Shapes that do not fit together (frame too small, wrong buffer length, …).
     #[error("shape error: {0}")]
     Shape(String),
@@ -38,11 +53,18 @@ pub enum Error {
     InFlight(usize),
     /// A cluster table (Parquet, ROOT) could not be made.
     #[error("cluster table {path}: {message}")]
-    Table { path: PathBuf, message: String },
+    Table {
+        /// The table file being written.
+        path: PathBuf,
+        /// The writer's error message.
+        message: String,
+    },
     /// File-system errors, with the path involved.
     #[error("{path}: {source}")]
     Io {
+        /// The file or folder involved.
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },

@@ -31,11 +31,17 @@ pub const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
 
 /// A device and queue on the chosen adapter, plus what we learned about it.
 pub struct Context {
+    /// The adapter the device was opened on.
     pub adapter: wgpu::Adapter,
+    /// The logical device that owns every buffer and pipeline.
     pub device: wgpu::Device,
+    /// The device's queue: uploads and submissions.
     pub queue: wgpu::Queue,
+    /// The adapter's name, backend and type (a CPU adapter gets longer timeouts).
     pub info: wgpu::AdapterInfo,
+    /// The device's limits: the adapter's own, all requested.
     pub limits: wgpu::Limits,
+    /// The [`OPTIONAL_FEATURES`] the adapter has, all enabled on the device.
     pub features: wgpu::Features,
     kernels: std::sync::OnceLock<crate::kernels::Kernels>,
     /// The fused engine's pipelines, f32 and f16 storage.
@@ -76,7 +82,9 @@ impl Drop for ExpectedWork {
 /// Live objects of a device, from [`Context::gpu_objects`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GpuObjects {
+    /// Live buffers.
     pub buffers: isize,
+    /// Live bind groups.
     pub bind_groups: isize,
     /// Bytes of GPU memory held by buffers.
     pub buffer_bytes: isize,

@@ -11,6 +11,32 @@
 //! The simulator, the classical pipeline, scores, focal stacks, training runs and cluster tables
 //! for plate-scale runs are in the `emunet-tools` crate; the `emunet` command line in
 //! `emunet-cli`.
+//!
+//! Segment a frame with the shipped model and list its clusters:
+//!
+//! ```
+//! use emunet::{Context, Frame, Model, Unet, cluster_list};
+//! use std::sync::Arc;
+//!
+//! # fn main() -> emunet::Result<()> {
+//! let ctx = Arc::new(Context::new()?); // the best adapter: a GPU before a CPU driver
+//! let mut unet = Unet::new(ctx, &Model::shipped()?)?; // weights packed and uploaded once
+//! // A 64×48 8-bit frame with one dark grain; Frame::load reads PNG and TIFF files.
+//! let mut pixels = vec![200u8; 64 * 48];
+//! for (x, y) in [(30, 20), (31, 20), (30, 21), (31, 21)] {
+//!     pixels[y * 64 + x] = 90;
+//! }
+//! let frame = Frame::from_u8(64, 48, pixels)?;
+//! let seg = unet.segment(&frame)?; // probabilities and the mask, on the GPU
+//! assert_eq!(seg.prob.len(), 64 * 48);
+//! // Clusters split at separate grains, with sub-pixel positions, as `emunet segment` writes.
+//! let clusters = cluster_list::frame_clusters(&frame, &seg.mask(), true).clusters;
+//! for c in &clusters {
+//!     println!("cluster {} at ({:.2}, {:.2}), {} px", c.id, c.x, c.y, c.area);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 #![warn(missing_docs)]
 

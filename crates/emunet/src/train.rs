@@ -93,12 +93,19 @@ const REDUCTION_TARGET: u32 = 2048;
 pub struct GpuTrainer {
     ctx: Arc<Context>,
     kernels: TrainKernels,
+    /// The model's depth D.
     pub depth: usize,
+    /// The model's base channel count C.
     pub channels: usize,
+    /// Crops per training step.
     pub batch: usize,
+    /// Crop height (pixels, a multiple of 2^D).
     pub height: usize,
+    /// Crop width (pixels, a multiple of 2^D).
     pub width: usize,
+    /// Loss weights, fixed into the plan when the trainer is built.
     pub loss: LossSettings,
+    /// Adam settings, read at every step ([`GpuTrainer::set_lr`] changes the rate).
     pub adam: AdamSettings,
     /// Adam steps taken so far.
     pub step: u32,

@@ -179,7 +179,7 @@ def simulate(
 
 
 def clusters_csv(clusters: np.ndarray) -> str:
-    """The clusters CSV ``emunet segment`` writes (design.md's contract) for a cluster array."""
+    """The clusters CSV ``emunet segment`` writes (docs/design.md, The clusters CSV) for a cluster array."""
     lines = [",".join(CLUSTER_DTYPE.names)]
     for c in clusters:
         fields = []

@@ -205,7 +205,7 @@ def segment_files(
 
 def read_clusters(out: "os.PathLike[str] | str"):
     """Every complete part's clusters in ``out`` as one pandas DataFrame, in frame order (the
-    columns of the cluster table: README)."""
+    columns of the cluster table: docs/guide.md, Plate scale)."""
     import pandas as pd
 
     out = os.fspath(out)

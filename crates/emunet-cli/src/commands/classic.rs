@@ -19,6 +19,8 @@ use std::sync::Arc;
 pub struct Args {
     #[arg(long)]
     pub out: PathBuf,
+    /// The FIR filter: fedra6x6 (FEDRA's 6×6: outer ring +4, inner 4×4 −5), laplace3x3 (3×3
+    /// Laplacian), ring5x5 (ring +4, inner 3×3 −7, centre −8) or hat5x5 (5×5 Mexican hat).
     #[arg(long, value_parser = choice::<FilterKernel>(), default_value_t = FilterKernel::Fedra6x6)]
     pub kernel: FilterKernel,
     /// Fixed threshold on the filter response (default 50, FEDRA's online default).
@@ -30,10 +32,14 @@ pub struct Args {
     /// Pixels ignored along every edge.
     #[arg(long, default_value_t = 4)]
     pub border: usize,
+    /// Smallest cluster kept, in pixels.
     #[arg(long, default_value_t = 2)]
     pub min_area: usize,
+    /// Largest cluster kept, in pixels.
     #[arg(long, default_value_t = 64)]
     pub max_area: usize,
+    /// Which neighbours join a cluster: four (edge neighbours, FEDRA's flood fill) or eight
+    /// (edges and corners, the SySal GPU code).
     #[arg(long, value_parser = choice::<Connectivity>(), default_value_t = Connectivity::Eight)]
     pub connectivity: Connectivity,
     /// Run the CPU reference instead of the GPU shaders.

@@ -19,9 +19,9 @@ pub struct Args {
     /// Weights file; default: the shipped model.
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Probability threshold for the planes' masks [default: 0.05, measured with the shipped
-    /// model (README, Focal stacks); a weights file's own threshold is tuned for single
-    /// frames, and a model of your own may want its own stack threshold].
+    /// Probability threshold for the planes' masks [default: 0.05, chosen for the shipped
+    /// model (docs/accuracy.md, Focal stacks); a weights file's own threshold is tuned for
+    /// single frames, and a model of your own may want its own stack threshold].
     #[arg(long)]
     pub threshold: Option<f32>,
     /// Output folder (created if missing).

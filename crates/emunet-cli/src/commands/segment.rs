@@ -50,7 +50,7 @@ pub struct Args {
     /// The clusters table: csv (DIR/<stem>.clusters.csv per frame), json
     /// (DIR/<stem>.clusters.json per frame), or one table of every frame of the run:
     /// parquet (DIR/clusters.parquet) or root (DIR/clusters.root, TTree "clusters"); with
-    /// --shard I/N, DIR/clusters.shard-I-of-N.parquet (.root). Columns: README.
+    /// --shard I/N, DIR/clusters.shard-I-of-N.parquet (.root). Columns: docs/guide.md, Plate scale.
     #[arg(long, value_enum, default_value_t = ClustersFormat::Csv)]
     pub format: ClustersFormat,
     /// Process only the I-th (from 0) of N equal contiguous shards of the frame list (frames
@@ -104,9 +104,8 @@ impl ClustersFormat {
 /// `--precision`: the storage precision of the fused engine's activations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum PrecisionArg {
-    /// f16 in the fused engine, f32 in the per-operation one: on the 16 development frames
-    /// (4 per preset) f16 storage changed ≤ 3.8e-6 of mask pixels and one cluster in 29,935,
-    /// and it is faster on lavapipe (README, Speed).
+    /// f16 in the fused engine (the same scores, faster: docs/accuracy.md, docs/speed.md),
+    /// f32 in the per-operation one.
     Auto,
     F32,
     F16,

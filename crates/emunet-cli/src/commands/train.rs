@@ -79,7 +79,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0)]
     pub soft_target: f32,
     /// Input normalisation: `median` = grey levels about the frame's median at a fixed
-    /// scale (keeps the truth's absolute contrast); `zscore` = design.md §2's per-frame
+    /// scale (keeps the truth's absolute contrast); `zscore` = docs/spec/design.md §2's per-frame
     /// z-score.
     #[arg(long, value_parser = choice::<Normalization>(), default_value_t = emunet::model::DEFAULT_NORMALIZATION)]
     pub normalization: Normalization,

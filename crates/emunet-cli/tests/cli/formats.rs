@@ -82,7 +82,9 @@ fn parquet_rows(path: &Path) -> Vec<Vec<Cell>> {
 
 fn root_rows(path: &Path) -> Vec<Vec<Cell>> {
     let mut file = oxyroot::RootFile::open(path).unwrap();
-    let tree = file.get_tree(emunet_tools::formats::root_table::TREE).unwrap();
+    let tree = file
+        .get_tree(emunet_tools::formats::root_table::TREE)
+        .unwrap();
     let columns: Vec<Vec<Cell>> = COLUMNS
         .iter()
         .map(|&name| {

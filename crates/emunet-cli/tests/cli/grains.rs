@@ -195,7 +195,10 @@ fn grains_command_writes_scored_csv_and_json() {
     for view in ["v0000", "v0001"] {
         let csv = std::fs::read_to_string(out.join(format!("{view}.grains.csv"))).unwrap();
         let mut lines = csv.lines();
-        assert_eq!(lines.next(), Some(emunet_tools::stacks::grains::GRAINS_HEADER));
+        assert_eq!(
+            lines.next(),
+            Some(emunet_tools::stacks::grains::GRAINS_HEADER)
+        );
         let rows: Vec<&str> = lines.collect();
         assert!(!rows.is_empty());
         let json: serde_json::Value = serde_json::from_str(

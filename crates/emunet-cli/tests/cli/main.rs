@@ -4,6 +4,6 @@
 mod common;
 
 mod cli;
-mod shipped_model;
-mod grains;
 mod formats;
+mod grains;
+mod shipped_model;

@@ -2,8 +2,8 @@
 //! `--skip-existing` until it finishes: every frame ends with exactly one complete set of
 //! outputs, byte for byte those of an uninterrupted run, and no temporary file is left.
 
-use emunet::Model;
 use crate::common::{emunet, files_under as contents};
+use emunet::Model;
 use rand::{RngExt, SeedableRng};
 use std::path::Path;
 use std::time::Duration;

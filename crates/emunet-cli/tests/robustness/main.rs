@@ -5,8 +5,8 @@
 #[path = "../../../emunet/tests/common/mod.rs"]
 mod common;
 
-mod malformed;
 mod full_disk;
-mod interrupted;
 mod gpu_faults;
+mod interrupted;
+mod malformed;
 mod soak;

@@ -1,5 +1,5 @@
 //! Focal stacks to 3D grains: the clusters of consecutive planes of a view linked into chains
-//! (`../shared/emulsion.md`, Conventions, step 8), one chain per grain, with sub-plane depth.
+//! (`docs/spec/emulsion.md`, Conventions, step 8), one chain per grain, with sub-plane depth.
 //!
 //! 1. The shift between consecutive planes (stage drift) is estimated from the clusters
 //!    themselves: the median offset of mutual nearest neighbours within 3 px.
@@ -218,11 +218,11 @@ const SHIFT_DEAD_ZONE: f64 = 0.3;
 
 /// The offset to add to plane a's positions to land on plane b's. Most clusters of a plane are
 /// grains in focus there only, so nearest neighbours mislead; instead every pair within
-/// ±[`SHIFT_RANGE`] px votes in a 2D histogram of offsets, where the grains seen in both planes
+/// ±`SHIFT_RANGE` px votes in a 2D histogram of offsets, where the grains seen in both planes
 /// pile up on the true shift over a flat floor of chance pairs. The peak (3×3 bins) must stand
 /// 5σ above that floor with at least 10 pairs, else the shift is taken as zero; it is refined
 /// by the mean offset of the pairs near it (within 0.6 px, then 0.3 px), and one under
-/// [`SHIFT_DEAD_ZONE`] is taken as zero.
+/// `SHIFT_DEAD_ZONE` is taken as zero.
 pub fn plane_shift(a: &[(f64, f64)], b: &[(f64, f64)], size: (usize, usize)) -> (f64, f64) {
     let bins = (2.0 * SHIFT_RANGE / SHIFT_BIN) as usize;
     let bin = |d: f64| (((d + SHIFT_RANGE) / SHIFT_BIN) as usize).min(bins - 1);

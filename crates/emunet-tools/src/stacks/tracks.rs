@@ -37,7 +37,7 @@ pub struct TrackParams {
 }
 
 impl Default for TrackParams {
-    /// Chosen on three nominal views (seed 913001, README). With the planes cut at 0.6: 8 grains
+    /// Chosen on three nominal views (seed 913001, docs/accuracy.md). With the planes cut at 0.6: 8 grains
     /// within 0.55 µm gave no fake track; 6 within 0.8 µm found more tracks under ~1,100 fakes a
     /// view. With the stack threshold (0.05, more grains found, fog too): 8 within 0.55 µm found
     /// 29/41 under 1 fake a view; a chance probability ≤ 1e-9 (6 grains at least) 27/41 under

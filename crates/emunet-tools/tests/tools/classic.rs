@@ -5,9 +5,9 @@
 
 use crate::common::*;
 use emunet::Frame;
-use emunet_tools::classic::{Classic, ClassicParams, FilterKernel, ThresholdRule, reference};
 use emunet::clusters::{self, Connectivity};
 use emunet::clusters_gpu::Labelling;
+use emunet_tools::classic::{Classic, ClassicParams, FilterKernel, ThresholdRule, reference};
 use emunet_tools::simulate::{Preset, SimParams, View};
 use rand::RngExt;
 

@@ -3,8 +3,8 @@
 //! through crops, flips and quarter turns.
 
 use emunet::Frame;
-use emunet_tools::data::{self, Augment, Pair, Targets};
 use emunet::model::Normalization;
+use emunet_tools::data::{self, Augment, Pair, Targets};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashSet;

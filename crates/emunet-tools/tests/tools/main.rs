@@ -6,8 +6,8 @@ mod common;
 
 mod classic;
 mod clusters_gpu;
-mod data;
 mod curves;
+mod data;
 mod eval;
 mod flatfield;
 mod fused;

@@ -3,11 +3,11 @@
 //! same weights as an uninterrupted one; a killed CLI run resumes without losing anything.
 
 use crate::common::ctx;
+use emunet::{Model, Unet};
 use emunet_tools::data::Pair;
 use emunet_tools::simulate::Preset;
 use emunet_tools::simulate::{SimParams, View};
 use emunet_tools::trainer::{self, DataSpec, EpochRecord, Progress, TrainOptions};
-use emunet::{Model, Unet};
 use std::path::Path;
 
 struct StopAfter(Option<usize>);

@@ -28,7 +28,7 @@ const COLUMN_TREND_HALF: usize = 16;
 
 /// Subtracts the camera's column fixed pattern, estimated from the frame itself: each column's
 /// median (grains and haze barely move it) minus a running mean of those medians over
-/// ±[`COLUMN_TREND_HALF`] columns (which keeps the smooth vignetting).
+/// ±`COLUMN_TREND_HALF` columns (which keeps the smooth vignetting).
 pub fn remove_column_pattern(d: &mut [f32], width: usize, height: usize) {
     if height < 8 || width < 2 * COLUMN_TREND_HALF + 1 {
         return;
@@ -61,6 +61,7 @@ pub fn remove_column_pattern(d: &mut [f32], width: usize, height: usize) {
 
 /// A frame's clusters with the labelling they were measured from.
 pub struct ClusterMap {
+    /// The clusters, `id` = index, weighted by `max(0, median − p)`, with sub-pixel `cog_x, cog_y`.
     pub clusters: Vec<Cluster>,
     /// Per pixel: 0 = background, k = `clusters[k − 1]`.
     pub labels: Vec<u32>,

@@ -27,28 +27,39 @@ crate::choice!(Connectivity {
 /// One cluster: the row of the clusters CSV.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Cluster {
+    /// Number of the cluster in its list, from 0 (raster order of first pixels when measured).
     pub id: usize,
     /// Centroid: mean of the pixel centres, plus the pipeline shift.
     pub x: f64,
+    /// Centroid y (px, down), as `x`.
     pub y: f64,
+    /// Number of pixels.
     pub area: usize,
     /// Σ weight over the cluster's pixels.
     pub volume: f64,
     /// Weighted centre of gravity (the centroid when the weights sum to zero), plus the shift.
     pub cog_x: f64,
+    /// Centre of gravity y (px, down), as `cog_x`.
     pub cog_y: f64,
     /// Largest weight and the centre of its pixel (first in raster order on ties), plus the shift.
     pub peak: f64,
+    /// x of the peak pixel's centre (px), plus the shift.
     pub peak_x: f64,
+    /// y of the peak pixel's centre (px, down), plus the shift.
     pub peak_y: f64,
     /// Bounding box in pixel indices: x0, y0 inclusive, x1, y1 exclusive.
     pub x0: usize,
+    /// First row of the bounding box (inclusive).
     pub y0: usize,
+    /// One past the last column of the bounding box (exclusive).
     pub x1: usize,
+    /// One past the last row of the bounding box (exclusive).
     pub y1: usize,
     /// Central second moments of the pixel centres (px²).
     pub mxx: f64,
+    /// Central second moment in x·y of the pixel centres (px²; may be negative).
     pub mxy: f64,
+    /// Central second moment in y of the pixel centres (px²).
     pub myy: f64,
 }
 
@@ -191,24 +202,35 @@ pub fn peak_key(w: f32) -> u32 {
 /// Coordinates are pixel indices (x, y); W is [`fixed_weight`] of the pixel's weight.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Moments {
+    /// Number of pixels.
     pub area: u64,
+    /// Σ x over the pixels.
     pub sx: u64,
+    /// Σ y over the pixels.
     pub sy: u64,
+    /// Σ x² over the pixels.
     pub sxx: u64,
+    /// Σ x·y over the pixels.
     pub sxy: u64,
+    /// Σ y² over the pixels.
     pub syy: u64,
     /// Σ W.
     pub sw: u64,
     /// Σ W·x, Σ W·y.
     pub swx: u128,
+    /// Σ W·y (see `swx`).
     pub swy: u128,
     /// The largest weight and the index of its first pixel in raster order.
     pub peak: f32,
+    /// Row-major index (y · width + x) of the peak's pixel; `usize::MAX` while empty.
     pub peak_index: usize,
     /// Bounding box: x0, y0 inclusive, x1, y1 exclusive.
     pub x0: usize,
+    /// First row of the bounding box (inclusive).
     pub y0: usize,
+    /// One past the last column of the bounding box.
     pub x1: usize,
+    /// One past the last row of the bounding box.
     pub y1: usize,
 }
 

@@ -59,6 +59,7 @@ pub fn capacity(w: usize, h: usize, connectivity: Connectivity) -> usize {
 /// The weights of a [`ClusterPlan`]: where v comes from and its offset.
 #[derive(Clone, Copy, Debug)]
 pub struct WeightRule {
+    /// Where each pixel's value v comes from.
     pub source: WeightSource,
     /// The offset is `offset[offset_index]` of the offset buffer, read on the GPU.
     pub offset_index: u32,
@@ -77,8 +78,11 @@ impl WeightRule {
 
 /// The GPU buffers and bind groups that label and measure one mask size.
 pub struct ClusterPlan {
+    /// Mask width (pixels).
     pub width: usize,
+    /// Mask height (pixels).
     pub height: usize,
+    /// Rows of the cluster table: the most clusters the mask can hold ([`capacity`]).
     pub capacity: usize,
     label_params: LabelParams,
     moments_params: MomentsParams,
@@ -310,6 +314,7 @@ struct Uploads {
 }
 
 impl GpuClusters {
+    /// Labels and measures on `ctx` with `connectivity`; plans buffers at the first call of a size.
     pub fn new(ctx: Arc<Context>, connectivity: Connectivity) -> Self {
         GpuClusters {
             ctx,

@@ -35,8 +35,11 @@ pub const MIN_SEPARATION: f64 = 1.0;
 /// A labelling with blends split: the new labels and count (raster order of each cluster's first
 /// pixel) and, per cluster, the fitted centre where it is one of a blend's two pieces.
 pub struct Deblended {
+    /// Per pixel: 0 = background, k = cluster k − 1.
     pub labels: Vec<u32>,
+    /// Number of clusters after the split.
     pub count: usize,
+    /// Per cluster: the fitted spot centre (x, y in px, pixel centres at +0.5) of a blend's piece.
     pub centres: Vec<Option<(f64, f64)>>,
 }
 

@@ -25,12 +25,15 @@ use crate::frame::Frame;
 use std::collections::HashMap;
 use std::path::Path;
 
+/// The `format` metadata value of a flat-field file; [`FlatField::from_bytes`] requires it.
 pub const FORMAT: &str = "emunet-flatfield/1";
 
 /// A camera's fixed pattern for frames of one size.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FlatField {
+    /// Frame width (pixels) the flat-field is for.
     pub width: usize,
+    /// Frame height (pixels) the flat-field is for.
     pub height: usize,
     /// Smooth relative illumination, mean 1, `height × width` row-major.
     pub gain: Vec<f32>,
@@ -277,13 +280,16 @@ fn check_size((w, h): (usize, usize), (width, height): (usize, usize)) -> Result
 
 /// A flat-field uploaded for the GPU (`shaders/flatfield.wgsl`): column offsets and `1 / gain`.
 pub struct GpuFlatField {
+    /// Frame width (pixels) the flat-field is for.
     pub width: usize,
+    /// Frame height (pixels) the flat-field is for.
     pub height: usize,
     offset: wgpu::Buffer,
     inverse_gain: wgpu::Buffer,
 }
 
 impl GpuFlatField {
+    /// Uploads the column offsets and `1 / gain` of `flat` to the GPU.
     pub fn upload(ctx: &crate::gpu::Context, flat: &FlatField) -> Self {
         GpuFlatField {
             width: flat.width,

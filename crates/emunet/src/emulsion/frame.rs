@@ -43,15 +43,20 @@ fn decoder_guard<T>(decode: impl FnOnce() -> T) -> Option<T> {
 /// Pixel storage of a frame, row-major.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Pixels {
+    /// 8-bit pixels (0–255).
     U8(Vec<u8>),
+    /// 16-bit pixels (0–65535).
     U16(Vec<u16>),
 }
 
 /// A grayscale frame.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Frame {
+    /// Width (pixels).
     pub width: usize,
+    /// Height (pixels).
     pub height: usize,
+    /// The `width × height` pixels, row-major.
     pub pixels: Pixels,
 }
 
@@ -81,6 +86,7 @@ impl Frame {
         self.width * self.height
     }
 
+    /// Whether the frame has no pixels.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -11,9 +11,13 @@
 /// levels) and width σ (px).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Spot {
+    /// Centre x (px).
     pub x: f64,
+    /// Centre y (px, down).
     pub y: f64,
+    /// Peak above the background (grey levels); the fit keeps it ≥ 0.
     pub amplitude: f64,
+    /// Gaussian width σ (px).
     pub sigma: f64,
 }
 
@@ -28,6 +32,7 @@ impl Spot {
 /// Bounds that keep the fit physical: spots no narrower than a focused grain can be and no wider
 /// than a grain far out of the depth of field.
 pub const SIGMA_MIN: f64 = 0.5;
+/// Widest σ a fitted spot may take (px); [`SIGMA_MIN`] is the narrowest.
 pub const SIGMA_MAX: f64 = 4.0;
 /// Levenberg–Marquardt iterations at most.
 pub const MAX_ITERATIONS: usize = 30;
@@ -36,9 +41,13 @@ pub const MAX_ITERATIONS: usize = 30;
 /// squared residuals.
 #[derive(Clone, Debug)]
 pub struct Fit {
+    /// The fitted spots, in the order they were given.
     pub spots: Vec<Spot>,
+    /// Background plane: level `b0` at `centre` and slopes `bx`, `by` per px.
     pub plane: [f64; 3],
+    /// Mean (x, y) of the samples (px): the plane's origin.
     pub centre: (f64, f64),
+    /// Sum of squared residuals over the samples (grey levels²).
     pub chi2: f64,
 }
 

@@ -42,6 +42,7 @@ impl<'a> Table<'a> {
             .ok_or_else(|| self.error(format!("no `{column}` column")))
     }
 
+    /// The data rows in file order, blank lines skipped.
     pub fn rows(&self) -> impl Iterator<Item = Row<'_, 'a>> {
         self.rows.iter().map(|(line, fields)| Row {
             table: self,

@@ -7,25 +7,46 @@ use super::{
     layout_at, pipeline,
 };
 
+/// `shaders/conv3x3.wgsl`: the forward conv's computation (3×3, bias, ReLU), one or two inputs.
 pub const SOURCE: &str = include_str!("../../shaders/conv3x3.wgsl");
+/// `shaders/conv3x3_blocks.wgsl`: parameters and register blocks shared with the input gradient.
 pub const SOURCE_BLOCKS: &str = include_str!("../../shaders/conv3x3_blocks.wgsl");
+/// `shaders/conv3x3_direct.wgsl`: entry point; every invocation loads its own weight blocks.
 pub const SOURCE_DIRECT: &str = include_str!("../../shaders/conv3x3_direct.wgsl");
+/// `shaders/conv3x3_subgroup.wgsl`: entry point; lanes 0..7 load the weight blocks and
+/// broadcast them.
 pub const SOURCE_SUBGROUP: &str = include_str!("../../shaders/conv3x3_subgroup.wgsl");
+/// `shaders/conv3x3_weights_storage.wgsl`: the whole packed weight tensor in a storage buffer.
 pub const SOURCE_WEIGHTS_STORAGE: &str = include_str!("../../shaders/conv3x3_weights_storage.wgsl");
+/// `shaders/conv3x3_weights_uniform.wgsl`: the weights in a 64 KiB uniform window, one dispatch
+/// per window.
 pub const SOURCE_WEIGHTS_UNIFORM: &str = include_str!("../../shaders/conv3x3_weights_uniform.wgsl");
+/// `shaders/conv3x3_buffers.wgsl`: activations in storage buffers (training, per-operation engine).
 pub const SOURCE_BUFFERS: &str = include_str!("../../shaders/conv3x3_buffers.wgsl");
+/// `shaders/conv3x3_textures.wgsl`: the fused engine's input, a texture array (`load_input`).
 pub const SOURCE_TEXTURES: &str = include_str!("../../shaders/conv3x3_textures.wgsl");
+/// `shaders/conv3x3_two_rows.wgsl`: the fused texture-to-texture body, 4-pixel × 2-row blocks.
 pub const SOURCE_TWO_ROWS: &str = include_str!("../../shaders/conv3x3_two_rows.wgsl");
+/// `shaders/conv3x3_two_rows_pool.wgsl`: the encoder conv2's epilogue writing its 2×2 max-pool.
 pub const SOURCE_TWO_ROWS_POOL: &str = include_str!("../../shaders/conv3x3_two_rows_pool.wgsl");
+/// `shaders/conv3x3_two_rows_nopool.wgsl`: an empty `pool_block`, for every other texture conv.
 pub const SOURCE_TWO_ROWS_NOPOOL: &str = include_str!("../../shaders/conv3x3_two_rows_nopool.wgsl");
+/// `shaders/conv3x3_frame.wgsl`: the first fused conv's input, the raw frame, normalised on load.
 pub const SOURCE_FRAME: &str = include_str!("../../shaders/conv3x3_frame.wgsl");
+/// `shaders/conv3x3_texture_out.wgsl`: the first fused conv's output: ReLU, then texel stores.
 pub const SOURCE_TEXTURE_OUT: &str = include_str!("../../shaders/conv3x3_texture_out.wgsl");
+/// `shaders/conv3x3_head1x1.wgsl`: the last fused conv's epilogue: ReLU, 1×1 head, sigmoid, the
+/// probability map and the mask.
 pub const SOURCE_HEAD: &str = include_str!("../../shaders/conv3x3_head1x1.wgsl");
+/// `shaders/conv3x3_head_prob_f32.wgsl`: `store_prob` writing one f32 per pixel.
 pub const SOURCE_HEAD_PROB_F32: &str = include_str!("../../shaders/conv3x3_head_prob_f32.wgsl");
+/// `shaders/conv3x3_head_prob_f16.wgsl`: `store_prob` packing two f16 per word.
 pub const SOURCE_HEAD_PROB_F16: &str = include_str!("../../shaders/conv3x3_head_prob_f16.wgsl");
+/// `shaders/conv3x3_head_prob_u8.wgsl`: `store_prob` packing four round(255·p) bytes per word.
 pub const SOURCE_HEAD_PROB_U8: &str = include_str!("../../shaders/conv3x3_head_prob_u8.wgsl");
 /// Pixels along x and vec4 output groups written by one invocation (must match the shader).
 pub const PX: u32 = 8;
+/// Vec4 output groups written by one invocation (must match the shader's `OB`).
 pub const OB: u32 = 4;
 /// Pixels along x of the 2-row block of `conv3x3_two_rows.wgsl` (must match its PW).
 pub const PW: u32 = 4;
@@ -177,10 +198,15 @@ pub fn source_full(variant: Variant, storage: Conv3x3Storage, weights: WeightsIn
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct HeadParams {
+    /// The head's 1×1 weights, one vec4 per channel group (zero past the model's channels).
     pub weight: [[f32; 4]; 4],
+    /// The head's bias, added to the logit.
     pub bias: f32,
+    /// Frame height in pixels: rows of the padded output past it are cropped.
     pub out_h: u32,
+    /// Frame width in pixels: the maps' row length; columns past it are cropped.
     pub out_w: u32,
+    /// Mask threshold: a pixel is on when its f32 probability is ≥ this.
     pub threshold: f32,
 }
 
@@ -189,10 +215,15 @@ pub struct HeadParams {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct FrameParams {
+    /// The frame's own height in pixels (before padding).
     pub h: u32,
+    /// The frame's own width in pixels (before padding).
     pub w: u32,
+    /// Bits per raw pixel (8 or 16).
     pub bits: u32,
+    /// Normalisation: 0 z-score, 1 median (as `NormalizeParams::mode_of`).
     pub mode: u32,
+    /// frame_stats.wgsl's 8 statistics: mean_p, 1/(std_p + 1e-6), std_p, count, median, …
     pub stats: [f32; 8],
 }
 
@@ -205,12 +236,19 @@ impl FrameParams {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Conv3x3Params {
+    /// Batch size (images).
     pub n: u32,
+    /// Height in pixels of the input and of the output.
     pub h: u32,
+    /// Width in pixels of the input and of the output.
     pub w: u32,
+    /// Channel groups of 4 of the first input `x_a` (channels padded to a multiple of 4).
     pub ca4: u32,
+    /// Channel groups of 4 of the second input `x_b`; 0 for the single-input form.
     pub cb4: u32,
+    /// Channel groups of 4 of the output.
     pub co4: u32,
+    /// 1: apply ReLU to the output; 0: bias only.
     pub relu: u32,
     /// First block of OB output groups the dispatch computes (0 but for uniform weight windows).
     pub ob_first: u32,
@@ -229,11 +267,17 @@ impl Conv3x3Params {
     }
 }
 
+/// A compiled 3×3 conv: its pipeline, layout and the choices it was built with.
 pub struct Conv3x3 {
+    /// The compute pipeline.
     pub pipeline: wgpu::ComputePipeline,
+    /// Its bind-group layout: the bindings of `storage` and `weights`, by the shader's numbers.
     pub layout: wgpu::BindGroupLayout,
+    /// How weight blocks reach the registers (direct or subgroup).
     pub variant: Variant,
+    /// Where the activations live (selects the storage file and its bindings).
     pub storage: Conv3x3Storage,
+    /// Where the weights live: a storage buffer or uniform windows (changes `grid`).
     pub weights: WeightsIn,
 }
 
@@ -243,6 +287,7 @@ impl Conv3x3 {
         Self::with_storage(device, variant, Conv3x3Storage::Buffers)
     }
 
+    /// The conv with `storage`, f32 storage textures and storage-buffer weights.
     pub fn with_storage(device: &wgpu::Device, variant: Variant, storage: Conv3x3Storage) -> Self {
         Self::fused(device, variant, storage, Precision::F32)
     }
@@ -333,6 +378,7 @@ impl Conv3x3 {
         [x, y, z]
     }
 
+    /// Records one dispatch of [`Self::grid`] into `pass`.
     pub fn record(&self, pass: &mut wgpu::ComputePass, group: &wgpu::BindGroup, p: &Conv3x3Params) {
         let [x, y, z] = self.grid(p);
         pass.set_pipeline(&self.pipeline);

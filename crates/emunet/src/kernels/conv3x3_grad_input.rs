@@ -3,15 +3,21 @@
 use super::conv3x3::{Conv3x3Params, OB, PX, module_source};
 use super::{Access, Variant, bind, div_ceil, grid_2d, layout, pipeline};
 
+/// `shaders/conv3x3_grad_input.wgsl`: the body of the input gradient(s), ReLU mask fused.
 pub const SOURCE: &str = include_str!("../../shaders/conv3x3_grad_input.wgsl");
 
+/// The conv3x3 input-gradient pipeline and its bind-group layout.
 pub struct Conv3x3GradInput {
+    /// The compute pipeline.
     pub pipeline: wgpu::ComputePipeline,
+    /// Its bind-group layout: dy, y, weight (read), dx_a, dx_b (read-write), params (uniform).
     pub layout: wgpu::BindGroupLayout,
+    /// How weight blocks reach the registers (direct or subgroup).
     pub variant: Variant,
 }
 
 impl Conv3x3GradInput {
+    /// Builds the pipeline for `variant` (storage-buffer weights) and its layout on `device`.
     pub fn new(device: &wgpu::Device, variant: Variant) -> Self {
         use Access::*;
         let layout = layout(
@@ -56,6 +62,7 @@ impl Conv3x3GradInput {
         [x, y, p.n * div_ceil(p.ca4 + p.cb4, OB)]
     }
 
+    /// Records one dispatch of [`Self::grid`] into `pass`.
     pub fn record(&self, pass: &mut wgpu::ComputePass, group: &wgpu::BindGroup, p: &Conv3x3Params) {
         let [x, y, z] = Self::grid(p);
         pass.set_pipeline(&self.pipeline);

@@ -3,19 +3,28 @@
 
 use super::{Access, bind, grid_2d, layout, pipeline};
 
+/// `shaders/conv3x3_grad_weight.wgsl`: weight and bias gradients, entries `partial` and `reduce`.
 pub const SOURCE: &str = include_str!("../../shaders/conv3x3_grad_weight.wgsl");
 
 /// Mirrors `GradWeightParams`: the forward conv's shape and `rows` rows per chunk.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct GradWeightParams {
+    /// Batch size (images).
     pub n: u32,
+    /// Height in pixels of the forward conv's input and output.
     pub h: u32,
+    /// Width in pixels of the forward conv's input and output.
     pub w: u32,
+    /// Channel groups of 4 of the forward conv's first input `x_a`.
     pub ca4: u32,
+    /// Channel groups of 4 of its second input `x_b`; 0 for one input.
     pub cb4: u32,
+    /// Channel groups of 4 of its output.
     pub co4: u32,
+    /// 1: the forward conv applied ReLU, so dy counts only where y > 0.
     pub relu: u32,
+    /// Image rows per chunk of the partial sums.
     pub rows: u32,
 }
 
@@ -39,13 +48,18 @@ impl GradWeightParams {
     }
 }
 
+/// The conv3x3 weight-gradient pipelines (two entry points) and their shared layout.
 pub struct Conv3x3GradWeight {
+    /// Entry `partial`: each chunk's sums of the nine weight blocks and of the bias gradient.
     pub partial: wgpu::ComputePipeline,
+    /// Entry `reduce`: sums the chunks' partials, in chunk order, into grad_w and grad_b.
     pub reduce: wgpu::ComputePipeline,
+    /// The shared bind-group layout: x_a, x_b, dy, y, partial_w, partial_b, grad_w, grad_b, params.
     pub layout: wgpu::BindGroupLayout,
 }
 
 impl Conv3x3GradWeight {
+    /// Builds both pipelines and the layout on `device`.
     pub fn new(device: &wgpu::Device) -> Self {
         use Access::*;
         let layout = layout(
@@ -86,6 +100,7 @@ impl Conv3x3GradWeight {
         bind(device, &self.layout, label, &buffers)
     }
 
+    /// Records `partial` (chunks · co4 · cin4 items), then `reduce` (co4 · cin4 · 36 + co4 items).
     pub fn record(
         &self,
         pass: &mut wgpu::ComputePass,

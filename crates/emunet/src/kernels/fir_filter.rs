@@ -2,6 +2,7 @@
 
 use super::{Access, bind, grid_2d, layout, pipeline};
 
+/// `shaders/fir_filter.wgsl`: the equalisation gain and the integer-tap FIR filter; see [`source`].
 pub const SOURCE: &str = include_str!("../../shaders/fir_filter.wgsl");
 
 /// The filter's module: frame_pixel.wgsl (pixel unpacking) + fir_filter.wgsl.
@@ -16,6 +17,7 @@ pub const PX: u32 = 8;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct FirTaps {
+    /// Row v's taps 0..3 in `rows[2v]`, taps 4 and 5 in `rows[2v + 1]` (x, y); the rest zero.
     pub rows: [[i32; 4]; 12],
 }
 
@@ -40,32 +42,45 @@ impl FirTaps {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct FirFilterParams {
+    /// Frame width in pixels.
     pub w: u32,
+    /// Frame height in pixels.
     pub h: u32,
+    /// Bits per raw pixel (8 or 16).
     pub bits: u32,
+    /// Kernel size (≤ 6); the shader runs every kernel as 6×6, the taps past `k` zero.
     pub k: u32,
+    /// Offset of tap (0, 0) from the output pixel on both axes (−3 for FEDRA's 6×6).
     pub offset: i32,
+    /// 1: gain 220 / median (if the median is ≥ 64 in 8-bit units); 0: gain 255 / max value.
     pub equalise: u32,
     /// The kernel's scale (FEDRA: 1/12), applied with the gain to the integer tap sum.
     pub scale: f32,
+    /// Padding to the WGSL struct's size (a multiple of 16 bytes).
     pub _pad: u32,
 }
 
 impl FirFilterParams {
+    /// Floating-point operations of one dispatch: `k × k` multiply-adds per pixel (2 each).
     pub fn flops(&self) -> u64 {
         2 * (self.w * self.h * self.k * self.k) as u64
     }
+    /// Minimal bytes moved: the raw frame read once, the f32 response written once.
     pub fn bytes(&self) -> u64 {
         (self.w * self.h) as u64 * (self.bits as u64 / 8 + 4)
     }
 }
 
+/// The FIR filter's pipeline and its bind-group layout.
 pub struct FirFilter {
+    /// The compute pipeline (the module of [`source`]).
     pub pipeline: wgpu::ComputePipeline,
+    /// Its bind-group layout: raw, stats (read), taps (uniform), r (read-write), params (uniform).
     pub layout: wgpu::BindGroupLayout,
 }
 
 impl FirFilter {
+    /// Builds the pipeline and layout on `device`.
     pub fn new(device: &wgpu::Device) -> Self {
         use Access::*;
         let layout = layout(
@@ -77,6 +92,7 @@ impl FirFilter {
         FirFilter { pipeline, layout }
     }
 
+    /// A bind group of the raw frame, frame_stats' `stats`, the taps, the response `r` and params.
     #[allow(clippy::too_many_arguments)]
     pub fn bind(
         &self,
@@ -95,11 +111,13 @@ impl FirFilter {
         )
     }
 
+    /// Workgroups per axis: one invocation per `PX` adjacent outputs of a row.
     pub fn grid(p: &FirFilterParams) -> [u32; 3] {
         let [x, y] = grid_2d(p.w.div_ceil(PX) * p.h);
         [x, y, 1]
     }
 
+    /// Records one dispatch of [`Self::grid`] into `pass`.
     pub fn record(
         &self,
         pass: &mut wgpu::ComputePass,

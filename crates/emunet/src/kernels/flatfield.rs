@@ -3,24 +3,33 @@
 
 use super::{Access, bind, layout, pipeline};
 
+/// `shaders/flatfield.wgsl`: the fixed-pattern correction of the packed raw frame, in place.
 pub const SOURCE: &str = include_str!("../../shaders/flatfield.wgsl");
 
 /// Mirrors `FlatFieldParams`: pixel count, frame width, bits per pixel (8 or 16), packed words.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct FlatFieldParams {
+    /// Pixels in the frame (the padding pixels of the last word are left as they are).
     pub count: u32,
+    /// Frame width in pixels (the length of the column offsets).
     pub width: u32,
+    /// Bits per pixel, 8 or 16.
     pub bits: u32,
+    /// Packed u32 words of the frame (one invocation each).
     pub words: u32,
 }
 
+/// The flat-field correction's pipeline and its bind-group layout.
 pub struct FlatFieldKernel {
+    /// The compute pipeline.
     pub pipeline: wgpu::ComputePipeline,
+    /// Its bind-group layout: raw (read-write), offset, inv_gain (read), params (uniform).
     pub layout: wgpu::BindGroupLayout,
 }
 
 impl FlatFieldKernel {
+    /// Builds the pipeline and layout on `device`.
     pub fn new(device: &wgpu::Device) -> Self {
         use Access::*;
         let layout = layout(device, "flatfield", &[ReadWrite, Read, Read, Uniform]);
@@ -28,7 +37,7 @@ impl FlatFieldKernel {
         FlatFieldKernel { pipeline, layout }
     }
 
-    /// `offset`: [width] f32; `inv_gain`: [count] f32 (see the shader).
+    /// `offset`: `[width]` f32; `inv_gain`: `[count]` f32 (see the shader).
     pub fn bind(
         &self,
         device: &wgpu::Device,
@@ -46,6 +55,7 @@ impl FlatFieldKernel {
         )
     }
 
+    /// Records one dispatch into `pass`: one invocation per packed word.
     pub fn record(
         &self,
         pass: &mut wgpu::ComputePass,

@@ -3,25 +3,35 @@
 
 use super::{Access, bind, layout, pipeline};
 
+/// `shaders/frame_stats.wgsl`: the raw frame's histogram, then its mean, std and median.
 pub const SOURCE: &str = include_str!("../../shaders/frame_stats.wgsl");
 
 /// Mirrors `FrameStatsParams`: pixel count, bits per pixel (8 or 16), packed u32 words.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct FrameStatsParams {
+    /// Pixels in the frame.
     pub count: u32,
+    /// Bits per pixel, 8 or 16 (the histogram has 2^bits bins).
     pub bits: u32,
+    /// Packed u32 words of the frame (one `histogram` invocation each).
     pub words: u32,
+    /// Padding to the WGSL struct's 16-byte size.
     pub _pad: u32,
 }
 
+/// The frame-statistics pipelines (two entry points) and their shared bind-group layout.
 pub struct FrameStats {
+    /// Entry `histogram`: counts each pixel value with integer atomics.
     pub histogram: wgpu::ComputePipeline,
+    /// Entry `reduce`: one workgroup turning the histogram into mean, std and median.
     pub reduce: wgpu::ComputePipeline,
+    /// The shared bind-group layout: raw (read), hist, stats (read-write), params (uniform).
     pub layout: wgpu::BindGroupLayout,
 }
 
 impl FrameStats {
+    /// Builds both pipelines and the layout on `device`.
     pub fn new(device: &wgpu::Device) -> Self {
         use Access::*;
         let layout = layout(

@@ -2,6 +2,7 @@
 
 use super::{Access, bind, grid_2d, layout, pipeline};
 
+/// `shaders/head1x1_grad.wgsl`: the head's backward, entries `grad_input`, `partial`, `reduce`.
 pub const SOURCE: &str = include_str!("../../shaders/head1x1_grad.wgsl");
 
 /// Mirrors `HeadGradParams`: `count` pixels (batch stacked), `c4` vec4 groups, `chunk` pixels per
@@ -9,26 +10,37 @@ pub const SOURCE: &str = include_str!("../../shaders/head1x1_grad.wgsl");
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct HeadGradParams {
+    /// Pixels of the batch (images stacked as rows).
     pub count: u32,
+    /// Channel groups of 4 of the head's input.
     pub c4: u32,
+    /// Pixels per partial sum of the weight and bias gradients.
     pub chunk: u32,
+    /// Padding to the WGSL struct's 16-byte size.
     pub _pad: u32,
 }
 
 impl HeadGradParams {
+    /// Number of chunks, ceil(count / chunk).
     pub fn chunks(&self) -> u32 {
         self.count.div_ceil(self.chunk)
     }
 }
 
+/// The head's backward pipelines (three entry points) and their shared bind-group layout.
 pub struct Head1x1Grad {
+    /// Entry `grad_input`: dx = w · g, one invocation per pixel.
     pub grad_input: wgpu::ComputePipeline,
+    /// Entry `partial`: per chunk and channel group, the sums of g · x (dW), and of g (db).
     pub partial: wgpu::ComputePipeline,
+    /// Entry `reduce`: sums the chunks in order into grad_w and grad_b.
     pub reduce: wgpu::ComputePipeline,
+    /// The shared bind-group layout: x, g, weight, dx, partial, grad_w, grad_b, params.
     pub layout: wgpu::BindGroupLayout,
 }
 
 impl Head1x1Grad {
+    /// Builds the three pipelines and the layout on `device`.
     pub fn new(device: &wgpu::Device) -> Self {
         use Access::*;
         let layout = layout(
@@ -65,6 +77,7 @@ impl Head1x1Grad {
         bind(device, &self.layout, label, &buffers)
     }
 
+    /// Records `grad_input`, `partial` and `reduce`, in that order.
     pub fn record(
         &self,
         pass: &mut wgpu::ComputePass,

@@ -3,6 +3,7 @@
 
 use super::{Access, bind, grid_2d, layout, pipeline};
 
+/// `shaders/label_components.wgsl`: compaction, union-find and raster-order numbering passes.
 pub const SOURCE: &str = include_str!("../../shaders/label_components.wgsl");
 
 /// Pixels per block of the root count (must match `BLOCK` in the shader).
@@ -12,14 +13,18 @@ pub const BLOCK: u32 = 2048;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct LabelParams {
+    /// Mask width in pixels.
     pub w: u32,
+    /// Mask height in pixels.
     pub h: u32,
     /// 1: 8-connectivity, 0: 4-connectivity.
     pub eight: u32,
+    /// Blocks of `BLOCK` pixels: ceil(w · h / BLOCK).
     pub nblocks: u32,
 }
 
 impl LabelParams {
+    /// Parameters for a `w × h` mask, 8- or 4-connected, with the block count filled in.
     pub fn new(w: u32, h: u32, eight: bool) -> Self {
         LabelParams {
             w,
@@ -30,9 +35,11 @@ impl LabelParams {
     }
 }
 
+/// The labelling's pipelines, one per entry point, and their shared bind-group layout.
 pub struct LabelComponents {
     /// One pipeline per entry point, in recording order (`ENTRIES`).
     pub stages: [wgpu::ComputePipeline; 9],
+    /// The shared layout: mask (read), parent, blocks, list, labels (read-write), params (uniform).
     pub layout: wgpu::BindGroupLayout,
 }
 
@@ -42,6 +49,7 @@ const ENTRIES: [&str; 9] = [
 ];
 
 impl LabelComponents {
+    /// Builds the nine pipelines and the layout on `device`.
     pub fn new(device: &wgpu::Device) -> Self {
         use Access::*;
         let layout = layout(
@@ -82,6 +90,7 @@ impl LabelComponents {
         )
     }
 
+    /// Records the nine passes in order (`scan` as one workgroup, the others one per block).
     pub fn record(&self, pass: &mut wgpu::ComputePass, group: &wgpu::BindGroup, p: &LabelParams) {
         // One workgroup of 64 per block, in every pass but the scan.
         let blocks = grid_2d(p.nblocks * 64);

@@ -6,23 +6,34 @@ use super::maxpool2x2::{Maxpool2x2, Maxpool2x2Params};
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Maxpool2x2GradParams {
+    /// Batch size (images).
     pub n: u32,
+    /// Height in pixels of the forward pooling's input (even).
     pub h: u32,
+    /// Width in pixels of the forward pooling's input (even).
     pub w: u32,
+    /// Channel groups of 4 (channels padded to a multiple of 4).
     pub c4: u32,
+    /// 1: add the routed gradient to what dx holds; 0: overwrite dx.
     pub accumulate: u32,
+    /// Padding to the WGSL struct's size (a multiple of 16 bytes).
     pub _pad: [u32; 3],
 }
 use super::{Access, bind, layout, pipeline};
 
+/// `shaders/maxpool2x2_grad.wgsl`: routes each output gradient to its window's first maximum.
 pub const SOURCE: &str = include_str!("../../shaders/maxpool2x2_grad.wgsl");
 
+/// The max-pool backward's pipeline and its bind-group layout.
 pub struct Maxpool2x2Grad {
+    /// The compute pipeline.
     pub pipeline: wgpu::ComputePipeline,
+    /// Its bind-group layout: x, dy (read), dx (read-write), params (uniform).
     pub layout: wgpu::BindGroupLayout,
 }
 
 impl Maxpool2x2Grad {
+    /// Builds the pipeline and layout on `device`.
     pub fn new(device: &wgpu::Device) -> Self {
         use Access::*;
         let layout = layout(device, "maxpool2x2_grad", &[Read, Read, ReadWrite, Uniform]);
@@ -30,6 +41,7 @@ impl Maxpool2x2Grad {
         Maxpool2x2Grad { pipeline, layout }
     }
 
+    /// A bind group of the forward input `x`, the output gradient `dy`, `dx` and the params.
     pub fn bind(
         &self,
         device: &wgpu::Device,

@@ -303,17 +303,29 @@ impl Variant {
 
 /// All pipelines, compiled once per device.
 pub struct Kernels {
+    /// 3×3 conv on storage buffers, its variant chosen for the adapter.
     pub conv3x3: Conv3x3,
+    /// 2×2 max-pool on storage buffers.
     pub maxpool2x2: Maxpool2x2,
+    /// 2×2 stride-2 up-conv on storage buffers, its variant chosen for the adapter.
     pub upconv2x2: Upconv2x2,
+    /// 1×1 head with sigmoid, cropped into the frame-sized map.
     pub head1x1: Head1x1,
+    /// Frame normalisation into a reflect-padded input tile.
     pub normalize: Normalize,
+    /// Histogram, mean, std and median of the raw frame.
     pub frame_stats: FrameStats,
+    /// The classical pipeline's equalisation and FIR filter.
     pub fir_filter: FirFilter,
+    /// Float map → packed 0/255 mask.
     pub threshold: Threshold,
+    /// Fixed-pattern correction of the raw frame, in place.
     pub flatfield: FlatFieldKernel,
+    /// Connected components of a mask, numbered in raster order.
     pub label_components: LabelComponents,
+    /// Per-cluster sums of a labelling.
     pub cluster_moments: ClusterMoments,
+    /// Clears the mask pixels of clusters outside an area range.
     pub mask_area_cut: MaskAreaCut,
 }
 
@@ -355,9 +367,11 @@ pub struct FusedKernels {
     /// Where `conv` reads its weights from uniform windows: the same conv with storage weights,
     /// for convs with more input groups than a window holds.
     pub conv_wide: Option<Conv3x3>,
+    /// The up-conv on textures (uniform-buffer weights with the subgroup variant, else storage).
     pub upconv2x2: Upconv2x2,
     /// As `conv_wide`, for up-convs whose weights do not fit one uniform buffer.
     pub upconv_wide: Option<Upconv2x2>,
+    /// The 2×2 max-pool on textures, for encoder convs whose pool does not fuse (`pool_fuses`).
     pub maxpool2x2: Maxpool2x2Textures,
 }
 
@@ -399,6 +413,8 @@ impl FusedKernels {
         }
     }
 
+    /// Builds the pipelines for the adapter's variant (uniform-window weights with the subgroup
+    /// one) and `precision`; the head convs are built on first use.
     pub fn new(
         device: &wgpu::Device,
         features: wgpu::Features,

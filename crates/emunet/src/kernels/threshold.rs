@@ -2,27 +2,37 @@
 
 use super::{Access, bind, grid_2d, layout, pipeline};
 
+/// `shaders/threshold.wgsl`: a float map cut into a packed 0/255 mask, inside a border.
 pub const SOURCE: &str = include_str!("../../shaders/threshold.wgsl");
 
 /// Mirrors `ThresholdParams`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct ThresholdParams {
+    /// Map width in pixels.
     pub w: u32,
+    /// Map height in pixels.
     pub h: u32,
+    /// The `border` outermost rows and columns on every side stay off.
     pub border: u32,
+    /// The threshold: on when r > t (r ≥ t with `inclusive`).
     pub t: f32,
     /// 1: on when r ≥ t (the network's rule); 0: r > t (the classical one).
     pub inclusive: u32,
+    /// Padding to the WGSL struct's size (a multiple of 16 bytes).
     pub _pad: [u32; 3],
 }
 
+/// The threshold's pipeline and its bind-group layout.
 pub struct Threshold {
+    /// The compute pipeline.
     pub pipeline: wgpu::ComputePipeline,
+    /// Its bind-group layout: r (read), mask (read-write), params (uniform).
     pub layout: wgpu::BindGroupLayout,
 }
 
 impl Threshold {
+    /// Builds the pipeline and layout on `device`.
     pub fn new(device: &wgpu::Device) -> Self {
         use Access::*;
         let layout = layout(device, "threshold", &[Read, ReadWrite, Uniform]);
@@ -30,6 +40,7 @@ impl Threshold {
         Threshold { pipeline, layout }
     }
 
+    /// A bind group of the map `r`, the `mask` and the params.
     pub fn bind(
         &self,
         device: &wgpu::Device,
@@ -40,11 +51,13 @@ impl Threshold {
         bind(device, &self.layout, "threshold", &[r, mask, params])
     }
 
+    /// Workgroups per axis: one invocation per mask word (4 pixels).
     pub fn grid(p: &ThresholdParams) -> [u32; 3] {
         let [x, y] = grid_2d((p.w * p.h).div_ceil(4));
         [x, y, 1]
     }
 
+    /// Records one dispatch of [`Self::grid`] into `pass`.
     pub fn record(
         &self,
         pass: &mut wgpu::ComputePass,

@@ -5,18 +5,28 @@ use super::{
     layout_at, pipeline,
 };
 
+/// `shaders/upconv2x2.wgsl`: the forward up-conv's computation (2×2 stride-2 transposed + bias).
 pub const SOURCE: &str = include_str!("../../shaders/upconv2x2.wgsl");
+/// `shaders/upconv2x2_blocks.wgsl`: parameters and tap blocks shared with the input gradient.
 pub const SOURCE_BLOCKS: &str = include_str!("../../shaders/upconv2x2_blocks.wgsl");
+/// `shaders/upconv2x2_direct.wgsl`: entry point; every invocation loads its own tap blocks.
 pub const SOURCE_DIRECT: &str = include_str!("../../shaders/upconv2x2_direct.wgsl");
+/// `shaders/upconv2x2_subgroup.wgsl`: entry point; lanes 0..7 load the tap blocks and
+/// broadcast them.
 pub const SOURCE_SUBGROUP: &str = include_str!("../../shaders/upconv2x2_subgroup.wgsl");
+/// `shaders/upconv2x2_buffers.wgsl`: activations in storage buffers (training, per-op engine).
 pub const SOURCE_BUFFERS: &str = include_str!("../../shaders/upconv2x2_buffers.wgsl");
+/// `shaders/upconv2x2_textures.wgsl`: the fused engine's texture array in, storage texture out.
 pub const SOURCE_TEXTURES: &str = include_str!("../../shaders/upconv2x2_textures.wgsl");
+/// `shaders/upconv2x2_weights_storage.wgsl`: the packed weight tensor in a storage buffer.
 pub const SOURCE_WEIGHTS_STORAGE: &str =
     include_str!("../../shaders/upconv2x2_weights_storage.wgsl");
+/// `shaders/upconv2x2_weights_uniform.wgsl`: the whole tensor in a 64 KiB uniform buffer.
 pub const SOURCE_WEIGHTS_UNIFORM: &str =
     include_str!("../../shaders/upconv2x2_weights_uniform.wgsl");
 /// Input pixels along x and vec4 output groups handled by one invocation (must match the shader).
 pub const PX: u32 = 2;
+/// Vec4 output groups handled by one invocation (must match the shader).
 pub const OB: u32 = 4;
 
 /// An upconv2x2-family WGSL module with storage weights: the shared declarations, the op's body
@@ -75,18 +85,27 @@ pub fn source_full(variant: Variant, storage: Upconv2x2Storage, weights: Weights
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Upconv2x2Params {
+    /// Batch size (images).
     pub n: u32,
+    /// Input height in pixels (the output has 2h rows).
     pub h: u32,
+    /// Input width in pixels (the output has 2w columns).
     pub w: u32,
+    /// Channel groups of 4 of the input (channels padded to a multiple of 4).
     pub ci4: u32,
+    /// Channel groups of 4 of the output.
     pub co4: u32,
+    /// Padding to the WGSL struct's size (a multiple of 16 bytes).
     pub _pad: [u32; 3],
 }
 
 impl Upconv2x2Params {
+    /// Floating-point operations over the real channels `ci`, `co`: 4 taps, multiply-add = 2.
     pub fn flops(&self, ci: usize, co: usize) -> u64 {
         2 * 4 * (self.n * self.h * self.w) as u64 * ci as u64 * co as u64
     }
+    /// Minimal bytes moved: the input read once, the 4× larger output written once, the weights
+    /// read once.
     pub fn bytes(&self) -> u64 {
         let px = (self.n * self.h * self.w) as u64;
         16 * (px * (self.ci4 as u64 + 4 * self.co4 as u64)
@@ -94,10 +113,15 @@ impl Upconv2x2Params {
     }
 }
 
+/// A compiled up-conv: its pipeline, layout and the choices it was built with.
 pub struct Upconv2x2 {
+    /// The compute pipeline.
     pub pipeline: wgpu::ComputePipeline,
+    /// Its bind-group layout: x, weight, bias, y, params (x and y textures in the fused form).
     pub layout: wgpu::BindGroupLayout,
+    /// How tap blocks reach the registers (direct or subgroup).
     pub variant: Variant,
+    /// Where the weights live: a storage buffer or one uniform buffer.
     pub weights: WeightsIn,
 }
 
@@ -167,6 +191,7 @@ impl Upconv2x2 {
         bind_at(device, &self.layout, label, entries)
     }
 
+    /// A bind group of the input `x`, packed `weight`, `bias`, the output `y` and the params.
     #[allow(clippy::too_many_arguments)]
     pub fn bind(
         &self,
@@ -181,11 +206,13 @@ impl Upconv2x2 {
         bind(device, &self.layout, label, &[x, weight, bias, y, params])
     }
 
+    /// Workgroups per axis: `PX` input pixels per invocation; z = batch × blocks of `OB` groups.
     pub fn grid(p: &Upconv2x2Params) -> [u32; 3] {
         let [x, y] = grid_2d(div_ceil(p.w, PX) * p.h);
         [x, y, p.n * div_ceil(p.co4, OB)]
     }
 
+    /// Records one dispatch of [`Self::grid`] into `pass`.
     pub fn record(
         &self,
         pass: &mut wgpu::ComputePass,

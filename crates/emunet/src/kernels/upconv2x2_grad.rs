@@ -4,16 +4,23 @@
 use super::upconv2x2::{OB, PX, Upconv2x2Params, module_source};
 use super::{Access, Variant, bind, div_ceil, grid_2d, layout, pipeline};
 
+/// `shaders/upconv2x2_grad_input.wgsl`: the input gradient's body (built with `module_source`).
 pub const SOURCE_INPUT: &str = include_str!("../../shaders/upconv2x2_grad_input.wgsl");
+/// `shaders/upconv2x2_grad_weight.wgsl`: weight and bias gradients, `partial` and `reduce`.
 pub const SOURCE_WEIGHT: &str = include_str!("../../shaders/upconv2x2_grad_weight.wgsl");
 
+/// The up-conv input-gradient pipeline and its bind-group layout.
 pub struct Upconv2x2GradInput {
+    /// The compute pipeline.
     pub pipeline: wgpu::ComputePipeline,
+    /// Its bind-group layout: dy, weight (read), dx (read-write), params (uniform).
     pub layout: wgpu::BindGroupLayout,
+    /// How tap blocks reach the registers (direct or subgroup).
     pub variant: Variant,
 }
 
 impl Upconv2x2GradInput {
+    /// Builds the pipeline for `variant` (storage-buffer weights) and its layout on `device`.
     pub fn new(device: &wgpu::Device, variant: Variant) -> Self {
         use Access::*;
         let layout = layout(
@@ -30,6 +37,7 @@ impl Upconv2x2GradInput {
         }
     }
 
+    /// A bind group of the output gradient `dy`, the packed `weight`, `dx` and the params.
     pub fn bind(
         &self,
         device: &wgpu::Device,
@@ -48,6 +56,7 @@ impl Upconv2x2GradInput {
         [x, y, p.n * div_ceil(p.ci4, OB)]
     }
 
+    /// Records one dispatch of [`Self::grid`] into `pass`.
     pub fn record(
         &self,
         pass: &mut wgpu::ComputePass,
@@ -65,16 +74,24 @@ impl Upconv2x2GradInput {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct UpGradWeightParams {
+    /// Batch size (images).
     pub n: u32,
+    /// Height in pixels of the forward op's input.
     pub h: u32,
+    /// Width in pixels of the forward op's input.
     pub w: u32,
+    /// Channel groups of 4 of the forward op's input.
     pub ci4: u32,
+    /// Channel groups of 4 of the forward op's output.
     pub co4: u32,
+    /// Input rows per chunk of the partial sums.
     pub rows: u32,
+    /// Padding to the WGSL struct's size (a multiple of 16 bytes).
     pub _pad: [u32; 2],
 }
 
 impl UpGradWeightParams {
+    /// Number of chunks (partial sums per gradient vec4): n · ceil(h / rows).
     pub fn chunks(&self) -> u32 {
         self.n * self.h.div_ceil(self.rows)
     }
@@ -85,13 +102,18 @@ impl UpGradWeightParams {
     }
 }
 
+/// The up-conv weight-gradient pipelines (two entry points) and their shared layout.
 pub struct Upconv2x2GradWeight {
+    /// Entry `partial`: each chunk's sums of the four tap blocks and of the bias gradient.
     pub partial: wgpu::ComputePipeline,
+    /// Entry `reduce`: sums the chunks' partials, in chunk order, into grad_w and grad_b.
     pub reduce: wgpu::ComputePipeline,
+    /// The shared bind-group layout: x, dy, partial_w, partial_b, grad_w, grad_b, params.
     pub layout: wgpu::BindGroupLayout,
 }
 
 impl Upconv2x2GradWeight {
+    /// Builds both pipelines and the layout on `device`.
     pub fn new(device: &wgpu::Device) -> Self {
         use Access::*;
         let layout = layout(
@@ -132,6 +154,7 @@ impl Upconv2x2GradWeight {
         bind(device, &self.layout, label, &buffers)
     }
 
+    /// Records `partial` (chunks · co4 · ci4 items), then `reduce` (co4 · ci4 · 16 + co4 items).
     pub fn record(
         &self,
         pass: &mut wgpu::ComputePass,

@@ -11,6 +11,7 @@ use std::path::Path;
 pub const FORMAT: &str = "emunet-unet/1";
 /// Depths and base channel counts accepted (a deeper net needs frames of at least 2^D pixels).
 pub const MAX_DEPTH: usize = 8;
+/// The largest base channel count C accepted.
 pub const MAX_CHANNELS: usize = 512;
 
 /// How a frame's pixel values become the network's one input channel (metadata `normalization`).
@@ -68,8 +69,11 @@ pub const DEFAULT_NORMALIZATION: Normalization = Normalization::Median;
 /// A UNet(D, C) with its weights in file layout and its metadata.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Model {
+    /// D: the number of down-sampling levels (1..=[`MAX_DEPTH`]).
     pub depth: usize,
+    /// C: the channels of the first level, doubled at each level down.
     pub channels: usize,
+    /// Decision threshold in (0, 1): a pixel is on when its probability is ≥ this.
     pub threshold: f32,
     /// Every metadata entry of the file, including the required keys.
     pub metadata: BTreeMap<String, String>,

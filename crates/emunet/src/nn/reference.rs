@@ -8,14 +8,20 @@ use crate::model::{Model, Normalization};
 /// A dense NCHW f32 tensor.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor {
+    /// Batch size N.
     pub n: usize,
+    /// Channels C.
     pub c: usize,
+    /// Height H (pixels).
     pub h: usize,
+    /// Width W (pixels).
     pub w: usize,
+    /// The values, NCHW row-major (x fastest).
     pub data: Vec<f32>,
 }
 
 impl Tensor {
+    /// An `[n][c][h][w]` tensor of zeros.
     pub fn zeros(n: usize, c: usize, h: usize, w: usize) -> Self {
         Tensor {
             n,
@@ -26,21 +32,25 @@ impl Tensor {
         }
     }
 
+    /// An `[n][c][h][w]` tensor holding `data`; panics unless it has `n·c·h·w` values.
     pub fn from_vec(n: usize, c: usize, h: usize, w: usize, data: Vec<f32>) -> Self {
         assert_eq!(data.len(), n * c * h * w, "tensor data length");
         Tensor { n, c, h, w, data }
     }
 
+    /// The index in `data` of element (n, c, y, x).
     #[inline]
     pub fn index(&self, n: usize, c: usize, y: usize, x: usize) -> usize {
         ((n * self.c + c) * self.h + y) * self.w + x
     }
 
+    /// The value at (n, c, y, x).
     #[inline]
     pub fn at(&self, n: usize, c: usize, y: usize, x: usize) -> f32 {
         self.data[self.index(n, c, y, x)]
     }
 
+    /// A mutable reference to the value at (n, c, y, x).
     #[inline]
     pub fn at_mut(&mut self, n: usize, c: usize, y: usize, x: usize) -> &mut f32 {
         let i = self.index(n, c, y, x);
@@ -288,8 +298,8 @@ pub fn relu_mask(dy: &Tensor, y: &Tensor) -> Tensor {
     Tensor { data, ..dy.clone() }
 }
 
-/// conv3x3's gradient with respect to its input(s): dx[ci] = Σ w[co][ci][ky][kx] ·
-/// dz[co][y − ky + 1][x − kx + 1]; split into the first `ca` channels and the rest.
+/// conv3x3's gradient with respect to its input(s): `dx[ci] = Σ w[co][ci][ky][kx] ·
+/// dz[co][y − ky + 1][x − kx + 1]`; split into the first `ca` channels and the rest.
 pub fn conv3x3_grad_input(
     dz: &Tensor,
     weight: &[f32],
@@ -349,8 +359,8 @@ fn split_channels(t: Tensor, ca: usize, cb: usize) -> (Tensor, Option<Tensor>) {
     (a, Some(b))
 }
 
-/// conv3x3's weight gradient, OIHW: dw[co][ci][ky][kx] = Σ_{n,y,x} dz[co][y][x] ·
-/// in[ci][y + ky − 1][x + kx − 1] over the concatenation `[x_a, x_b]`.
+/// conv3x3's weight gradient, OIHW: `dw[co][ci][ky][kx] = Σ_{n,y,x} dz[co][y][x] ·
+/// in[ci][y + ky − 1][x + kx − 1]` over the concatenation `[x_a, x_b]`.
 pub fn conv3x3_grad_weight(x_a: &Tensor, x_b: Option<&Tensor>, dz: &Tensor) -> Vec<f32> {
     let ca = x_a.c;
     let ci = ca + x_b.map_or(0, |t| t.c);
@@ -434,8 +444,8 @@ pub fn maxpool2x2_grad(x: &Tensor, dy: &Tensor) -> Tensor {
     dx
 }
 
-/// upconv2x2's gradient with respect to its input: dx[ci][i][j] = Σ_{co,a,b} w[ci][co][a][b] ·
-/// dy[co][2i + a][2j + b].
+/// upconv2x2's gradient with respect to its input: `dx[ci][i][j] = Σ_{co,a,b} w[ci][co][a][b]
+/// · dy[co][2i + a][2j + b]`.
 pub fn upconv2x2_grad_input(dy: &Tensor, weight: &[f32], ci: usize) -> Tensor {
     let co = dy.c;
     assert_eq!(weight.len(), ci * co * 4, "upconv2x2 weight length");
@@ -461,7 +471,8 @@ pub fn upconv2x2_grad_input(dy: &Tensor, weight: &[f32], ci: usize) -> Tensor {
     dx
 }
 
-/// upconv2x2's weight gradient, IOHW: dw[ci][co][a][b] = Σ x[ci][i][j] · dy[co][2i + a][2j + b].
+/// upconv2x2's weight gradient, IOHW: `dw[ci][co][a][b] = Σ x[ci][i][j] · dy[co][2i + a][2j +
+/// b]`.
 pub fn upconv2x2_grad_weight(x: &Tensor, dy: &Tensor) -> Vec<f32> {
     let (ci, co) = (x.c, dy.c);
     let mut out = vec![0.0f32; ci * co * 4];
@@ -527,7 +538,9 @@ pub fn head1x1_grad(x: &Tensor, weight: &[f32], dlogit: &Tensor) -> (Tensor, Vec
 /// soft-Jaccard term.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LossParams {
+    /// Weight of the positive (cluster) pixels' BCE term, against class imbalance.
     pub pos_weight: f32,
+    /// Weight of the soft-Jaccard term (0 leaves it out).
     pub jaccard_weight: f32,
 }
 
@@ -568,10 +581,15 @@ pub fn loss(z: &[f32], t: &[f32], params: LossParams) -> (f64, Vec<f32>) {
 /// Adam settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamParams {
+    /// Learning rate.
     pub lr: f32,
+    /// Decay of the first-moment (mean) estimate.
     pub beta1: f32,
+    /// Decay of the second-moment (uncentred variance) estimate.
     pub beta2: f32,
+    /// Added to the root of the second moment to keep the step finite.
     pub eps: f32,
+    /// Decoupled weight decay: the fraction of the weight removed per unit of `lr`.
     pub weight_decay: f32,
 }
 
@@ -612,6 +630,7 @@ pub struct TrainActivations {
     pub bottleneck: (Tensor, Tensor, Tensor),
     /// Per decoder level l (indexed by l): up-conv input, up-conv output, conv1 and conv2 outputs.
     pub dec: Vec<(Tensor, Tensor, Tensor, Tensor)>,
+    /// Head output before the sigmoid, `[N][1][H][W]`.
     pub logits: Tensor,
 }
 

@@ -29,7 +29,9 @@ pub(crate) use readback::*;
 /// The result of segmenting one frame.
 #[derive(Clone, Debug)]
 pub struct Segmentation {
+    /// Frame width (pixels).
     pub width: usize,
+    /// Frame height (pixels).
     pub height: usize,
     /// Probabilities, row-major `height × width`, on the grid of the [`ProbFormat`] asked for
     /// ([`Unet::set_prob_format`]).
@@ -39,6 +41,7 @@ pub struct Segmentation {
     /// writes it on the GPU; the per-operation engine fills it on the host when it rounds the
     /// probabilities. `None`: [`Segmentation::mask`] thresholds `prob` (f32, so the same pixels).
     pub mask_bytes: Option<Vec<u8>>,
+    /// The decision threshold the mask was made with.
     pub threshold: f32,
     /// Wall time of upload, GPU work and readback.
     pub elapsed: Duration,
@@ -128,13 +131,21 @@ pub(crate) struct UpWeights {
 /// its core (tile coordinates) whose outputs it keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tile {
+    /// Top row of the tile in the padded frame.
     pub oy: usize,
+    /// Left column of the tile in the padded frame.
     pub ox: usize,
+    /// Tile height (pixels).
     pub th: usize,
+    /// Tile width (pixels).
     pub tw: usize,
+    /// First row of the core (tile coordinates).
     pub cy0: usize,
+    /// One past the last row of the core (tile coordinates).
     pub cy1: usize,
+    /// First column of the core (tile coordinates).
     pub cx0: usize,
+    /// One past the last column of the core (tile coordinates).
     pub cx1: usize,
 }
 
@@ -190,10 +201,13 @@ impl Step {
 /// GPU time of one dispatch (from timestamp queries), for [`Unet::profile`].
 #[derive(Clone, Debug)]
 pub struct StepTime {
+    /// The dispatch's label, e.g. `enc0.conv1` (`tile0.enc0.conv1` in the per-operation engine).
     pub label: String,
+    /// Floating-point operations of the dispatch (0 where not counted).
     pub flops: u64,
     /// Minimal memory traffic of the dispatch (bytes).
     pub bytes: u64,
+    /// Time the dispatch took (s): GPU time, or wall time from [`Unet::profile_wall`].
     pub seconds: f64,
 }
 
@@ -231,9 +245,13 @@ pub(crate) struct Plan {
 /// UNet(D, C) on the GPU.
 pub struct Unet {
     pub(crate) ctx: Arc<Context>,
+    /// The model's depth D.
     pub depth: usize,
+    /// The model's base channel count C.
     pub channels: usize,
+    /// Decision threshold; [`Unet::set_threshold`] changes it and the fused engine's GPU copy.
     pub threshold: f32,
+    /// How frames become the network's input (the model's rule).
     pub normalization: Normalization,
     pub(crate) convs: Vec<ConvWeights>,
     pub(crate) ups: Vec<UpWeights>,

@@ -89,12 +89,17 @@ pub fn run(ctx: &Context, record: impl FnOnce(&mut wgpu::ComputePass)) {
 
 /// The `emunet` binary: cargo builds it for the tests of its own package (emunet-cli) only.
 pub fn emunet_exe() -> &'static str {
-    option_env!("CARGO_BIN_EXE_emunet").expect("only emunet-cli's tests run the emunet binary")
+    match option_env!("CARGO_BIN_EXE_emunet") {
+        Some(exe) => exe,
+        None => panic!("only emunet-cli's tests run the emunet binary"),
+    }
 }
 
 /// A path in the repository (`tests/data/…`, `fuzz/corpus`), whichever crate's tests ask.
 pub fn repo(path: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
 }
 
 /// Runs the `emunet` binary with `args`; returns (success, stdout, stderr) and prints them.

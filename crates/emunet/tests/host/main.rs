@@ -8,6 +8,6 @@ mod clusters;
 mod frames;
 mod grad_reference;
 mod layouts;
+mod mutations;
 mod split;
 mod weights;
-mod mutations;
