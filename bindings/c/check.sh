@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 profile=${1:-debug}
 flag=$([ "$profile" = release ] && echo --release || true)
-cargo build $flag -p emunet-c -p emunet
+# The library and the CLI whose output its example must equal.
+cargo build $flag -p emunet-c -p emunet-cli
 lib=target/$profile
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -230,7 +230,7 @@ def test_other_bad_input(engine, frames, tmp_path):
 
 
 def test_explicit_weights_and_precision(frames):
-    shipped = ROOT / "weights" / "default.safetensors"
+    shipped = ROOT / "crates" / "emunet" / "weights" / "default.safetensors"
     f32 = emunet.Engine(shipped, precision="f32").segment(frames[0])
     auto = emunet.Engine(str(shipped)).segment(frames[0])
     assert np.abs(f32.prob - auto.prob).max() < 1e-2

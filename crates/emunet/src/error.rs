@@ -18,7 +18,8 @@ pub enum Error {
     /// timeout, or hit by an error outside any checked call. Open a new context to go on.
     #[error("GPU device lost: {0}")]
     DeviceLost(String),
-    /// A GPU validation or out-of-memory error reported by wgpu.
+    /// A GPU error: validation or out-of-memory reported by wgpu, or a poll, mapping or
+    /// readback that failed or never completed.
     #[error("GPU error in {context}: {message}")]
     Gpu {
         /// What was being done (e.g. "readback", "waiting for a streamed frame").
@@ -37,7 +38,7 @@ pub enum Error {
     /// A model description (depth, channels, threshold) is not valid.
     #[error("invalid model: {0}")]
     Model(String),
-    /// A frame could not be read or is not usable.
+    /// A frame could not be read, is not usable, or could not be written.
     #[error("frame {path}: {message}")]
     Frame {
         /// The frame's file.

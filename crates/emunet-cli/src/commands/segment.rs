@@ -16,7 +16,7 @@ use std::sync::Arc;
 #[derive(clap::Args)]
 pub struct Args {
     /// Weights file (.safetensors, format emunet-unet/1); default: the shipped model
-    /// (weights/default.safetensors, built into the binary).
+    /// (crates/emunet/weights/default.safetensors, built into the binary).
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Output folder (created if missing).
@@ -34,8 +34,8 @@ pub struct Args {
     #[arg(long, value_parser = choice::<Engine>(), default_value_t = Engine::Auto)]
     pub engine: Engine,
     /// How the fused engine stores activations: f32, f16 (f32 arithmetic, half the traffic;
-    /// probabilities move by < 0.01), or auto (f16 in the fused engine, where it measured
-    /// faster with the same scores; f32 in the per-operation engine).
+    /// probabilities move by < 0.01), or auto (f16 in the fused engine, f32 in the
+    /// per-operation engine; docs/accuracy.md and docs/speed.md compare them).
     #[arg(long, value_enum, default_value_t = PrecisionArg::Auto)]
     pub precision: PrecisionArg,
     /// How the probabilities come back from the GPU: f32, f16 (|Δp| ≤ 2⁻¹²) or u8

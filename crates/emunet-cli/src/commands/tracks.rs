@@ -62,15 +62,16 @@ pub struct Args {
     /// Largest |tan θ| in x and y.
     #[arg(long, value_parser = positive, default_value_t = 0.6)]
     pub max_slope: f64,
-    /// Fewest grains of a track (the default was chosen by measurement, docs/accuracy.md; with --max-chance the density of
-    /// the view's fog decides how many more a track needs).
+    /// Fewest grains of a track (the default was chosen by measurement: docs/accuracy.md); with
+    /// --max-chance the density of the view's fog decides how many more a track needs.
     #[arg(long, value_parser = clap::value_parser!(u32).range(3..), default_value_t = 6)]
     pub min_grains: u32,
     /// Grains within this distance (µm) of a track's line belong to it.
     #[arg(long, value_parser = positive, default_value_t = 0.55)]
     pub fit_um: f64,
     /// Largest chance probability of a track: that fog alone, at the view's grain density,
-    /// puts its grain count in its tube (Poisson; 1: off; the default was chosen by measurement, docs/accuracy.md).
+    /// puts its grain count in its tube (Poisson; 1: off; the default was chosen by measurement:
+    /// docs/accuracy.md).
     #[arg(long, value_parser = positive, default_value_t = 1e-9)]
     pub max_chance: f64,
     /// The simulator's grains.csv: score the tracks.

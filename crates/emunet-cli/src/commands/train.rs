@@ -96,7 +96,7 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     pub val_frames: usize,
     /// Start from these weights instead of random ones (fine-tuning, for example
-    /// `--init weights/default.safetensors` on a station's own frames and masks); their depth,
+    /// `--init crates/emunet/weights/default.safetensors` on a station's own frames and masks); their depth,
     /// channels and input rule must match the options.
     #[arg(long)]
     pub init: Option<PathBuf>,

@@ -329,3 +329,77 @@ fn bench_reports_every_engine_and_refuses_bad_sizes() {
     let (ok, _, se) = emunet(&["bench", "--size", "96by64"]);
     assert!(!ok && se.contains("WIDTHxHEIGHT"), "{se}");
 }
+
+/// Structured options are parsed by clap: a bad value is refused before any work, with clap's
+/// message naming the option and exit status 2, and nothing is written.
+#[test]
+fn bad_option_values_get_claps_message_and_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["segment", "--out", out, "--shard", "3/3", "x.png"],
+            "--shard",
+        ),
+        (
+            &["segment", "--out", out, "--shard", "a/b", "x.png"],
+            "--shard",
+        ),
+        (
+            &["segment", "--out", out, "--engine", "gpu", "x.png"],
+            "--engine",
+        ),
+        (
+            &["segment", "--out", out, "--prob-format", "u16", "x.png"],
+            "--prob-format",
+        ),
+        (&["bench", "--size", "96by64"], "--size"),
+        (&["bench", "--batch", "0"], "--batch"),
+        (
+            &["eval", "--pred", out, "--frame-size", "1280"],
+            "--frame-size",
+        ),
+        (&["simulate", "--out", out, "--count", "0"], "--count"),
+        (
+            &["simulate", "--out", out, "--preset", "medium"],
+            "--preset",
+        ),
+        (
+            &["grains", "--out", out, "--step-um", "0", "s"],
+            "--step-um",
+        ),
+        (
+            &["tracks", "--out", out, "--min-grains", "2", "g.csv"],
+            "--min-grains",
+        ),
+        (
+            &["tracks", "--out", out, "--max-chance", "0", "g.csv"],
+            "--max-chance",
+        ),
+        (
+            &["classic", "--out", out, "--kernel", "sobel", "x.png"],
+            "--kernel",
+        ),
+        (
+            &["init", "--out", out, "--normalization", "minmax"],
+            "--normalization",
+        ),
+    ];
+    for (args, option) in cases {
+        let run = std::process::Command::new(crate::common::emunet_exe())
+            .args(*args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("invalid value") && err.contains(option),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(
+        !dir.path().join("out").exists(),
+        "a refused command wrote {out}"
+    );
+}

@@ -1,4 +1,4 @@
-//! The shipped model (weights/default.safetensors, built into the binary) end to end through the
+//! The shipped model (crates/emunet/weights/default.safetensors, built into the binary) end to end through the
 //! CLI, as a physicist uses it: `segment` without `--weights` on fresh simulated frames (seeds
 //! never used in training or validation), with clusters split at separate grains, an overlay and
 //! a flat-field; scored by `emunet eval` against a stated bar per preset.

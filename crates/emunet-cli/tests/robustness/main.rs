@@ -1,6 +1,6 @@
 //! The `emunet` binary under bad input and faults: malformed files, a full disk, kills and
-//! resumption, GPU faults, and the soak (ignored by default: `cargo test -p emunet-cli --test
-//! robustness -- --ignored soak`).
+//! resumption, GPU faults, and the soak (ignored by default: `cargo test --test robustness --
+//! --ignored soak::`).
 
 #[path = "../../../emunet/tests/common/mod.rs"]
 mod common;

@@ -6,7 +6,8 @@
 //! Not part of a plain `cargo test` (ignored: minutes). The documented run:
 //!
 //! ```text
-//! EMUNET_SOAK_FRAMES=5000 cargo test --release --test soak -- --ignored --nocapture --test-threads 1
+//! EMUNET_SOAK_FRAMES=5000 cargo test --release --test robustness -- --ignored soak:: --nocapture \
+//!   --test-threads 1
 //! ```
 //!
 //! `.ci/run` runs it with 200 frames. The frames are a pool of 40 simulated 160×128 frames

@@ -68,7 +68,9 @@ pub struct ClusterMap {
     /// Per cluster: it is one of several pieces of a connected component split at separate
     /// grains.
     pub split: Vec<bool>,
-    /// Per pixel, the darkness the clusters were measured on ([`darkness_gl`]).
+    /// Per pixel, the darkness in 8-bit grey levels that splitting, deblending and sub-pixel
+    /// refinement use ([`darkness_gl`]); volumes, peaks and raw centres of gravity are measured
+    /// on the frame's own values.
     pub darkness: Vec<f32>,
 }
 

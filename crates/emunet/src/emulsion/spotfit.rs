@@ -62,8 +62,8 @@ impl Fit {
 }
 
 /// Fits `spots` (their values are the starting point) and a plane starting at `plane` to the
-/// `(x, y, darkness)` samples. Returns `None` when there are fewer samples than parameters or the
-/// normal equations are singular from the start.
+/// `(x, y, darkness)` samples. Returns `None` when there are no more samples than parameters; where the
+/// normal equations cannot be solved, the damping grows and the best fit so far is returned.
 pub fn fit_spots(samples: &[(f64, f64, f64)], spots: &[Spot], plane: [f64; 3]) -> Option<Fit> {
     let n = 3 + 4 * spots.len();
     if samples.len() <= n {

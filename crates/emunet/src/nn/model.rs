@@ -225,7 +225,7 @@ impl Model {
         self.tensors.values().map(|(_, v)| v.len()).sum()
     }
 
-    /// The shipped default model (`weights/default.safetensors`, built into the library; see
+    /// The shipped default model (`crates/emunet/weights/default.safetensors`, built into the library; see
     /// `weights/README.md` for how it was trained and how well it does).
     pub fn shipped() -> Result<Self> {
         Self::from_bytes(SHIPPED_WEIGHTS).map_err(|message| Error::Weights {
