@@ -18,11 +18,18 @@ pub fn choice<T: Choice + Send + Sync>() -> impl clap::builder::TypedValueParser
         .map(|name| T::from_name(&name).expect("clap accepts listed names only"))
 }
 
-/// "WIDTHxHEIGHT" (or ×) as a size, each side at least 16 pixels.
-pub fn frame_size(text: &str) -> Result<(usize, usize), String> {
+/// "WIDTHxHEIGHT" (or ×) as a size.
+pub fn size(text: &str) -> Result<(usize, usize), String> {
     text.split_once(['x', '×'])
         .and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)))
-        .filter(|&(w, h): &(usize, usize)| w >= 16 && h >= 16)
+        .ok_or_else(|| "expected WIDTHxHEIGHT (e.g. 1280x1024)".into())
+}
+
+/// A size to render frames at: each side at least 16 pixels.
+pub fn frame_size(text: &str) -> Result<(usize, usize), String> {
+    size(text)
+        .ok()
+        .filter(|&(w, h)| w >= 16 && h >= 16)
         .ok_or_else(|| "expected WIDTHxHEIGHT, each at least 16 (e.g. 1280x1024)".into())
 }
 
@@ -45,10 +52,10 @@ pub fn at_least_one(text: &str) -> Result<usize, String> {
     }
 }
 
-/// A finite number above 0.
+/// A number above 0 (NaN is not).
 pub fn positive(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        Ok(v) if v > 0.0 => Ok(v),
         _ => Err("expected a number above 0".into()),
     }
 }
@@ -252,11 +259,15 @@ mod tests {
     }
 
     #[test]
-    fn frame_sizes_are_width_by_height() {
-        assert_eq!(frame_size("1280x1024"), Ok((1280, 1024)));
+    fn sizes_are_width_by_height() {
+        assert_eq!(size("1280x1024"), Ok((1280, 1024)));
+        assert_eq!(size("8×8"), Ok((8, 8)));
         assert_eq!(frame_size("96×64"), Ok((96, 64)));
-        for bad in ["96by64", "8x64", "64x8", "x", "1280x"] {
-            assert!(frame_size(bad).is_err(), "{bad}");
+        for bad in ["96by64", "x", "1280x", "-1x5"] {
+            assert!(size(bad).is_err() && frame_size(bad).is_err(), "{bad}");
+        }
+        for small in ["8x64", "64x8"] {
+            assert!(size(small).is_ok() && frame_size(small).is_err(), "{small}");
         }
     }
 
@@ -265,7 +276,8 @@ mod tests {
         assert_eq!(at_least_one("2"), Ok(2));
         assert!(at_least_one("0").is_err() && at_least_one("-1").is_err());
         assert_eq!(positive("0.4"), Ok(0.4));
-        for bad in ["0", "-1", "nan", "inf", "x"] {
+        assert_eq!(positive("inf"), Ok(f64::INFINITY));
+        for bad in ["0", "-1", "nan", "-inf", "x"] {
             assert!(positive(bad).is_err(), "{bad}");
         }
     }

@@ -2,7 +2,7 @@
 //! the 3D grains and microtracks of `grains`/`tracks` against the simulator's grains.
 
 use super::stack_eval;
-use crate::common::{frame_size, write_report};
+use crate::common::{size, write_report};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -22,7 +22,7 @@ pub struct Args {
     pub grains: Option<PathBuf>,
     /// Frame size WIDTHxHEIGHT of the stacks' planes: a truth grain counts as detectable only
     /// when its centre lies inside.
-    #[arg(long, value_parser = frame_size, default_value = "1280x1024")]
+    #[arg(long, value_parser = size, default_value = "1280x1024")]
     pub frame_size: (usize, usize),
     /// Truth tracks with at least this many grains in the layer count as findable.
     #[arg(long, default_value_t = 8)]

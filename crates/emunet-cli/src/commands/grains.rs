@@ -8,7 +8,7 @@ use emunet::{Context, Frame, Model, Unet};
 use emunet_tools::stacks::grains::{self, LinkParams, Plane, StackGeometry};
 use emunet_tools::stacks::scores::{self, GRAIN_RADIUS_XY_UM, GRAIN_RADIUS_Z_UM, GrainScores};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -44,36 +44,6 @@ pub struct Args {
     pub stacks: Vec<PathBuf>,
 }
 
-/// Segments and links every stack; scores the grains with `--truth`.
-pub fn run(args: Args) -> emunet::Result<ExitCode> {
-    grains(GrainsOptions {
-        weights: args.weights.as_deref(),
-        threshold: args.threshold,
-        out: &args.out,
-        step_um: args.step_um,
-        pixel_um: args.pixel_um,
-        link: LinkParams {
-            link_um: args.link_um,
-            ..Default::default()
-        },
-        truth: args.truth.as_deref(),
-        stacks: &args.stacks,
-    })
-}
-
-/// What `grains` was asked to do.
-struct GrainsOptions<'a> {
-    pub weights: Option<&'a Path>,
-    /// The planes' probability threshold (default [`grains::STACK_THRESHOLD`]).
-    pub threshold: Option<f32>,
-    pub out: &'a Path,
-    pub step_um: f64,
-    pub pixel_um: f64,
-    pub link: LinkParams,
-    pub truth: Option<&'a Path>,
-    pub stacks: &'a [PathBuf],
-}
-
 /// One view: its name, frames in focal order and their depths.
 struct View {
     name: String,
@@ -84,9 +54,9 @@ struct View {
 /// The views of the stack folders: frames named `<view>_z<k>` are grouped by view and ordered by
 /// k; a folder of other names is one view in name order. Depths come from the folder's
 /// `stack.json`, else plane k is at k · step.
-fn views(o: &GrainsOptions) -> emunet::Result<Vec<View>> {
+fn views(o: &Args) -> emunet::Result<Vec<View>> {
     let mut out = Vec::new();
-    for dir in o.stacks {
+    for dir in &o.stacks {
         let manifest = emunet_tools::stacks::read_manifest(dir)?;
         let frames = crate::common::collect_frames(std::slice::from_ref(dir));
         let mut groups: BTreeMap<String, Vec<(usize, PathBuf)>> = BTreeMap::new();
@@ -131,14 +101,15 @@ fn views(o: &GrainsOptions) -> emunet::Result<Vec<View>> {
     Ok(out)
 }
 
-fn grains(o: GrainsOptions) -> emunet::Result<ExitCode> {
+/// Segments and links every stack; scores the grains with `--truth`.
+pub fn run(o: Args) -> emunet::Result<ExitCode> {
     let views = views(&o)?;
     if views.is_empty() {
         eprintln!("error: no PNG or TIFF frames found in {:?}", o.stacks);
         return Ok(ExitCode::FAILURE);
     }
-    crate::common::create_dir(o.out)?;
-    let model = match o.weights {
+    crate::common::create_dir(&o.out)?;
+    let model = match &o.weights {
         Some(path) => Model::load(path)?,
         None => Model::shipped()?,
     };
@@ -148,6 +119,7 @@ fn grains(o: GrainsOptions) -> emunet::Result<ExitCode> {
     eprintln!(
         "{} on {}, planes' threshold {}{}",
         o.weights
+            .as_ref()
             .map_or("shipped model".into(), |p| p.display().to_string()),
         ctx.info.name,
         unet.threshold,
@@ -157,6 +129,10 @@ fn grains(o: GrainsOptions) -> emunet::Result<ExitCode> {
             ""
         }
     );
+    let link = LinkParams {
+        link_um: o.link_um,
+        ..Default::default()
+    };
     let mut truth = None;
     let mut total = GrainScores::default();
     let (mut seg_s, mut link_s) = (0.0, 0.0);
@@ -180,7 +156,7 @@ fn grains(o: GrainsOptions) -> emunet::Result<ExitCode> {
             .zip(&frames)
             .map(|(map, frame)| Plane::of(map, frame.width))
             .collect();
-        let found = grains::link_grains(&planes, &view.geometry, &o.link);
+        let found = grains::link_grains(&planes, &view.geometry, &link);
         let link_time = start.elapsed().as_secs_f64();
         seg_s += seg_time;
         link_s += link_time;
@@ -207,7 +183,7 @@ fn grains(o: GrainsOptions) -> emunet::Result<ExitCode> {
             link_time,
             100.0 * link_time / seg_time
         );
-        if let Some(path) = o.truth {
+        if let Some(path) = &o.truth {
             if truth.is_none() {
                 truth = Some(scores::read_truth(
                     path,

@@ -1,7 +1,9 @@
 //! `emunet segment`: frames in; masks, probabilities and clusters out, as a pipeline of a reader
 //! thread, the GPU and a writer thread; or one cluster table of the run (Parquet, ROOT).
 
-use crate::common::{OutputFile, Tally, choice, collect_frames, load_frame, shard, stem_of};
+use crate::common::{
+    OutputFile, Tally, choice, collect_frames, create_dir, load_frame, shard, stem_of,
+};
 use emunet::clusters;
 use emunet::flatfield::FlatField;
 use emunet::kernels::{Precision, ProbFormat};
@@ -220,10 +222,7 @@ pub fn run(args: Args) -> emunet::Result<ExitCode> {
             }
         }
     }
-    std::fs::create_dir_all(out).map_err(|e| emunet::Error::Io {
-        path: out.to_path_buf(),
-        source: e,
-    })?;
+    create_dir(out)?;
     let table = outputs.table.map(|format| {
         let name = match shard {
             Some((i, n)) => format!("clusters.shard-{i}-of-{n}.{}", format.extension()),
