@@ -8,13 +8,17 @@
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use emunet::Context;
+use emunet::fused::conv_config;
 use emunet::kernels::conv3x3::{OB, window_blocks};
-use emunet::kernels::{Conv3x3Params, Precision, UNIFORM_WINDOW_BYTES, WeightsIn};
+use emunet::kernels::{
+    Conv3x3, Conv3x3Config, Conv3x3Params, Conv3x3Storage, Epilogue, Precision,
+    UNIFORM_WINDOW_BYTES, WeightsIn,
+};
 use std::time::{Duration, Instant};
 
 fn bench(c: &mut Criterion) {
     let ctx = Context::new().expect("benchmarks need a GPU adapter");
-    let k = &ctx.kernels().conv3x3;
+    let k = &ctx.kernel::<Conv3x3>(Conv3x3Config::buffers(ctx.variant()));
     let device_name = ctx.info.name.clone();
     let mut group = c.benchmark_group(format!("conv3x3 [{device_name}]"));
     group
@@ -42,7 +46,11 @@ fn bench(c: &mut Criterion) {
             ob_first: 0,
         };
         let params = ctx.uniform("params", &p);
-        let bind = k.bind(&ctx.device, "conv3x3", &x, &x, &weight, &bias, &y, &params);
+        let bind = k.bind(
+            &ctx.device,
+            "conv3x3",
+            &[&x, &x, &weight, &bias, &y, &params],
+        );
         let flops = p.flops(ch, ch) * bands as u64;
         let bytes = p.bytes() * bands as u64;
         group.throughput(Throughput::ElementsAndBytes {
@@ -61,7 +69,9 @@ fn bench(c: &mut Criterion) {
         });
     }
     for precision in [Precision::F32, Precision::F16] {
-        let k = &ctx.fused_kernels(precision).conv;
+        // The fused engine's plain texture conv (its windowed form: both sizes fit one window).
+        let storage = Conv3x3Storage::Textures(precision, Epilogue::Store);
+        let k = &ctx.kernel::<Conv3x3>(conv_config(ctx.variant(), storage, 4));
         for ch in [16usize, 32] {
             let c4 = (ch / 4) as u32;
             let texture = |label: &str| {
@@ -113,7 +123,7 @@ fn bench(c: &mut Criterion) {
                 "one window per conv here"
             );
             let params = ctx.uniform("params", &p);
-            let weight_binding = match k.weights {
+            let weight_binding = match k.config.weights {
                 WeightsIn::Storage => weight.as_entire_binding(),
                 WeightsIn::Uniform => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                     buffer: &weight,
@@ -121,7 +131,7 @@ fn bench(c: &mut Criterion) {
                     size: wgpu::BufferSize::new(UNIFORM_WINDOW_BYTES),
                 }),
             };
-            let bind = k.bind_resources(
+            let bind = k.bind_numbered(
                 &ctx.device,
                 "conv3x3 textures",
                 &[

@@ -15,8 +15,8 @@ use emunet::error::{Error, Result};
 use emunet::frame::Frame;
 use emunet::gpu::{Context, read_mapped};
 use emunet::kernels::{
-    AreaCutParams, FirFilterParams, FirTaps, FlatFieldParams, FrameStatsParams, ThresholdParams,
-    WeightSource,
+    AreaCutParams, Dispatch, FirFilter, FirFilterParams, FirTaps, FrameStats, FrameStatsParams,
+    MaskAreaCut, Threshold, ThresholdParams, WeightSource,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -290,17 +290,14 @@ struct Plan {
     threshold_params: wgpu::Buffer,
     response_staging: wgpu::Buffer,
     mask_staging: wgpu::Buffer,
-    stats_group: wgpu::BindGroup,
-    filter_group: wgpu::BindGroup,
+    stats: Dispatch,
+    filter: Dispatch,
     threshold_group: wgpu::BindGroup,
-    stats_params: FrameStatsParams,
-    filter_params: FirFilterParams,
-    flat: Option<(wgpu::BindGroup, FlatFieldParams)>,
+    flat: Option<Dispatch>,
     /// The threshold t, read by the cluster sums (weights r − t).
     offset: wgpu::Buffer,
     clusters: ClusterPlan,
-    cut_group: wgpu::BindGroup,
-    cut_params: AreaCutParams,
+    cut: Dispatch,
 }
 
 /// The classical pipeline on the GPU.
@@ -338,7 +335,6 @@ impl Classic {
     fn build_plan(&self, frame: &Frame) -> Result<Plan> {
         let ctx = &self.ctx;
         let dev = &ctx.device;
-        let k = ctx.kernels();
         let (w, h, bits) = (frame.width, frame.height, frame.bits());
         let words = frame.len().div_ceil(32 / bits as usize);
         if (frame.len() * 4) as u64 > ctx.max_binding_bytes() {
@@ -375,25 +371,36 @@ impl Classic {
             _pad: 0,
         };
         let threshold_params = ctx.uniform("classic.threshold.params", &ThresholdParams::default());
-        let stats_group = k.frame_stats.bind(
+        let frame_stats = ctx.kernel::<FrameStats>(());
+        let stats_group = frame_stats.bind(
             dev,
             "classic.frame_stats",
-            &raw,
-            &hist,
-            &stats,
-            &ctx.uniform("classic.stats.params", &stats_params),
+            &[
+                &raw,
+                &hist,
+                &stats,
+                &ctx.uniform("classic.stats.params", &stats_params),
+            ],
         );
-        let filter_group = k.fir_filter.bind(
+        let fir_filter = ctx.kernel::<FirFilter>(());
+        let filter_group = fir_filter.bind(
             dev,
-            &raw,
-            &stats,
-            &taps,
-            &response,
-            &ctx.uniform("classic.filter.params", &filter_params),
+            "classic.fir_filter",
+            &[
+                &raw,
+                &stats,
+                &taps,
+                &response,
+                &ctx.uniform("classic.filter.params", &filter_params),
+            ],
         );
-        let threshold_group = k.threshold.bind(dev, &response, &mask, &threshold_params);
+        let threshold_group = ctx.kernel::<Threshold>(()).bind(
+            dev,
+            "classic.threshold",
+            &[&response, &mask, &threshold_params],
+        );
         let flat = match &self.flat {
-            Some(f) => Some(f.bind(ctx, &raw, w, h, bits)?),
+            Some(f) => Some(f.dispatch(ctx, &raw, w, h, bits)?),
             None => None,
         };
         let offset = ctx.storage("classic.threshold", 16);
@@ -419,18 +426,24 @@ impl Classic {
             min_area: clamp(self.params.min_area),
             max_area: clamp(self.params.max_area),
         };
-        let cut_group = k.mask_area_cut.bind(
+        let area_cut = ctx.kernel::<MaskAreaCut>(());
+        let cut_group = area_cut.bind(
             dev,
-            &clusters.labels,
-            &clusters.table,
-            &mask,
-            &ctx.uniform("classic.area_cut.params", &cut_params),
+            "classic.area_cut",
+            &[
+                &clusters.labels,
+                &clusters.table,
+                &mask,
+                &ctx.uniform("classic.area_cut.params", &cut_params),
+            ],
         );
+        let stats = frame_stats.dispatch(stats_group, &stats_params);
+        let filter = fir_filter.dispatch(filter_group, &filter_params);
+        let cut = area_cut.dispatch(cut_group, &cut_params);
         Ok(Plan {
             offset,
             clusters,
-            cut_group,
-            cut_params,
+            cut,
             flat,
             key: (w, h, bits, self.params.kernel),
             response_staging: ctx.staging("classic.response.staging", response.size()),
@@ -440,11 +453,9 @@ impl Classic {
             response,
             mask,
             threshold_params,
-            stats_group,
-            filter_group,
+            stats,
+            filter,
             threshold_group,
-            stats_params,
-            filter_params,
         })
     }
 
@@ -461,7 +472,6 @@ impl Classic {
         let start = Instant::now();
         let plan = self.plan.as_ref().expect("plan was just built");
         let ctx = &self.ctx;
-        let k = ctx.kernels();
         let (w, h) = (frame.width, frame.height);
         let params = self.params;
         let on_gpu = self.labelling.on_gpu(ctx);
@@ -477,13 +487,11 @@ impl Classic {
             encoder.clear_buffer(&plan.hist, 0, None);
             {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
-                if let Some((group, p)) = &plan.flat {
-                    k.flatfield.record(&mut pass, group, p);
+                if let Some(flat) = &plan.flat {
+                    flat.record(&mut pass);
                 }
-                k.frame_stats
-                    .record(&mut pass, &plan.stats_group, &plan.stats_params);
-                k.fir_filter
-                    .record(&mut pass, &plan.filter_group, &plan.filter_params);
+                plan.stats.record(&mut pass);
+                plan.filter.record(&mut pass);
             }
             encoder.copy_buffer_to_buffer(
                 &plan.response,
@@ -556,7 +564,6 @@ impl Classic {
     ) {
         let plan = self.plan.as_ref().expect("run builds the plan first");
         let ctx = &self.ctx;
-        let k = ctx.kernels();
         let p = ThresholdParams {
             w: w as u32,
             h: h as u32,
@@ -570,14 +577,14 @@ impl Classic {
             .write_buffer(&plan.offset, 0, bytemuck::bytes_of(&[t; 4]));
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
-            k.threshold.record(&mut pass, &plan.threshold_group, &p);
+            ctx.kernel::<Threshold>(())
+                .record(&mut pass, &plan.threshold_group, &p);
         }
         if on_gpu {
-            plan.clusters.record(ctx, encoder);
+            plan.clusters.record(encoder);
             if last {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
-                k.mask_area_cut
-                    .record(&mut pass, &plan.cut_group, &plan.cut_params);
+                plan.cut.record(&mut pass);
             }
         }
         if last || !on_gpu {

@@ -43,9 +43,10 @@ pub struct Context {
     pub limits: wgpu::Limits,
     /// The [`OPTIONAL_FEATURES`] the adapter has, all enabled on the device.
     pub features: wgpu::Features,
-    kernels: std::sync::OnceLock<crate::kernels::Kernels>,
-    /// The fused engine's pipelines, f32 and f16 storage.
-    fused_kernels: [std::sync::OnceLock<crate::kernels::FusedKernels>; 2],
+    /// Every (kernel, configuration) asked for so far, compiled on first use.
+    pipelines: crate::kernels::PipelineCache,
+    /// The weight-loading variant for this adapter, chosen on first use.
+    variant: std::sync::OnceLock<crate::kernels::Variant>,
     /// Why the device can no longer be used (lost, hung, or an error outside any error scope):
     /// every later wait reports it instead of hanging or panicking.
     fault: Arc<Mutex<Option<String>>>,
@@ -178,6 +179,7 @@ impl Context {
             None if info.device_type == wgpu::DeviceType::Cpu => CPU_ADAPTER_TIMEOUT,
             None => GPU_TIMEOUT,
         };
+        let pipelines = crate::kernels::PipelineCache::new(device.clone());
         Ok(Context {
             adapter,
             device,
@@ -185,8 +187,8 @@ impl Context {
             info,
             limits,
             features,
-            kernels: std::sync::OnceLock::new(),
-            fused_kernels: Default::default(),
+            pipelines,
+            variant: std::sync::OnceLock::new(),
             fault,
             timeout_ms: AtomicU64::new(timeout.as_millis() as u64),
             timeout_fixed: fixed.is_some().into(),
@@ -305,20 +307,28 @@ impl Context {
         self.device.poll(wgpu::PollType::Poll).map(|_| ())
     }
 
-    /// Every pipeline, compiled on first use and cached for the life of the device.
-    pub fn kernels(&self) -> &crate::kernels::Kernels {
-        self.kernels
-            .get_or_init(|| crate::kernels::Kernels::new(&self.device, self.features, &self.info))
+    /// Kernel `K` compiled for `config`: built on the first request, shared after (for the life
+    /// of the device).
+    pub fn kernel<K: crate::kernels::Kernel>(
+        &self,
+        config: K::Config,
+    ) -> Arc<crate::kernels::Compiled<K>> {
+        self.pipelines.get::<K>(config)
     }
 
-    /// The fused engine's pipelines, compiled on first use and cached for the life of the device.
-    pub fn fused_kernels(
-        &self,
-        precision: crate::kernels::Precision,
-    ) -> &crate::kernels::FusedKernels {
-        self.fused_kernels[precision as usize].get_or_init(|| {
-            crate::kernels::FusedKernels::new(&self.device, self.features, &self.info, precision)
-        })
+    /// Every (kernel, configuration) compiled so far, in the order first asked for.
+    pub fn compiled_kernels(&self) -> Vec<String> {
+        self.pipelines.built()
+    }
+
+    /// How conv3x3 and upconv2x2 load their weights on this adapter ([`Variant::choose`], read
+    /// once).
+    ///
+    /// [`Variant::choose`]: crate::kernels::Variant::choose
+    pub fn variant(&self) -> crate::kernels::Variant {
+        *self
+            .variant
+            .get_or_init(|| crate::kernels::Variant::choose(self.features, &self.info))
     }
 
     /// The largest buffer one storage binding may hold on this device.

@@ -56,34 +56,47 @@ struct Param {
     count: u32,
 }
 
-enum Op {
-    Conv(wgpu::BindGroup, Conv3x3Params),
-    Pool(wgpu::BindGroup, Maxpool2x2Params),
-    Up(wgpu::BindGroup, Upconv2x2Params),
-    Head(wgpu::BindGroup, Head1x1Params),
-    Loss(wgpu::BindGroup, LossParams),
-    HeadGrad(wgpu::BindGroup, HeadGradParams),
-    ConvGradW(wgpu::BindGroup, GradWeightParams),
-    ConvGradX(wgpu::BindGroup, Conv3x3Params),
-    PoolGrad(wgpu::BindGroup, Maxpool2x2GradParams),
-    UpGradX(wgpu::BindGroup, Upconv2x2Params),
-    UpGradW(wgpu::BindGroup, UpGradWeightParams),
-    Adam(wgpu::BindGroup, AdamParams),
-}
-
 /// Adam's moments of every tensor: (name, m, v), in the packed GPU layout.
 pub type Moments = Vec<(String, Vec<f32>, Vec<f32>)>;
 
-/// Kernels only the trainer needs (the forward ones come from the context's registry).
+/// The kernels of a training step, compiled for the context's variant (or taken from its cache).
 struct TrainKernels {
-    conv_grad_input: Conv3x3GradInput,
-    conv_grad_weight: Conv3x3GradWeight,
-    pool_grad: Maxpool2x2Grad,
-    up_grad_input: Upconv2x2GradInput,
-    up_grad_weight: Upconv2x2GradWeight,
-    head_grad: Head1x1Grad,
-    loss: Loss,
-    adam: Adam,
+    conv3x3: Arc<Compiled<Conv3x3>>,
+    maxpool2x2: Arc<Compiled<Maxpool2x2>>,
+    upconv2x2: Arc<Compiled<Upconv2x2>>,
+    head1x1: Arc<Compiled<Head1x1>>,
+    conv_grad_input: Arc<Compiled<Conv3x3GradInput>>,
+    conv_grad_weight: Arc<Compiled<Conv3x3GradWeight>>,
+    pool_grad: Arc<Compiled<Maxpool2x2Grad>>,
+    up_grad_input: Arc<Compiled<Upconv2x2GradInput>>,
+    up_grad_weight: Arc<Compiled<Upconv2x2GradWeight>>,
+    head_grad: Arc<Compiled<Head1x1Grad>>,
+    loss: Arc<Compiled<Loss>>,
+    adam: Arc<Compiled<Adam>>,
+}
+
+impl TrainKernels {
+    fn new(ctx: &Context) -> Self {
+        let variant = ctx.variant();
+        TrainKernels {
+            conv3x3: ctx.kernel::<Conv3x3>(Conv3x3Config::buffers(variant)),
+            maxpool2x2: ctx.kernel::<Maxpool2x2>(Storage::Buffers),
+            upconv2x2: ctx.kernel::<Upconv2x2>(Upconv2x2Config {
+                variant,
+                storage: Storage::Buffers,
+                weights: WeightsIn::Storage,
+            }),
+            head1x1: ctx.kernel::<Head1x1>(()),
+            conv_grad_input: ctx.kernel::<Conv3x3GradInput>(variant),
+            conv_grad_weight: ctx.kernel::<Conv3x3GradWeight>(()),
+            pool_grad: ctx.kernel::<Maxpool2x2Grad>(()),
+            up_grad_input: ctx.kernel::<Upconv2x2GradInput>(variant),
+            up_grad_weight: ctx.kernel::<Upconv2x2GradWeight>(()),
+            head_grad: ctx.kernel::<Head1x1Grad>(()),
+            loss: ctx.kernel::<Loss>(()),
+            adam: ctx.kernel::<Adam>(()),
+        }
+    }
 }
 
 /// Partial-sum invocations the weight-gradient reductions aim for (enough parallel work).
@@ -92,7 +105,6 @@ const REDUCTION_TARGET: u32 = 2048;
 /// UNet(D, C) training on the GPU for batches of `batch` × `height` × `width`.
 pub struct GpuTrainer {
     ctx: Arc<Context>,
-    kernels: TrainKernels,
     /// The model's depth D.
     pub depth: usize,
     /// The model's base channel count C.
@@ -116,7 +128,8 @@ pub struct GpuTrainer {
     target: wgpu::Buffer,
     sums: wgpu::Buffer,
     sums_staging: wgpu::Buffer,
-    ops: Vec<Op>,
+    /// Every dispatch of a step, in order.
+    ops: Vec<Dispatch>,
     // Activations, gradients and partial sums stay alive with the bind groups that use them.
     _buffers: Vec<wgpu::Buffer>,
 }
@@ -143,24 +156,11 @@ impl GpuTrainer {
                 "training crops must be multiples of 2^D = {m} (got {width}×{height}, batch {batch})"
             )));
         }
-        let variant = ctx.kernels().conv3x3.variant;
-        let dev = &ctx.device;
-        let kernels = TrainKernels {
-            conv_grad_input: Conv3x3GradInput::new(dev, variant),
-            conv_grad_weight: Conv3x3GradWeight::new(dev),
-            pool_grad: Maxpool2x2Grad::new(dev),
-            up_grad_input: Upconv2x2GradInput::new(dev, ctx.kernels().upconv2x2.variant),
-            up_grad_weight: Upconv2x2GradWeight::new(dev),
-            head_grad: Head1x1Grad::new(dev),
-            loss: Loss::new(dev),
-            adam: Adam::new(dev),
-        };
         let mut t = GpuTrainer {
             input: ctx.storage("train.input", (batch * height * width * 16) as u64),
             target: ctx.storage("train.target", (batch * height * width * 4) as u64),
             sums: ctx.storage("train.loss.sums", 32),
             sums_staging: ctx.staging("train.loss.staging", 32),
-            kernels,
             depth: model.depth,
             channels: model.channels,
             batch,
@@ -289,7 +289,7 @@ impl GpuTrainer {
 
         let ctx = self.ctx.clone();
         let dev = &ctx.device;
-        let fk = ctx.kernels();
+        let k = TrainKernels::new(&ctx);
         let mut ops = Vec::new();
         let mut extra = Vec::new();
         let uniform =
@@ -305,7 +305,7 @@ impl GpuTrainer {
             ob_first: 0,
         };
         // --- forward ---
-        let fwd_conv = |ops: &mut Vec<Op>,
+        let fwd_conv = |ops: &mut Vec<Dispatch>,
                         name: &str,
                         l: usize,
                         a: &wgpu::Buffer,
@@ -319,17 +319,19 @@ impl GpuTrainer {
                 self.param(&format!("{name}.weight")),
                 self.param(&format!("{name}.bias")),
             );
-            let g = fk.conv3x3.bind(
+            let g = k.conv3x3.bind(
                 dev,
                 name,
-                a,
-                b.unwrap_or(a),
-                &w.weight,
-                &bias.weight,
-                y,
-                &uniform(name, bytemuck::bytes_of(&p)),
+                &[
+                    a,
+                    b.unwrap_or(a),
+                    &w.weight,
+                    &bias.weight,
+                    y,
+                    &uniform(name, bytemuck::bytes_of(&p)),
+                ],
             );
-            ops.push(Op::Conv(g, p));
+            ops.push(k.conv3x3.dispatch(g, &p));
         };
         let mut ci = 1;
         for l in 0..d {
@@ -361,14 +363,12 @@ impl GpuTrainer {
                 w: wl(l),
                 c4: c4(ch(l)) as u32,
             };
-            let g = fk.maxpool2x2.bind(
+            let g = k.maxpool2x2.bind(
                 dev,
                 "pool",
-                &s[l],
-                &ins[l + 1],
-                &uniform("pool", bytemuck::bytes_of(&p)),
+                &[&s[l], &ins[l + 1], &uniform("pool", bytemuck::bytes_of(&p))],
             );
-            ops.push(Op::Pool(g, p));
+            ops.push(k.maxpool2x2.dispatch(g, &p));
             ci = ch(l);
         }
         fwd_conv(
@@ -408,16 +408,18 @@ impl GpuTrainer {
                 self.param(&format!("dec{l}.up.weight")),
                 self.param(&format!("dec{l}.up.bias")),
             );
-            let g = fk.upconv2x2.bind(
+            let g = k.upconv2x2.bind(
                 dev,
                 "up",
-                prev,
-                &w.weight,
-                &bias.weight,
-                &u[l],
-                &uniform("up", bytemuck::bytes_of(&p)),
+                &[
+                    prev,
+                    &w.weight,
+                    &bias.weight,
+                    &u[l],
+                    &uniform("up", bytemuck::bytes_of(&p)),
+                ],
             );
-            ops.push(Op::Up(g, p));
+            ops.push(k.upconv2x2.dispatch(g, &p));
             fwd_conv(
                 &mut ops,
                 &format!("dec{l}.conv1"),
@@ -457,16 +459,18 @@ impl GpuTrainer {
             out_w: wl(0),
         };
         let (hw, hb) = (self.param("head.weight"), self.param("head.bias"));
-        let g = fk.head1x1.bind(
+        let g = k.head1x1.bind(
             dev,
             "head",
-            &d2[0],
-            &hw.weight,
-            &hb.weight,
-            &logits,
-            &uniform("head", bytemuck::bytes_of(&hp)),
+            &[
+                &d2[0],
+                &hw.weight,
+                &hb.weight,
+                &logits,
+                &uniform("head", bytemuck::bytes_of(&hp)),
+            ],
         );
-        ops.push(Op::Head(g, hp));
+        ops.push(k.head1x1.dispatch(g, &hp));
         // --- loss ---
         let lp = LossParams {
             count,
@@ -475,10 +479,10 @@ impl GpuTrainer {
             jaccard_weight: self.loss.jaccard_weight,
         };
         let chunk_sums = ctx.storage("train.loss.chunks", lp.chunks() as u64 * 16);
-        let g = self.kernels.loss.bind(
+        let g = k.loss.bind(
             dev,
             "loss",
-            [
+            &[
                 &logits,
                 &self.target,
                 &chunk_sums,
@@ -487,7 +491,7 @@ impl GpuTrainer {
                 &uniform("loss", bytemuck::bytes_of(&lp)),
             ],
         );
-        ops.push(Op::Loss(g, lp));
+        ops.push(k.loss.dispatch(g, &lp));
         extra.push(chunk_sums);
         // --- backward ---
         let hgp = HeadGradParams {
@@ -497,10 +501,10 @@ impl GpuTrainer {
             _pad: 0,
         };
         let partial = ctx.storage("head.partial", (hgp.chunks() * (hgp.c4 + 1)) as u64 * 16);
-        let g = self.kernels.head_grad.bind(
+        let g = k.head_grad.bind(
             dev,
             "head.grad",
-            [
+            &[
                 &d2[0],
                 &dlogits,
                 &hw.weight,
@@ -511,12 +515,11 @@ impl GpuTrainer {
                 &uniform("head.grad", bytemuck::bytes_of(&hgp)),
             ],
         );
-        ops.push(Op::HeadGrad(g, hgp));
+        ops.push(k.head_grad.dispatch(g, &hgp));
         extra.push(partial);
-        let k = &self.kernels;
         // Weight and input gradients of one conv (ReLU mask from its output y).
         let back_conv =
-            |ops: &mut Vec<Op>,
+            |ops: &mut Vec<Dispatch>,
              extra: &mut Vec<wgpu::Buffer>,
              name: &str,
              l: usize,
@@ -556,7 +559,7 @@ impl GpuTrainer {
                 let g = k.conv_grad_weight.bind(
                     dev,
                     name,
-                    [
+                    &[
                         x_a,
                         x_b.unwrap_or(x_a),
                         dy,
@@ -568,21 +571,23 @@ impl GpuTrainer {
                         &uniform(name, bytemuck::bytes_of(&gp)),
                     ],
                 );
-                ops.push(Op::ConvGradW(g, gp));
+                ops.push(k.conv_grad_weight.dispatch(g, &gp));
                 extra.extend([part_w, part_b]);
                 if let Some((dx_a, dx_b)) = dx {
                     let p = conv_params(l, ca, cb, co);
                     let g = k.conv_grad_input.bind(
                         dev,
                         name,
-                        dy,
-                        y,
-                        &w.weight,
-                        dx_a,
-                        dx_b.unwrap_or(dx_a),
-                        &uniform(name, bytemuck::bytes_of(&p)),
+                        &[
+                            dy,
+                            y,
+                            &w.weight,
+                            dx_a,
+                            dx_b.unwrap_or(dx_a),
+                            &uniform(name, bytemuck::bytes_of(&p)),
+                        ],
                     );
-                    ops.push(Op::ConvGradX(g, p));
+                    ops.push(k.conv_grad_input.dispatch(g, &p));
                 }
             };
         for l in 0..d {
@@ -639,7 +644,7 @@ impl GpuTrainer {
             let g = k.up_grad_weight.bind(
                 dev,
                 "up.grad",
-                [
+                &[
                     prev,
                     &gu[l],
                     &part_w,
@@ -649,17 +654,19 @@ impl GpuTrainer {
                     &uniform("up.grad", bytemuck::bytes_of(&ugp)),
                 ],
             );
-            ops.push(Op::UpGradW(g, ugp));
+            ops.push(k.up_grad_weight.dispatch(g, &ugp));
             extra.extend([part_w, part_b]);
             let g = k.up_grad_input.bind(
                 dev,
                 "up.grad_input",
-                &gu[l],
-                &w.weight,
-                gprev,
-                &uniform("up.grad_input", bytemuck::bytes_of(&up)),
+                &[
+                    &gu[l],
+                    &w.weight,
+                    gprev,
+                    &uniform("up.grad_input", bytemuck::bytes_of(&up)),
+                ],
             );
-            ops.push(Op::UpGradX(g, up));
+            ops.push(k.up_grad_input.dispatch(g, &up));
         }
         back_conv(
             &mut ops,
@@ -702,12 +709,14 @@ impl GpuTrainer {
             let g = k.pool_grad.bind(
                 dev,
                 "pool.grad",
-                &s[l],
-                &gp[l],
-                &gs[l],
-                &uniform("pool.grad", bytemuck::bytes_of(&pp)),
+                &[
+                    &s[l],
+                    &gp[l],
+                    &gs[l],
+                    &uniform("pool.grad", bytemuck::bytes_of(&pp)),
+                ],
             );
-            ops.push(Op::PoolGrad(g, pp));
+            ops.push(k.pool_grad.dispatch(g, &pp));
             back_conv(
                 &mut ops,
                 &mut extra,
@@ -745,9 +754,9 @@ impl GpuTrainer {
             let g = k.adam.bind(
                 dev,
                 &p.name,
-                [&p.grad, &p.weight, &p.m, &p.v, &p.adam_params],
+                &[&p.grad, &p.weight, &p.m, &p.v, &p.adam_params],
             );
-            ops.push(Op::Adam(g, ap));
+            ops.push(k.adam.dispatch(g, &ap));
         }
         self.ops = ops;
         self._buffers.extend(extra);
@@ -770,8 +779,6 @@ impl GpuTrainer {
         }
         self.step += 1;
         let ctx = &self.ctx;
-        let fk = ctx.kernels();
-        let k = &self.kernels;
         let packed: Vec<f32> = x.iter().flat_map(|&v| [v, 0.0, 0.0, 0.0]).collect();
         ctx.checked("a training step", || {
             ctx.queue
@@ -787,20 +794,7 @@ impl GpuTrainer {
             {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
                 for op in &self.ops {
-                    match op {
-                        Op::Conv(g, p) => fk.conv3x3.record(&mut pass, g, p),
-                        Op::Pool(g, p) => fk.maxpool2x2.record(&mut pass, g, p),
-                        Op::Up(g, p) => fk.upconv2x2.record(&mut pass, g, p),
-                        Op::Head(g, p) => fk.head1x1.record(&mut pass, g, p),
-                        Op::Loss(g, p) => k.loss.record(&mut pass, g, p),
-                        Op::HeadGrad(g, p) => k.head_grad.record(&mut pass, g, p),
-                        Op::ConvGradW(g, p) => k.conv_grad_weight.record(&mut pass, g, p),
-                        Op::ConvGradX(g, p) => k.conv_grad_input.record(&mut pass, g, p),
-                        Op::PoolGrad(g, p) => k.pool_grad.record(&mut pass, g, p),
-                        Op::UpGradX(g, p) => k.up_grad_input.record(&mut pass, g, p),
-                        Op::UpGradW(g, p) => k.up_grad_weight.record(&mut pass, g, p),
-                        Op::Adam(g, p) => k.adam.record(&mut pass, g, p),
-                    }
+                    op.record(&mut pass);
                 }
             }
             encoder.copy_buffer_to_buffer(&self.sums, 0, &self.sums_staging, 0, 32);

@@ -127,9 +127,7 @@ fn random_frame(seed: u64, w: usize, h: usize, bits: u32) -> Frame {
 
 #[test]
 fn gpu_flatfield_equals_the_reference_bit_for_bit() {
-    use emunet::kernels::FlatFieldParams;
     let ctx = common::ctx();
-    let k = ctx.kernels();
     for (seed, (w, h, bits)) in [
         (1, 1, 8),
         (5, 3, 8),
@@ -158,8 +156,8 @@ fn gpu_flatfield_equals_the_reference_bit_for_bit() {
         *words.last_mut().unwrap() |= 0xA5A5_A5A5 & padding;
         let raw = ctx.upload("raw", &words);
         let gpu = emunet::flatfield::GpuFlatField::upload(&ctx, &flat);
-        let (group, p): (_, FlatFieldParams) = gpu.bind(&ctx, &raw, w, h, bits).unwrap();
-        common::run(&ctx, |pass| k.flatfield.record(pass, &group, &p));
+        let dispatch = gpu.dispatch(&ctx, &raw, w, h, bits).unwrap();
+        common::run(&ctx, |pass| dispatch.record(pass));
         let got: Vec<u32> = ctx.read(&raw).unwrap();
         let corrected = Frame::from_packed_words(w, h, bits, &got).unwrap();
         assert_eq!(corrected, expected, "{w}×{h} {bits}-bit");
@@ -170,7 +168,7 @@ fn gpu_flatfield_equals_the_reference_bit_for_bit() {
         );
         // Another frame size is refused with a clear error.
         let err = gpu
-            .bind(&ctx, &raw, w + 1, h, bits)
+            .dispatch(&ctx, &raw, w + 1, h, bits)
             .unwrap_err()
             .to_string();
         assert!(err.contains("flat-field is for"), "{err}");

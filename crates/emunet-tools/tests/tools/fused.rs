@@ -114,25 +114,23 @@ fn cpu_adapters_read_fused_weights_from_uniform_windows() {
     if ctx.info.device_type != wgpu::DeviceType::Cpu {
         return;
     }
-    let k = ctx.fused_kernels(Precision::F32);
+    use emunet::fused::{conv_config, upconv_config};
+    use emunet::kernels::Epilogue;
+    let v = ctx.variant();
+    let p = Precision::F32;
     for storage in [
-        Conv3x3Storage::Frame,
-        Conv3x3Storage::Textures,
-        Conv3x3Storage::Head(emunet::kernels::ProbFormat::U8),
+        Conv3x3Storage::Frame(p),
+        Conv3x3Storage::Textures(p, Epilogue::Store),
+        Conv3x3Storage::Textures(p, Epilogue::Head(emunet::kernels::ProbFormat::U8)),
     ] {
-        assert_eq!(k.conv_for(storage, 4).weights, WeightsIn::Uniform);
+        assert_eq!(conv_config(v, storage, 4).weights, WeightsIn::Uniform);
     }
-    assert_eq!(
-        k.conv_for(Conv3x3Storage::Textures, 16).weights,
-        WeightsIn::Uniform
-    );
-    assert_eq!(
-        k.conv_for(Conv3x3Storage::Textures, 32).weights,
-        WeightsIn::Storage
-    );
+    let store = Conv3x3Storage::Textures(p, Epilogue::Store);
+    assert_eq!(conv_config(v, store, 16).weights, WeightsIn::Uniform);
+    assert_eq!(conv_config(v, store, 32).weights, WeightsIn::Storage);
     // Up-convs: whole tensors up to 64 → 32 channels (UNet(2,16)) fit, 128 → 64 do not.
-    assert_eq!(k.upconv_for(16, 8).weights, WeightsIn::Uniform);
-    assert_eq!(k.upconv_for(32, 16).weights, WeightsIn::Storage);
+    assert_eq!(upconv_config(v, p, 16, 8).weights, WeightsIn::Uniform);
+    assert_eq!(upconv_config(v, p, 32, 16).weights, WeightsIn::Storage);
 }
 
 /// Encoder pools run in conv2's epilogue (conv3x3_two_rows_pool.wgsl) — no pool dispatch of their own —

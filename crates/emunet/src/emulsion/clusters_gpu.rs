@@ -12,7 +12,9 @@ use crate::clusters::{Cluster, Connectivity, Moments};
 use crate::error::{Error, Result};
 use crate::gpu::{Context, read_mapped_prefix};
 use crate::kernels::cluster_moments::STRIDE;
-use crate::kernels::{LabelParams, MomentsParams, WeightSource};
+use crate::kernels::{
+    ClusterMoments, Dispatch, LabelComponents, LabelParams, MomentsParams, WeightSource,
+};
 use std::sync::Arc;
 
 /// Where a pipeline labels its mask and measures the clusters. Both give identical clusters
@@ -85,7 +87,6 @@ pub struct ClusterPlan {
     /// Rows of the cluster table: the most clusters the mask can hold ([`capacity`]).
     pub capacity: usize,
     label_params: LabelParams,
-    moments_params: MomentsParams,
     /// Final labels: 0 = background, k = cluster k − 1.
     pub labels: wgpu::Buffer,
     blocks: wgpu::Buffer,
@@ -93,8 +94,10 @@ pub struct ClusterPlan {
     pub table: wgpu::Buffer,
     count_staging: wgpu::Buffer,
     table_staging: wgpu::Buffer,
-    label_group: wgpu::BindGroup,
-    moments_group: wgpu::BindGroup,
+    /// The labelling's dispatches (`label_components.wgsl`).
+    label: Dispatch,
+    /// The sums' dispatches (`cluster_moments.wgsl`).
+    moments: Dispatch,
     /// Table rows that may be non-zero: those of the last frame read, or None (all) when work was
     /// recorded and not read. `record` clears them.
     dirty_rows: std::cell::Cell<Option<usize>>,
@@ -138,7 +141,6 @@ impl ClusterPlan {
                 ctx.max_binding_bytes() >> 20
             )));
         }
-        let k = ctx.kernels();
         let label_params =
             LabelParams::new(w as u32, h as u32, connectivity == Connectivity::Eight);
         let moments_params = MomentsParams::new(
@@ -158,38 +160,36 @@ impl ClusterPlan {
             ctx.uniform("clusters.label.params", &label_params),
             ctx.uniform("clusters.moments.params", &moments_params),
         ];
-        let label_group = k.label_components.bind(
-            &ctx.device,
-            mask,
-            &parent,
-            &blocks,
-            &list,
-            &labels,
-            &params[0],
+        let label = ctx.kernel::<LabelComponents>(());
+        let label = label.dispatch(
+            label.bind(
+                &ctx.device,
+                "label_components",
+                &[mask, &parent, &blocks, &list, &labels, &params[0]],
+            ),
+            &label_params,
         );
-        let moments_group = k.cluster_moments.bind(
-            &ctx.device,
-            &list,
-            &labels,
-            weights,
-            offset,
-            &blocks,
-            &table,
-            &params[1],
+        let moments = ctx.kernel::<ClusterMoments>(());
+        let moments = moments.dispatch(
+            moments.bind(
+                &ctx.device,
+                "cluster_moments",
+                &[&list, &labels, weights, offset, &blocks, &table, &params[1]],
+            ),
+            &moments_params,
         );
         Ok(ClusterPlan {
             width: w,
             height: h,
             capacity,
             label_params,
-            moments_params,
             count_staging: ctx.staging("clusters.count.staging", 4),
             table_staging: ctx.staging("clusters.table.staging", table.size()),
             labels,
             blocks,
             table,
-            label_group,
-            moments_group,
+            label,
+            moments,
             // wgpu creates buffers zeroed.
             dirty_rows: std::cell::Cell::new(Some(0)),
             expected_rows: std::cell::Cell::new(capacity.min(4096)),
@@ -202,8 +202,7 @@ impl ClusterPlan {
 
     /// Records the labelling and the sums into `encoder` (one compute pass), and the copies of the
     /// cluster count and of the rows the last frame suggests for [`ClusterPlan::read`].
-    pub fn record(&self, ctx: &Context, encoder: &mut wgpu::CommandEncoder) {
-        let k = ctx.kernels();
+    pub fn record(&self, encoder: &mut wgpu::CommandEncoder) {
         encoder.clear_buffer(&self.labels, 0, None);
         match self.dirty_rows.take() {
             Some(0) => {}
@@ -212,10 +211,8 @@ impl ClusterPlan {
         }
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
-            k.label_components
-                .record(&mut pass, &self.label_group, &self.label_params);
-            k.cluster_moments
-                .record(&mut pass, &self.moments_group, &self.moments_params);
+            self.label.record(&mut pass);
+            self.moments.record(&mut pass);
         }
         encoder.copy_buffer_to_buffer(
             &self.blocks,
@@ -392,7 +389,7 @@ impl GpuClusters {
                     .write_buffer(&uploads.weights, 0, bytemuck::cast_slice(v));
             }
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
-            plan.record(&ctx, &mut encoder);
+            plan.record(&mut encoder);
             ctx.submit(encoder);
         })
     }

@@ -301,14 +301,14 @@ impl GpuFlatField {
 
     /// The dispatch that corrects `raw` (a packed `width × height` frame of `bits` bits) in place,
     /// or a shape error when the flat-field is for another frame size.
-    pub fn bind(
+    pub fn dispatch(
         &self,
         ctx: &crate::gpu::Context,
         raw: &wgpu::Buffer,
         width: usize,
         height: usize,
         bits: u32,
-    ) -> Result<(wgpu::BindGroup, crate::kernels::FlatFieldParams)> {
+    ) -> Result<crate::kernels::Dispatch> {
         check_size((self.width, self.height), (width, height))?;
         let count = width * height;
         let p = crate::kernels::FlatFieldParams {
@@ -317,14 +317,17 @@ impl GpuFlatField {
             bits,
             words: count.div_ceil(32 / bits as usize) as u32,
         };
-        let group = ctx.kernels().flatfield.bind(
+        let kernel = ctx.kernel::<crate::kernels::FlatFieldKernel>(());
+        let group = kernel.bind(
             &ctx.device,
             "flatfield",
-            raw,
-            &self.offset,
-            &self.inverse_gain,
-            &ctx.uniform("flatfield.params", &p),
+            &[
+                raw,
+                &self.offset,
+                &self.inverse_gain,
+                &ctx.uniform("flatfield.params", &p),
+            ],
         );
-        Ok((group, p))
+        Ok(kernel.dispatch(group, &p))
     }
 }

@@ -1,6 +1,6 @@
 //! Wrapper of `shaders/adam.wgsl`: one bias-corrected AdamW step over a parameter buffer.
 
-use super::{Access, bind, grid_2d, layout, pipeline};
+use super::{Access, Kernel, grid_2d, numbered};
 
 /// `shaders/adam.wgsl`: one bias-corrected AdamW step, element-wise over a parameter buffer.
 pub const SOURCE: &str = include_str!("../../shaders/adam.wgsl");
@@ -48,42 +48,30 @@ impl AdamParams {
     }
 }
 
-/// The AdamW step's pipeline and its bind-group layout.
-pub struct Adam {
-    /// The compute pipeline.
-    pub pipeline: wgpu::ComputePipeline,
-    /// Its bind-group layout: grad, param, m, v (storage), params (uniform).
-    pub layout: wgpu::BindGroupLayout,
-}
+/// The AdamW update, one invocation per parameter: bindings grad (read), param, m, v
+/// (read-write), params (uniform).
+pub struct Adam;
 
-impl Adam {
-    /// Builds the pipeline and layout on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
+impl Kernel for Adam {
+    type Config = ();
+    type Params = AdamParams;
+    const NAME: &'static str = "adam";
+
+    fn source((): ()) -> String {
+        SOURCE.to_string()
+    }
+
+    fn bindings((): ()) -> Vec<(u32, Access)> {
         use Access::*;
-        let layout = layout(
-            device,
-            "adam",
-            &[Read, ReadWrite, ReadWrite, ReadWrite, Uniform],
-        );
-        let pipeline = pipeline(device, "adam", SOURCE, "main", &layout);
-        Adam { pipeline, layout }
+        numbered(&[Read, ReadWrite, ReadWrite, ReadWrite, Uniform])
     }
 
-    /// Buffers in binding order: grad, param, m, v, params.
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        label: &str,
-        buffers: [&wgpu::Buffer; 5],
-    ) -> wgpu::BindGroup {
-        bind(device, &self.layout, label, &buffers)
-    }
-
-    /// Records one dispatch into `pass`: one invocation per element of `p.count`.
-    pub fn record(&self, pass: &mut wgpu::ComputePass, group: &wgpu::BindGroup, p: &AdamParams) {
+    fn grid((): (), p: &AdamParams) -> Vec<[u32; 3]> {
         let [x, y] = grid_2d(p.count);
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, group, &[]);
-        pass.dispatch_workgroups(x, y, 1);
+        vec![[x, y, 1]]
+    }
+
+    fn configs() -> Vec<()> {
+        vec![()]
     }
 }

@@ -1,13 +1,13 @@
 //! Wrapper of `shaders/cluster_moments.wgsl`: exact per-cluster sums of a labelling (the GPU form
 //! of `clusters::moments`).
 
-use super::{Access, bind, grid_2d, layout, pipeline};
+use super::{Access, Kernel, grid_2d, numbered};
 
 /// `shaders/cluster_moments.wgsl`: exact per-cluster sums (area, moments, weight sums, bounding
 /// box, peak) with integer atomics; entries `accumulate` and `peaks`.
 pub const SOURCE: &str = include_str!("../../shaders/cluster_moments.wgsl");
 
-/// u32 words per table row (must match `STRIDE` in the shader).
+/// u32 words per table row (`STRIDE`; tests/host/layouts.rs checks the shader's).
 pub const STRIDE: usize = 26;
 
 /// Where each pixel's weight comes from.
@@ -75,71 +75,33 @@ impl MomentsParams {
     }
 }
 
-/// The cluster-moments pipelines (two entry points) and their shared bind-group layout.
-pub struct ClusterMoments {
-    /// Entry `accumulate`: adds each run of on pixels to its cluster's table row.
-    pub accumulate: wgpu::ComputePipeline,
-    /// Entry `peaks`: the first pixel holding each row's peak weight (runs after `accumulate`).
-    pub peaks: wgpu::ComputePipeline,
-    /// The shared bind-group layout: list, labels, weights, offset, blocks, table, params.
-    pub layout: wgpu::BindGroupLayout,
-}
+/// Per-cluster sums of a labelling: `accumulate` adds each run of on pixels to its cluster's
+/// table row, then `peaks` finds the first pixel holding each row's peak weight. Bindings list,
+/// labels, weights, offset, blocks (read), table (read-write), params (uniform).
+pub struct ClusterMoments;
 
-impl ClusterMoments {
-    /// Builds both pipelines and the layout on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
+impl Kernel for ClusterMoments {
+    type Config = ();
+    type Params = MomentsParams;
+    const NAME: &'static str = "cluster_moments";
+    const ENTRIES: &'static [&'static str] = &["accumulate", "peaks"];
+
+    fn source((): ()) -> String {
+        SOURCE.to_string()
+    }
+
+    fn bindings((): ()) -> Vec<(u32, Access)> {
         use Access::*;
-        let layout = layout(
-            device,
-            "cluster_moments",
-            &[Read, Read, Read, Read, Read, ReadWrite, Uniform],
-        );
-        let stage = |entry: &str| {
-            pipeline(
-                device,
-                &format!("cluster_moments.{entry}"),
-                SOURCE,
-                entry,
-                &layout,
-            )
-        };
-        ClusterMoments {
-            accumulate: stage("accumulate"),
-            peaks: stage("peaks"),
-            layout,
-        }
+        numbered(&[Read, Read, Read, Read, Read, ReadWrite, Uniform])
     }
 
-    /// `list` and `blocks` are label_components'; `table` holds capacity · STRIDE u32, zero in
-    /// every row the labelling will number (an empty row is all zeros).
-    #[allow(clippy::too_many_arguments)]
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        list: &wgpu::Buffer,
-        labels: &wgpu::Buffer,
-        weights: &wgpu::Buffer,
-        offset: &wgpu::Buffer,
-        blocks: &wgpu::Buffer,
-        table: &wgpu::Buffer,
-        params: &wgpu::Buffer,
-    ) -> wgpu::BindGroup {
-        bind(
-            device,
-            &self.layout,
-            "cluster_moments",
-            &[list, labels, weights, offset, blocks, table, params],
-        )
-    }
-
-    /// Records `accumulate` then `peaks`, one workgroup of 64 per `BLOCK` pixels.
-    pub fn record(&self, pass: &mut wgpu::ComputePass, group: &wgpu::BindGroup, p: &MomentsParams) {
+    fn grid((): (), p: &MomentsParams) -> Vec<[u32; 3]> {
         // One workgroup of 64 per block of pixels.
         let [x, y] = grid_2d((p.w * p.h).div_ceil(super::label_components::BLOCK) * 64);
-        pass.set_bind_group(0, group, &[]);
-        for stage in [&self.accumulate, &self.peaks] {
-            pass.set_pipeline(stage);
-            pass.dispatch_workgroups(x, y, 1);
-        }
+        vec![[x, y, 1]; 2]
+    }
+
+    fn configs() -> Vec<()> {
+        vec![()]
     }
 }

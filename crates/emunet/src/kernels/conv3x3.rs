@@ -3,8 +3,8 @@
 //! files `conv3x3_{buffers,textures,frame,head1x1}.wgsl`).
 
 use super::{
-    Access, Precision, UNIFORM_WINDOW_BYTES, Variant, WeightsIn, bind, bind_at, div_ceil, grid_2d,
-    layout_at, pipeline,
+    Access, Kernel, Precision, Storage, UNIFORM_WINDOW_BYTES, Variant, WeightsIn, div_ceil,
+    grid_2d, numbered,
 };
 
 /// `shaders/conv3x3.wgsl`: the forward conv's computation (3×3, bias, ReLU), one or two inputs.
@@ -44,11 +44,12 @@ pub const SOURCE_HEAD_PROB_F32: &str = include_str!("../../shaders/conv3x3_head_
 pub const SOURCE_HEAD_PROB_F16: &str = include_str!("../../shaders/conv3x3_head_prob_f16.wgsl");
 /// `shaders/conv3x3_head_prob_u8.wgsl`: `store_prob` packing four round(255·p) bytes per word.
 pub const SOURCE_HEAD_PROB_U8: &str = include_str!("../../shaders/conv3x3_head_prob_u8.wgsl");
-/// Pixels along x and vec4 output groups written by one invocation (must match the shader).
+/// Pixels along x written by one invocation (`PX`; tests/host/layouts.rs checks the shader's).
 pub const PX: u32 = 8;
-/// Vec4 output groups written by one invocation (must match the shader's `OB`).
+/// Vec4 output groups written by one invocation (`OB`; tests/host/layouts.rs checks the shader's).
 pub const OB: u32 = 4;
-/// Pixels along x of the 2-row block of `conv3x3_two_rows.wgsl` (must match its PW).
+/// Pixels along x of the 2-row block of `conv3x3_two_rows.wgsl` (`PW`; tests/host/layouts.rs
+/// checks the shader's).
 pub const PW: u32 = 4;
 
 /// The most input groups whose weights for one block of OB output groups fit a window.
@@ -66,15 +67,9 @@ pub fn window_offset(ob: u32, cin4: u32) -> u64 {
     ob as u64 * (OB * cin4 * 36 * 16) as u64
 }
 
-/// A conv3x3-family WGSL module with its weights in a storage buffer: the shared register
-/// blocks, the op's body (`SOURCE` here, or conv3x3_grad_input's), and the variant's weight
-/// loading and entry point.
-pub fn module_source(body: &str, variant: Variant) -> String {
-    module_source_with(body, WeightsIn::Storage, variant)
-}
-
-/// As `module_source`, with the weights where `weights` says.
-pub fn module_source_with(body: &str, weights: WeightsIn, variant: Variant) -> String {
+/// A conv3x3-family WGSL module: the shared register blocks, the op's body (`SOURCE` here, or
+/// conv3x3_grad_input's), the weights where `weights` says, and the variant's entry point.
+pub fn module_source(body: &str, weights: WeightsIn, variant: Variant) -> String {
     let weights = match weights {
         WeightsIn::Storage => SOURCE_WEIGHTS_STORAGE,
         WeightsIn::Uniform => SOURCE_WEIGHTS_UNIFORM,
@@ -87,110 +82,72 @@ pub fn module_source_with(body: &str, weights: WeightsIn, variant: Variant) -> S
 }
 
 /// Where a conv3x3 module's activations live: its storage file (see `shaders/conv3x3.wgsl`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Conv3x3Storage {
     /// Storage buffers in and out (training, the per-operation engine).
     Buffers,
-    /// Fused engine: texture array in, storage texture array out (the 4 × 2-pixel body,
+    /// Fused engine's first conv: the raw frame words in (normalised in the load), a storage
+    /// texture array in this precision out.
+    Frame(Precision),
+    /// Fused engine: a texture array in, and what the epilogue writes out (storage textures in
+    /// this precision).
+    Textures(Precision, Epilogue),
+}
+
+/// What a fused texture conv writes after bias and ReLU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Epilogue {
+    /// The activations, to a storage texture array (the 4 × 2-pixel body,
     /// `conv3x3_two_rows.wgsl`).
-    Textures,
-    /// Fused engine's first conv: the raw frame words in (normalised in the load), texture out.
-    Frame,
-    /// Fused engine's last conv: texture in, head + sigmoid + threshold epilogue, the
-    /// probability map in this format and the mask out.
-    Head(super::ProbFormat),
-    /// Fused engine's encoder conv2: as `Textures`, and its 2×2 max-pool into a second storage
-    /// texture (binding 8, `conv3x3_two_rows_pool.wgsl`).
+    Store,
+    /// As `Store`, and their 2×2 max-pool into a second storage texture array (binding 8,
+    /// `conv3x3_two_rows_pool.wgsl`): the encoder's conv2.
     Pool,
+    /// The 1×1 head, sigmoid and threshold: the probability map in this format and the mask
+    /// (`conv3x3_head1x1.wgsl`): the last conv.
+    Head(super::ProbFormat),
 }
 
-impl Conv3x3Storage {
-    fn source(self) -> String {
-        match self {
-            Conv3x3Storage::Buffers => SOURCE_BUFFERS.to_string(),
-            Conv3x3Storage::Textures => format!("{SOURCE_TEXTURES}\n{SOURCE_TWO_ROWS_NOPOOL}"),
-            Conv3x3Storage::Frame => format!(
-                "{}\n{SOURCE_FRAME}\n{SOURCE_TEXTURE_OUT}",
-                super::normalize::SOURCE_FRAME_PIXEL
-            ),
-            Conv3x3Storage::Head(prob) => {
-                format!("{SOURCE_TEXTURES}\n{}\n{SOURCE_HEAD}", prob.source())
-            }
-            Conv3x3Storage::Pool => format!("{SOURCE_TEXTURES}\n{SOURCE_TWO_ROWS_POOL}"),
+impl Epilogue {
+    /// Every epilogue.
+    pub const ALL: [Epilogue; 5] = [
+        Epilogue::Store,
+        Epilogue::Pool,
+        Epilogue::Head(super::ProbFormat::F32),
+        Epilogue::Head(super::ProbFormat::F16),
+        Epilogue::Head(super::ProbFormat::U8),
+    ];
+}
+
+/// What selects one compiled conv.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Conv3x3Config {
+    /// How weight blocks reach the registers.
+    pub variant: Variant,
+    /// Where the activations live, and the epilogue of texture convs.
+    pub storage: Conv3x3Storage,
+    /// Where the weights live: a storage buffer or uniform windows (changes the grid; uniform
+    /// windows need the subgroup variant and batch 1: see [`WeightsIn::Uniform`]).
+    pub weights: WeightsIn,
+}
+
+impl Conv3x3Config {
+    /// The conv on storage buffers with storage weights (training, the per-operation engine).
+    pub fn buffers(variant: Variant) -> Self {
+        Conv3x3Config {
+            variant,
+            storage: Conv3x3Storage::Buffers,
+            weights: WeightsIn::Storage,
         }
     }
 
-    /// The bindings the storage file and conv3x3.wgsl declare together (storage textures in
-    /// `format`).
-    fn bindings(self, format: wgpu::TextureFormat, weights: WeightsIn) -> Vec<(u32, Access)> {
-        use Access::{Read, ReadWrite, Texture, Uniform};
-        let storage_texture = Access::StorageTexture(format);
-        let w = match weights {
-            WeightsIn::Storage => Read,
-            WeightsIn::Uniform => Uniform,
-        };
-        match self {
-            Conv3x3Storage::Buffers => vec![
-                (0, Read),
-                (1, Read),
-                (2, w),
-                (3, Read),
-                (4, ReadWrite),
-                (5, Uniform),
-            ],
-            Conv3x3Storage::Textures => vec![
-                (0, Texture),
-                (2, w),
-                (3, Read),
-                (4, storage_texture),
-                (5, Uniform),
-            ],
-            Conv3x3Storage::Frame => vec![
-                (0, Read),
-                (2, w),
-                (3, Read),
-                (4, storage_texture),
-                (5, Uniform),
-                (7, Uniform),
-            ],
-            Conv3x3Storage::Head(_) => vec![
-                (0, Texture),
-                (2, w),
-                (3, Read),
-                (4, ReadWrite),
-                (5, Uniform),
-                (6, Uniform),
-                (9, ReadWrite),
-            ],
-            Conv3x3Storage::Pool => vec![
-                (0, Texture),
-                (2, w),
-                (3, Read),
-                (4, storage_texture),
-                (5, Uniform),
-                (8, storage_texture),
-            ],
-        }
+    /// Whether the module is the 4 × 2-pixel texture body (`conv3x3_two_rows.wgsl`).
+    fn two_rows(self) -> bool {
+        matches!(
+            self.storage,
+            Conv3x3Storage::Textures(_, Epilogue::Store | Epilogue::Pool)
+        )
     }
-}
-
-/// The forward conv's module for a variant, activations in storage buffers.
-pub fn source(variant: Variant) -> String {
-    source_with(variant, Conv3x3Storage::Buffers)
-}
-
-/// The forward conv's module for a variant and storage, weights in a storage buffer.
-pub fn source_with(variant: Variant, storage: Conv3x3Storage) -> String {
-    source_full(variant, storage, WeightsIn::Storage)
-}
-
-/// The forward conv's module for a variant, storage and weights location.
-pub fn source_full(variant: Variant, storage: Conv3x3Storage, weights: WeightsIn) -> String {
-    let body = match storage {
-        Conv3x3Storage::Textures | Conv3x3Storage::Pool => SOURCE_TWO_ROWS,
-        _ => SOURCE,
-    };
-    module_source_with(&format!("{body}\n{}", storage.source()), weights, variant)
 }
 
 /// Mirrors `HeadParams` in `conv3x3_head1x1.wgsl`: the head's weights by channel group (zero
@@ -267,122 +224,134 @@ impl Conv3x3Params {
     }
 }
 
-/// A compiled 3×3 conv: its pipeline, layout and the choices it was built with.
-pub struct Conv3x3 {
-    /// The compute pipeline.
-    pub pipeline: wgpu::ComputePipeline,
-    /// Its bind-group layout: the bindings of `storage` and `weights`, by the shader's numbers.
-    pub layout: wgpu::BindGroupLayout,
-    /// How weight blocks reach the registers (direct or subgroup).
-    pub variant: Variant,
-    /// Where the activations live (selects the storage file and its bindings).
-    pub storage: Conv3x3Storage,
-    /// Where the weights live: a storage buffer or uniform windows (changes `grid`).
-    pub weights: WeightsIn,
-}
+/// The 3×3 conv + bias + ReLU, one or two (concatenated) inputs: bindings by storage (see
+/// `shaders/conv3x3_*.wgsl`): buffers x_a, x_b, weight, bias (read), y (read-write), params;
+/// textures x (0), weight (2), bias (3), y (4), params (5), and the frame's params (7), the pool's
+/// output (8) or the head's params (6) and mask (9).
+pub struct Conv3x3;
 
-impl Conv3x3 {
-    /// The conv on storage buffers.
-    pub fn new(device: &wgpu::Device, variant: Variant) -> Self {
-        Self::with_storage(device, variant, Conv3x3Storage::Buffers)
-    }
+impl Kernel for Conv3x3 {
+    type Config = Conv3x3Config;
+    type Params = Conv3x3Params;
+    const NAME: &'static str = "conv3x3";
 
-    /// The conv with `storage`, f32 storage textures and storage-buffer weights.
-    pub fn with_storage(device: &wgpu::Device, variant: Variant, storage: Conv3x3Storage) -> Self {
-        Self::fused(device, variant, storage, Precision::F32)
-    }
-
-    /// The conv with `storage`, its storage textures (if any) in `precision`'s format.
-    pub fn fused(
-        device: &wgpu::Device,
-        variant: Variant,
-        storage: Conv3x3Storage,
-        precision: Precision,
-    ) -> Self {
-        Self::fused_with(device, variant, storage, precision, WeightsIn::Storage)
-    }
-
-    /// The conv with `storage` and its weights where `weights` says (uniform windows need the
-    /// subgroup variant and batch 1: see `WeightsIn::Uniform`).
-    pub fn fused_with(
-        device: &wgpu::Device,
-        variant: Variant,
-        storage: Conv3x3Storage,
-        precision: Precision,
-        weights: WeightsIn,
-    ) -> Self {
-        let label = format!("conv3x3 ({storage:?}, {precision:?}, {weights:?} weights)");
-        let bindings = storage.bindings(precision.format(), weights);
-        let layout = layout_at(device, &label, &bindings);
-        let source = precision.module(source_full(variant, storage, weights));
-        let pipeline = pipeline(device, &label, &source, "main", &layout);
-        Conv3x3 {
-            pipeline,
-            layout,
-            variant,
-            storage,
-            weights,
+    fn source(c: Conv3x3Config) -> String {
+        let body = if c.two_rows() {
+            SOURCE_TWO_ROWS
+        } else {
+            SOURCE
+        };
+        let io = match c.storage {
+            Conv3x3Storage::Buffers => SOURCE_BUFFERS.to_string(),
+            Conv3x3Storage::Frame(_) => format!(
+                "{}\n{SOURCE_FRAME}\n{SOURCE_TEXTURE_OUT}",
+                super::normalize::SOURCE_FRAME_PIXEL
+            ),
+            Conv3x3Storage::Textures(_, Epilogue::Store) => {
+                format!("{SOURCE_TEXTURES}\n{SOURCE_TWO_ROWS_NOPOOL}")
+            }
+            Conv3x3Storage::Textures(_, Epilogue::Pool) => {
+                format!("{SOURCE_TEXTURES}\n{SOURCE_TWO_ROWS_POOL}")
+            }
+            Conv3x3Storage::Textures(_, Epilogue::Head(prob)) => {
+                format!("{SOURCE_TEXTURES}\n{}\n{SOURCE_HEAD}", prob.source())
+            }
+        };
+        let module = module_source(&format!("{body}\n{io}"), c.weights, c.variant);
+        match c.storage {
+            Conv3x3Storage::Buffers => module,
+            Conv3x3Storage::Frame(precision) | Conv3x3Storage::Textures(precision, _) => {
+                precision.module(module)
+            }
         }
     }
 
-    /// A bind group from (binding, resource) pairs, for the texture storages (see
-    /// `shaders/conv3x3_*.wgsl` for which bindings each declares).
-    pub fn bind_resources(
-        &self,
-        device: &wgpu::Device,
-        label: &str,
-        entries: &[(u32, wgpu::BindingResource)],
-    ) -> wgpu::BindGroup {
-        bind_at(device, &self.layout, label, entries)
-    }
-
-    /// Binds the inputs `x_a`, `x_b` (pass `x_a` again for the single-input form), packed weights
-    /// and bias, the output `y` and the uniform `params`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        label: &str,
-        x_a: &wgpu::Buffer,
-        x_b: &wgpu::Buffer,
-        weight: &wgpu::Buffer,
-        bias: &wgpu::Buffer,
-        y: &wgpu::Buffer,
-        params: &wgpu::Buffer,
-    ) -> wgpu::BindGroup {
-        bind(
-            device,
-            &self.layout,
-            label,
-            &[x_a, x_b, weight, bias, y, params],
-        )
-    }
-
-    /// The dispatch grid for `p`: every output block, or with uniform weights the blocks of the
-    /// window that starts at `p.ob_first`.
-    pub fn grid(&self, p: &Conv3x3Params) -> [u32; 3] {
-        let [x, y] = match self.storage {
-            // Blocks of 4 pixels × 2 rows (conv3x3_two_rows.wgsl).
-            Conv3x3Storage::Textures | Conv3x3Storage::Pool => {
-                grid_2d(div_ceil(p.w, PW) * div_ceil(p.h, 2))
+    fn bindings(c: Conv3x3Config) -> Vec<(u32, Access)> {
+        use Access::{Read, ReadWrite, StorageTexture, Texture, Uniform};
+        let w = c.weights.access();
+        match c.storage {
+            Conv3x3Storage::Buffers => numbered(&[Read, Read, w, Read, ReadWrite, Uniform]),
+            Conv3x3Storage::Frame(precision) => vec![
+                (0, Read),
+                (2, w),
+                (3, Read),
+                (4, StorageTexture(precision.format())),
+                (5, Uniform),
+                (7, Uniform),
+            ],
+            Conv3x3Storage::Textures(precision, epilogue) => {
+                let out = StorageTexture(precision.format());
+                match epilogue {
+                    Epilogue::Store => {
+                        vec![(0, Texture), (2, w), (3, Read), (4, out), (5, Uniform)]
+                    }
+                    Epilogue::Pool => vec![
+                        (0, Texture),
+                        (2, w),
+                        (3, Read),
+                        (4, out),
+                        (5, Uniform),
+                        (8, out),
+                    ],
+                    Epilogue::Head(_) => vec![
+                        (0, Texture),
+                        (2, w),
+                        (3, Read),
+                        (4, ReadWrite),
+                        (5, Uniform),
+                        (6, Uniform),
+                        (9, ReadWrite),
+                    ],
+                }
             }
-            _ => grid_2d(div_ceil(p.w, PX) * p.h),
+        }
+    }
+
+    /// Every output block, or with uniform weights the blocks of the window that starts at
+    /// `p.ob_first`.
+    fn grid(c: Conv3x3Config, p: &Conv3x3Params) -> Vec<[u32; 3]> {
+        let [x, y] = if c.two_rows() {
+            // Blocks of 4 pixels × 2 rows (conv3x3_two_rows.wgsl).
+            grid_2d(div_ceil(p.w, PW) * div_ceil(p.h, 2))
+        } else {
+            grid_2d(div_ceil(p.w, PX) * p.h)
         };
         let blocks = div_ceil(p.co4, OB);
-        let z = match self.weights {
+        let z = match c.weights {
             WeightsIn::Storage => p.n * blocks,
             WeightsIn::Uniform => {
                 (blocks - p.ob_first.min(blocks)).min(window_blocks(p.ca4 + p.cb4))
             }
         };
-        [x, y, z]
+        vec![[x, y, z]]
     }
 
-    /// Records one dispatch of [`Self::grid`] into `pass`.
-    pub fn record(&self, pass: &mut wgpu::ComputePass, group: &wgpu::BindGroup, p: &Conv3x3Params) {
-        let [x, y, z] = self.grid(p);
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, group, &[]);
-        pass.dispatch_workgroups(x, y, z);
+    fn configs() -> Vec<Conv3x3Config> {
+        let mut storages = vec![Conv3x3Storage::Buffers];
+        for precision in [Precision::F32, Precision::F16] {
+            storages.push(Conv3x3Storage::Frame(precision));
+            for epilogue in Epilogue::ALL {
+                storages.push(Conv3x3Storage::Textures(precision, epilogue));
+            }
+        }
+        let mut all = Vec::new();
+        for storage in storages {
+            let texture = match storage {
+                Conv3x3Storage::Buffers => Storage::Buffers,
+                Conv3x3Storage::Frame(p) | Conv3x3Storage::Textures(p, _) => Storage::Textures(p),
+            };
+            for variant in Variant::ALL {
+                for weights in WeightsIn::ALL {
+                    if weights.allowed(variant, texture) {
+                        all.push(Conv3x3Config {
+                            variant,
+                            storage,
+                            weights,
+                        });
+                    }
+                }
+            }
+        }
+        all
     }
 }

@@ -1,7 +1,7 @@
 //! Wrapper of `shaders/conv3x3_grad_weight.wgsl`: conv3x3's weight and bias gradients (ReLU mask
 //! fused), as per-chunk partial sums and a fixed-order reduction.
 
-use super::{Access, bind, grid_2d, layout, pipeline};
+use super::{Access, Kernel, grid_2d, numbered};
 
 /// `shaders/conv3x3_grad_weight.wgsl`: weight and bias gradients, entries `partial` and `reduce`.
 pub const SOURCE: &str = include_str!("../../shaders/conv3x3_grad_weight.wgsl");
@@ -48,72 +48,36 @@ impl GradWeightParams {
     }
 }
 
-/// The conv3x3 weight-gradient pipelines (two entry points) and their shared layout.
-pub struct Conv3x3GradWeight {
-    /// Entry `partial`: each chunk's sums of the nine weight blocks and of the bias gradient.
-    pub partial: wgpu::ComputePipeline,
-    /// Entry `reduce`: sums the chunks' partials, in chunk order, into grad_w and grad_b.
-    pub reduce: wgpu::ComputePipeline,
-    /// The shared bind-group layout: x_a, x_b, dy, y, partial_w, partial_b, grad_w, grad_b, params.
-    pub layout: wgpu::BindGroupLayout,
-}
+/// conv3x3's weight and bias gradients: `partial` sums per chunk of rows, `reduce` adds the
+/// chunks. Bindings x_a, x_b, dy, y (read), partial_w, partial_b, grad_w, grad_b (read-write),
+/// params (uniform).
+pub struct Conv3x3GradWeight;
 
-impl Conv3x3GradWeight {
-    /// Builds both pipelines and the layout on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
+impl Kernel for Conv3x3GradWeight {
+    type Config = ();
+    type Params = GradWeightParams;
+    const NAME: &'static str = "conv3x3_grad_weight";
+    const ENTRIES: &'static [&'static str] = &["partial", "reduce"];
+
+    fn source((): ()) -> String {
+        SOURCE.to_string()
+    }
+
+    fn bindings((): ()) -> Vec<(u32, Access)> {
         use Access::*;
-        let layout = layout(
-            device,
-            "conv3x3_grad_weight",
-            &[
-                Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, Uniform,
-            ],
-        );
-        let partial = pipeline(
-            device,
-            "conv3x3_grad_weight.partial",
-            SOURCE,
-            "partial",
-            &layout,
-        );
-        let reduce = pipeline(
-            device,
-            "conv3x3_grad_weight.reduce",
-            SOURCE,
-            "reduce",
-            &layout,
-        );
-        Conv3x3GradWeight {
-            partial,
-            reduce,
-            layout,
-        }
+        numbered(&[
+            Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, Uniform,
+        ])
     }
 
-    /// Buffers in binding order: x_a, x_b, dy, y, partial_w, partial_b, grad_w, grad_b, params.
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        label: &str,
-        buffers: [&wgpu::Buffer; 9],
-    ) -> wgpu::BindGroup {
-        bind(device, &self.layout, label, &buffers)
-    }
-
-    /// Records `partial` (chunks · co4 · cin4 items), then `reduce` (co4 · cin4 · 36 + co4 items).
-    pub fn record(
-        &self,
-        pass: &mut wgpu::ComputePass,
-        group: &wgpu::BindGroup,
-        p: &GradWeightParams,
-    ) {
+    fn grid((): (), p: &GradWeightParams) -> Vec<[u32; 3]> {
         let cin4 = p.ca4 + p.cb4;
-        pass.set_bind_group(0, group, &[]);
-        let [x, y] = grid_2d(p.chunks() * p.co4 * cin4);
-        pass.set_pipeline(&self.partial);
-        pass.dispatch_workgroups(x, y, 1);
-        let [x, y] = grid_2d(p.co4 * cin4 * 36 + p.co4);
-        pass.set_pipeline(&self.reduce);
-        pass.dispatch_workgroups(x, y, 1);
+        let [px, py] = grid_2d(p.chunks() * p.co4 * cin4);
+        let [rx, ry] = grid_2d(p.co4 * cin4 * 36 + p.co4);
+        vec![[px, py, 1], [rx, ry, 1]]
+    }
+
+    fn configs() -> Vec<()> {
+        vec![()]
     }
 }

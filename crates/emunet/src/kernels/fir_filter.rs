@@ -1,15 +1,12 @@
 //! Wrapper of `shaders/fir_filter.wgsl`: equalisation and the classical FIR high-pass filter.
 
-use super::{Access, bind, grid_2d, layout, pipeline};
+use super::{Access, Kernel, grid_2d, numbered};
 
 /// `shaders/fir_filter.wgsl`: the equalisation gain and the integer-tap FIR filter; see [`source`].
 pub const SOURCE: &str = include_str!("../../shaders/fir_filter.wgsl");
 
-/// The filter's module: frame_pixel.wgsl (pixel unpacking) + fir_filter.wgsl.
-pub fn source() -> String {
-    format!("{}\n{SOURCE}", super::normalize::SOURCE_FRAME_PIXEL)
-}
-/// Adjacent outputs of one row written by one invocation (must match the shader).
+/// Adjacent outputs of one row written by one invocation (`PX`; tests/host/layouts.rs checks
+/// the shader's).
 pub const PX: u32 = 8;
 
 /// Mirrors `FirTaps`: a `k × k` kernel (k ≤ 6) padded to 6×6 with zero taps, row v's taps 0..3 in
@@ -71,62 +68,30 @@ impl FirFilterParams {
     }
 }
 
-/// The FIR filter's pipeline and its bind-group layout.
-pub struct FirFilter {
-    /// The compute pipeline (the module of [`source`]).
-    pub pipeline: wgpu::ComputePipeline,
-    /// Its bind-group layout: raw, stats (read), taps (uniform), r (read-write), params (uniform).
-    pub layout: wgpu::BindGroupLayout,
-}
+/// The classical pipeline's equalisation and k×k FIR filter, PX outputs of a row per invocation:
+/// bindings raw, stats (read), taps (uniform), the response r (read-write), params (uniform).
+pub struct FirFilter;
 
-impl FirFilter {
-    /// Builds the pipeline and layout on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
+impl Kernel for FirFilter {
+    type Config = ();
+    type Params = FirFilterParams;
+    const NAME: &'static str = "fir_filter";
+
+    fn source((): ()) -> String {
+        format!("{}\n{SOURCE}", super::normalize::SOURCE_FRAME_PIXEL)
+    }
+
+    fn bindings((): ()) -> Vec<(u32, Access)> {
         use Access::*;
-        let layout = layout(
-            device,
-            "fir_filter",
-            &[Read, Read, Uniform, ReadWrite, Uniform],
-        );
-        let pipeline = pipeline(device, "fir_filter", &source(), "main", &layout);
-        FirFilter { pipeline, layout }
+        numbered(&[Read, Read, Uniform, ReadWrite, Uniform])
     }
 
-    /// A bind group of the raw frame, frame_stats' `stats`, the taps, the response `r` and params.
-    #[allow(clippy::too_many_arguments)]
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        raw: &wgpu::Buffer,
-        stats: &wgpu::Buffer,
-        taps: &wgpu::Buffer,
-        r: &wgpu::Buffer,
-        params: &wgpu::Buffer,
-    ) -> wgpu::BindGroup {
-        bind(
-            device,
-            &self.layout,
-            "fir_filter",
-            &[raw, stats, taps, r, params],
-        )
-    }
-
-    /// Workgroups per axis: one invocation per `PX` adjacent outputs of a row.
-    pub fn grid(p: &FirFilterParams) -> [u32; 3] {
+    fn grid((): (), p: &FirFilterParams) -> Vec<[u32; 3]> {
         let [x, y] = grid_2d(p.w.div_ceil(PX) * p.h);
-        [x, y, 1]
+        vec![[x, y, 1]]
     }
 
-    /// Records one dispatch of [`Self::grid`] into `pass`.
-    pub fn record(
-        &self,
-        pass: &mut wgpu::ComputePass,
-        group: &wgpu::BindGroup,
-        p: &FirFilterParams,
-    ) {
-        let [x, y, z] = Self::grid(p);
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, group, &[]);
-        pass.dispatch_workgroups(x, y, z);
+    fn configs() -> Vec<()> {
+        vec![()]
     }
 }

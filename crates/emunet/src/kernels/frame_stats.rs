@@ -1,7 +1,7 @@
 //! Wrapper of `shaders/frame_stats.wgsl`: histogram of the raw frame, then mean and std of the
 //! normalised pixel values, all on the GPU.
 
-use super::{Access, bind, layout, pipeline};
+use super::{Access, Kernel, numbered};
 
 /// `shaders/frame_stats.wgsl`: the raw frame's histogram, then its mean, std and median.
 pub const SOURCE: &str = include_str!("../../shaders/frame_stats.wgsl");
@@ -20,67 +20,34 @@ pub struct FrameStatsParams {
     pub _pad: u32,
 }
 
-/// The frame-statistics pipelines (two entry points) and their shared bind-group layout.
-pub struct FrameStats {
-    /// Entry `histogram`: counts each pixel value with integer atomics.
-    pub histogram: wgpu::ComputePipeline,
-    /// Entry `reduce`: one workgroup turning the histogram into mean, std and median.
-    pub reduce: wgpu::ComputePipeline,
-    /// The shared bind-group layout: raw (read), hist, stats (read-write), params (uniform).
-    pub layout: wgpu::BindGroupLayout,
-}
+/// Histogram, mean, std and median of the raw frame: `histogram` (one invocation per packed
+/// word), then `reduce` (one workgroup). Bindings raw (read), hist, stats (read-write), params
+/// (uniform).
+pub struct FrameStats;
 
-impl FrameStats {
-    /// Builds both pipelines and the layout on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
+impl Kernel for FrameStats {
+    type Config = ();
+    type Params = FrameStatsParams;
+    const NAME: &'static str = "frame_stats";
+    const ENTRIES: &'static [&'static str] = &["histogram", "reduce"];
+
+    fn source((): ()) -> String {
+        SOURCE.to_string()
+    }
+
+    fn bindings((): ()) -> Vec<(u32, Access)> {
         use Access::*;
-        let layout = layout(
-            device,
-            "frame_stats",
-            &[Read, ReadWrite, ReadWrite, Uniform],
-        );
-        let histogram = pipeline(
-            device,
-            "frame_stats.histogram",
-            SOURCE,
-            "histogram",
-            &layout,
-        );
-        let reduce = pipeline(device, "frame_stats.reduce", SOURCE, "reduce", &layout);
-        FrameStats {
-            histogram,
-            reduce,
-            layout,
-        }
+        numbered(&[Read, ReadWrite, ReadWrite, Uniform])
     }
 
-    /// `hist` must hold 2^bits u32 and be cleared (zeroed) before each frame's `record`.
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        label: &str,
-        raw: &wgpu::Buffer,
-        hist: &wgpu::Buffer,
-        stats: &wgpu::Buffer,
-        params: &wgpu::Buffer,
-    ) -> wgpu::BindGroup {
-        bind(device, &self.layout, label, &[raw, hist, stats, params])
-    }
-
-    /// Records the histogram and the reduction (the caller clears `hist` before the pass).
-    pub fn record(
-        &self,
-        pass: &mut wgpu::ComputePass,
-        group: &wgpu::BindGroup,
-        p: &FrameStatsParams,
-    ) {
+    fn grid((): (), p: &FrameStatsParams) -> Vec<[u32; 3]> {
         let groups = p.words.div_ceil(64);
         let x = groups.min(32768);
         let y = groups.div_ceil(x);
-        pass.set_bind_group(0, group, &[]);
-        pass.set_pipeline(&self.histogram);
-        pass.dispatch_workgroups(x, y, 1);
-        pass.set_pipeline(&self.reduce);
-        pass.dispatch_workgroups(1, 1, 1);
+        vec![[x, y, 1], [1, 1, 1]]
+    }
+
+    fn configs() -> Vec<()> {
+        vec![()]
     }
 }

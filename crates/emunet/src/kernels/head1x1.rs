@@ -1,7 +1,7 @@
 //! Wrapper of `shaders/head1x1.wgsl`: 1×1 conv C → 1 + bias + sigmoid, writing a tile's core
 //! into the frame-sized probability map.
 
-use super::{Access, bind, div_ceil, layout, pipeline};
+use super::{Access, Kernel, div_ceil, numbered};
 
 /// `shaders/head1x1.wgsl`: the U-Net head, 1×1 conv C → 1, bias and sigmoid, cropped to the frame.
 pub const SOURCE: &str = include_str!("../../shaders/head1x1.wgsl");
@@ -49,53 +49,29 @@ impl Head1x1Params {
     }
 }
 
-/// The head's pipeline and its bind-group layout.
-pub struct Head1x1 {
-    /// The compute pipeline.
-    pub pipeline: wgpu::ComputePipeline,
-    /// Its bind-group layout: x, weight, bias (read), prob (read-write), params (uniform).
-    pub layout: wgpu::BindGroupLayout,
-}
+/// The 1×1 head with sigmoid, cropped into the frame-sized map, 8×8 pixels a workgroup: bindings
+/// x, weight, bias (read), the map (read-write), params (uniform).
+pub struct Head1x1;
 
-impl Head1x1 {
-    /// Builds the pipeline and layout on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
+impl Kernel for Head1x1 {
+    type Config = ();
+    type Params = Head1x1Params;
+    const NAME: &'static str = "head1x1";
+
+    fn source((): ()) -> String {
+        SOURCE.to_string()
+    }
+
+    fn bindings((): ()) -> Vec<(u32, Access)> {
         use Access::*;
-        let layout = layout(device, "head1x1", &[Read, Read, Read, ReadWrite, Uniform]);
-        let pipeline = pipeline(device, "head1x1", SOURCE, "main", &layout);
-        Head1x1 { pipeline, layout }
+        numbered(&[Read, Read, Read, ReadWrite, Uniform])
     }
 
-    /// A bind group of the input `x`, the head's `weight` and `bias`, the map `prob` and params.
-    #[allow(clippy::too_many_arguments)]
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        label: &str,
-        x: &wgpu::Buffer,
-        weight: &wgpu::Buffer,
-        bias: &wgpu::Buffer,
-        prob: &wgpu::Buffer,
-        params: &wgpu::Buffer,
-    ) -> wgpu::BindGroup {
-        bind(
-            device,
-            &self.layout,
-            label,
-            &[x, weight, bias, prob, params],
-        )
+    fn grid((): (), p: &Head1x1Params) -> Vec<[u32; 3]> {
+        vec![[div_ceil(p.cx1 - p.cx0, 8), div_ceil(p.cy1 - p.cy0, 8), 1]]
     }
 
-    /// Workgroups per axis: 8×8 groups covering the core rectangle.
-    pub fn grid(p: &Head1x1Params) -> [u32; 3] {
-        [div_ceil(p.cx1 - p.cx0, 8), div_ceil(p.cy1 - p.cy0, 8), 1]
-    }
-
-    /// Records one dispatch of [`Self::grid`] into `pass`.
-    pub fn record(&self, pass: &mut wgpu::ComputePass, group: &wgpu::BindGroup, p: &Head1x1Params) {
-        let [x, y, z] = Self::grid(p);
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, group, &[]);
-        pass.dispatch_workgroups(x, y, z);
+    fn configs() -> Vec<()> {
+        vec![()]
     }
 }

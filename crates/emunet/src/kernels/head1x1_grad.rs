@@ -1,6 +1,6 @@
 //! Wrapper of `shaders/head1x1_grad.wgsl`: the head's input, weight and bias gradients.
 
-use super::{Access, bind, grid_2d, layout, pipeline};
+use super::{Access, Kernel, grid_2d, numbered};
 
 /// `shaders/head1x1_grad.wgsl`: the head's backward, entries `grad_input`, `partial`, `reduce`.
 pub const SOURCE: &str = include_str!("../../shaders/head1x1_grad.wgsl");
@@ -27,72 +27,36 @@ impl HeadGradParams {
     }
 }
 
-/// The head's backward pipelines (three entry points) and their shared bind-group layout.
-pub struct Head1x1Grad {
-    /// Entry `grad_input`: dx = w · g, one invocation per pixel.
-    pub grad_input: wgpu::ComputePipeline,
-    /// Entry `partial`: per chunk and channel group, the sums of g · x (dW), and of g (db).
-    pub partial: wgpu::ComputePipeline,
-    /// Entry `reduce`: sums the chunks in order into grad_w and grad_b.
-    pub reduce: wgpu::ComputePipeline,
-    /// The shared bind-group layout: x, g, weight, dx, partial, grad_w, grad_b, params.
-    pub layout: wgpu::BindGroupLayout,
-}
+/// The head's backward: `grad_input` (the gradient into the last conv's output), then `partial`
+/// and `reduce` (its weight and bias gradients). Bindings x, g, weight (read), dx, partial,
+/// grad_w, grad_b (read-write), params (uniform).
+pub struct Head1x1Grad;
 
-impl Head1x1Grad {
-    /// Builds the three pipelines and the layout on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
+impl Kernel for Head1x1Grad {
+    type Config = ();
+    type Params = HeadGradParams;
+    const NAME: &'static str = "head1x1_grad";
+    const ENTRIES: &'static [&'static str] = &["grad_input", "partial", "reduce"];
+
+    fn source((): ()) -> String {
+        SOURCE.to_string()
+    }
+
+    fn bindings((): ()) -> Vec<(u32, Access)> {
         use Access::*;
-        let layout = layout(
-            device,
-            "head1x1_grad",
-            &[
-                Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, Uniform,
-            ],
-        );
-        let p = |entry: &str| {
-            pipeline(
-                device,
-                &format!("head1x1_grad.{entry}"),
-                SOURCE,
-                entry,
-                &layout,
-            )
-        };
-        Head1x1Grad {
-            grad_input: p("grad_input"),
-            partial: p("partial"),
-            reduce: p("reduce"),
-            layout,
-        }
+        numbered(&[
+            Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, Uniform,
+        ])
     }
 
-    /// Buffers in binding order: x, g, weight, dx, partial, grad_w, grad_b, params.
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        label: &str,
-        buffers: [&wgpu::Buffer; 8],
-    ) -> wgpu::BindGroup {
-        bind(device, &self.layout, label, &buffers)
+    fn grid((): (), p: &HeadGradParams) -> Vec<[u32; 3]> {
+        let [ix, iy] = grid_2d(p.count);
+        let [px, py] = grid_2d(p.chunks() * (p.c4 + 1));
+        let [rx, ry] = grid_2d(p.c4 + 1);
+        vec![[ix, iy, 1], [px, py, 1], [rx, ry, 1]]
     }
 
-    /// Records `grad_input`, `partial` and `reduce`, in that order.
-    pub fn record(
-        &self,
-        pass: &mut wgpu::ComputePass,
-        group: &wgpu::BindGroup,
-        p: &HeadGradParams,
-    ) {
-        pass.set_bind_group(0, group, &[]);
-        let [x, y] = grid_2d(p.count);
-        pass.set_pipeline(&self.grad_input);
-        pass.dispatch_workgroups(x, y, 1);
-        let [x, y] = grid_2d(p.chunks() * (p.c4 + 1));
-        pass.set_pipeline(&self.partial);
-        pass.dispatch_workgroups(x, y, 1);
-        let [x, y] = grid_2d(p.c4 + 1);
-        pass.set_pipeline(&self.reduce);
-        pass.dispatch_workgroups(x, y, 1);
+    fn configs() -> Vec<()> {
+        vec![()]
     }
 }

@@ -1,7 +1,7 @@
 //! Wrapper of `shaders/loss.wgsl`: BCE on logits (positive weight) + optional soft Jaccard, its
 //! value (fixed-order reduction) and its gradient.
 
-use super::{Access, bind, grid_2d, layout, pipeline};
+use super::{Access, Kernel, grid_2d, numbered};
 
 /// `shaders/loss.wgsl`: BCE with a positive weight + soft Jaccard: `partial`, `finish`, `grad`.
 pub const SOURCE: &str = include_str!("../../shaders/loss.wgsl");
@@ -27,56 +27,33 @@ impl LossParams {
     }
 }
 
-/// The loss pipelines (three entry points) and their shared bind-group layout.
-pub struct Loss {
-    /// Entry `partial`: per chunk, Σ bce, Σ p·t, Σ p and Σ t.
-    pub partial: wgpu::ComputePipeline,
-    /// Entry `finish`: one invocation summing the chunks in order; the loss value in `sums[4]`.
-    pub finish: wgpu::ComputePipeline,
-    /// Entry `grad`: dloss/dz per pixel, from the sums.
-    pub grad: wgpu::ComputePipeline,
-    /// The shared bind-group layout: z, t (read), chunk sums, sums, dz (read-write), params.
-    pub layout: wgpu::BindGroupLayout,
-}
+/// The loss and its gradient: `partial` sums per chunk, `finish` adds the chunks (one
+/// workgroup), `grad` writes the gradient. Bindings z, t (read), chunk sums, sums, dz
+/// (read-write), params (uniform).
+pub struct Loss;
 
-impl Loss {
-    /// Builds the three pipelines and the layout on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
+impl Kernel for Loss {
+    type Config = ();
+    type Params = LossParams;
+    const NAME: &'static str = "loss";
+    const ENTRIES: &'static [&'static str] = &["partial", "finish", "grad"];
+
+    fn source((): ()) -> String {
+        SOURCE.to_string()
+    }
+
+    fn bindings((): ()) -> Vec<(u32, Access)> {
         use Access::*;
-        let layout = layout(
-            device,
-            "loss",
-            &[Read, Read, ReadWrite, ReadWrite, ReadWrite, Uniform],
-        );
-        let p = |entry: &str| pipeline(device, &format!("loss.{entry}"), SOURCE, entry, &layout);
-        Loss {
-            partial: p("partial"),
-            finish: p("finish"),
-            grad: p("grad"),
-            layout,
-        }
+        numbered(&[Read, Read, ReadWrite, ReadWrite, ReadWrite, Uniform])
     }
 
-    /// Buffers in binding order: z (logits), t (targets), chunk sums, sums (8 values), dz, params.
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        label: &str,
-        buffers: [&wgpu::Buffer; 6],
-    ) -> wgpu::BindGroup {
-        bind(device, &self.layout, label, &buffers)
+    fn grid((): (), p: &LossParams) -> Vec<[u32; 3]> {
+        let [px, py] = grid_2d(p.chunks());
+        let [gx, gy] = grid_2d(p.count);
+        vec![[px, py, 1], [1, 1, 1], [gx, gy, 1]]
     }
 
-    /// Records `partial`, `finish` and `grad`, in that order.
-    pub fn record(&self, pass: &mut wgpu::ComputePass, group: &wgpu::BindGroup, p: &LossParams) {
-        pass.set_bind_group(0, group, &[]);
-        let [x, y] = grid_2d(p.chunks());
-        pass.set_pipeline(&self.partial);
-        pass.dispatch_workgroups(x, y, 1);
-        pass.set_pipeline(&self.finish);
-        pass.dispatch_workgroups(1, 1, 1);
-        let [x, y] = grid_2d(p.count);
-        pass.set_pipeline(&self.grad);
-        pass.dispatch_workgroups(x, y, 1);
+    fn configs() -> Vec<()> {
+        vec![()]
     }
 }

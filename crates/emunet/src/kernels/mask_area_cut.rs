@@ -1,7 +1,7 @@
 //! Wrapper of `shaders/mask_area_cut.wgsl`: clears the mask pixels of clusters outside an area
 //! range (the classical pipeline's area cut, after `label_components` and `cluster_moments`).
 
-use super::{Access, bind, grid_2d, layout, pipeline};
+use super::{Access, Kernel, grid_2d, numbered};
 
 /// `shaders/mask_area_cut.wgsl`: clears the mask pixels of clusters outside the area range.
 pub const SOURCE: &str = include_str!("../../shaders/mask_area_cut.wgsl");
@@ -20,45 +20,30 @@ pub struct AreaCutParams {
     pub max_area: u32,
 }
 
-/// The area cut's pipeline and its bind-group layout.
-pub struct MaskAreaCut {
-    /// The compute pipeline.
-    pub pipeline: wgpu::ComputePipeline,
-    /// Its bind-group layout: labels, table (read), mask (read-write), params (uniform).
-    pub layout: wgpu::BindGroupLayout,
-}
+/// Clears the mask pixels of clusters outside an area range, one invocation per word of 4
+/// pixels: bindings labels and the cluster table (read), the mask (read-write), params (uniform).
+pub struct MaskAreaCut;
 
-impl MaskAreaCut {
-    /// Builds the pipeline and layout on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
+impl Kernel for MaskAreaCut {
+    type Config = ();
+    type Params = AreaCutParams;
+    const NAME: &'static str = "mask_area_cut";
+
+    fn source((): ()) -> String {
+        SOURCE.to_string()
+    }
+
+    fn bindings((): ()) -> Vec<(u32, Access)> {
         use Access::*;
-        let layout = layout(device, "mask_area_cut", &[Read, Read, ReadWrite, Uniform]);
-        let pipeline = pipeline(device, "mask_area_cut", SOURCE, "main", &layout);
-        MaskAreaCut { pipeline, layout }
+        numbered(&[Read, Read, ReadWrite, Uniform])
     }
 
-    /// A bind group of `labels`, cluster_moments' `table`, the `mask` and the params.
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        labels: &wgpu::Buffer,
-        table: &wgpu::Buffer,
-        mask: &wgpu::Buffer,
-        params: &wgpu::Buffer,
-    ) -> wgpu::BindGroup {
-        bind(
-            device,
-            &self.layout,
-            "mask_area_cut",
-            &[labels, table, mask, params],
-        )
-    }
-
-    /// Records one dispatch into `pass`: one invocation per mask word (4 pixels).
-    pub fn record(&self, pass: &mut wgpu::ComputePass, group: &wgpu::BindGroup, p: &AreaCutParams) {
+    fn grid((): (), p: &AreaCutParams) -> Vec<[u32; 3]> {
         let [x, y] = grid_2d((p.w * p.h).div_ceil(4));
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, group, &[]);
-        pass.dispatch_workgroups(x, y, 1);
+        vec![[x, y, 1]]
+    }
+
+    fn configs() -> Vec<()> {
+        vec![()]
     }
 }

@@ -1,7 +1,7 @@
 //! Wrapper of `shaders/maxpool2x2.wgsl`: 2×2 max-pooling, stride 2; and of its fused-engine form
 //! on textures, `shaders/maxpool2x2_textures.wgsl`.
 
-use super::{Access, Precision, bind, bind_at, div_ceil, layout, pipeline};
+use super::{Access, Kernel, Storage, div_ceil, numbered};
 
 /// `shaders/maxpool2x2.wgsl`: 2×2 max-pooling, stride 2, on storage buffers.
 pub const SOURCE: &str = include_str!("../../shaders/maxpool2x2.wgsl");
@@ -34,113 +34,41 @@ impl Maxpool2x2Params {
     }
 }
 
-/// The max-pool on storage buffers: its pipeline and bind-group layout.
-pub struct Maxpool2x2 {
-    /// The compute pipeline.
-    pub pipeline: wgpu::ComputePipeline,
-    /// Its bind-group layout: x (read), y (read-write), params (uniform).
-    pub layout: wgpu::BindGroupLayout,
-}
+/// 2×2 max-pooling on storage buffers (one invocation per output vec4) or, for the fused engine,
+/// from a texture array to a storage texture array (8×8 output pixels a workgroup, one channel
+/// group per z). Bindings x (read | texture), y (read-write | storage texture), params (uniform).
+pub struct Maxpool2x2;
 
-impl Maxpool2x2 {
-    /// Builds the pipeline and layout on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
+impl Kernel for Maxpool2x2 {
+    type Config = Storage;
+    type Params = Maxpool2x2Params;
+    const NAME: &'static str = "maxpool2x2";
+
+    fn source(storage: Storage) -> String {
+        match storage {
+            Storage::Buffers => SOURCE.to_string(),
+            Storage::Textures(precision) => precision.module(SOURCE_TEXTURES.to_string()),
+        }
+    }
+
+    fn bindings(storage: Storage) -> Vec<(u32, Access)> {
         use Access::*;
-        let layout = layout(device, "maxpool2x2", &[Read, ReadWrite, Uniform]);
-        let pipeline = pipeline(device, "maxpool2x2", SOURCE, "main", &layout);
-        Maxpool2x2 { pipeline, layout }
+        match storage {
+            Storage::Buffers => numbered(&[Read, ReadWrite, Uniform]),
+            Storage::Textures(precision) => {
+                numbered(&[Texture, StorageTexture(precision.format()), Uniform])
+            }
+        }
     }
 
-    /// A bind group of the input `x`, the output `y` and the params.
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        label: &str,
-        x: &wgpu::Buffer,
-        y: &wgpu::Buffer,
-        params: &wgpu::Buffer,
-    ) -> wgpu::BindGroup {
-        bind(device, &self.layout, label, &[x, y, params])
+    fn grid(storage: Storage, p: &Maxpool2x2Params) -> Vec<[u32; 3]> {
+        vec![match storage {
+            Storage::Buffers => [div_ceil(p.w / 2 * p.c4, 64), p.h / 2, p.n],
+            Storage::Textures(_) => [div_ceil(p.w / 2, 8), div_ceil(p.h / 2, 8), p.c4],
+        }]
     }
 
-    /// Workgroups per axis: (ceil(W/2 · c4 / 64), H/2, N), one invocation per output vec4.
-    pub fn grid(p: &Maxpool2x2Params) -> [u32; 3] {
-        [div_ceil(p.w / 2 * p.c4, 64), p.h / 2, p.n]
-    }
-
-    /// Records one dispatch of [`Self::grid`] into `pass`.
-    pub fn record(
-        &self,
-        pass: &mut wgpu::ComputePass,
-        group: &wgpu::BindGroup,
-        p: &Maxpool2x2Params,
-    ) {
-        let [x, y, z] = Self::grid(p);
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, group, &[]);
-        pass.dispatch_workgroups(x, y, z);
-    }
-}
-
-/// `maxpool2x2_textures.wgsl`: the same pooling from a texture array to a storage texture array.
-pub struct Maxpool2x2Textures {
-    /// The compute pipeline.
-    pub pipeline: wgpu::ComputePipeline,
-    /// Its bind-group layout: x (texture), y (storage texture), params (uniform).
-    pub layout: wgpu::BindGroupLayout,
-}
-
-impl Maxpool2x2Textures {
-    /// Builds the pipeline and layout on `device`, storage textures in `precision`'s format.
-    pub fn new(device: &wgpu::Device, precision: Precision) -> Self {
-        use Access::*;
-        let label = format!("maxpool2x2 (Textures, {precision:?})");
-        let layout = layout(
-            device,
-            &label,
-            &[Texture, StorageTexture(precision.format()), Uniform],
-        );
-        let source = precision.module(SOURCE_TEXTURES.to_string());
-        let pipeline = pipeline(device, &label, &source, "main", &layout);
-        Maxpool2x2Textures { pipeline, layout }
-    }
-
-    /// A bind group of the input view `x`, the output view `y` and the params.
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        label: &str,
-        x: &wgpu::TextureView,
-        y: &wgpu::TextureView,
-        params: &wgpu::Buffer,
-    ) -> wgpu::BindGroup {
-        bind_at(
-            device,
-            &self.layout,
-            label,
-            &[
-                (0, wgpu::BindingResource::TextureView(x)),
-                (1, wgpu::BindingResource::TextureView(y)),
-                (2, params.as_entire_binding()),
-            ],
-        )
-    }
-
-    /// Workgroups per axis: 8×8 groups over the output pixels, one channel group (layer) per z.
-    pub fn grid(p: &Maxpool2x2Params) -> [u32; 3] {
-        [div_ceil(p.w / 2, 8), div_ceil(p.h / 2, 8), p.c4]
-    }
-
-    /// Records one dispatch of [`Self::grid`] into `pass`.
-    pub fn record(
-        &self,
-        pass: &mut wgpu::ComputePass,
-        group: &wgpu::BindGroup,
-        p: &Maxpool2x2Params,
-    ) {
-        let [x, y, z] = Self::grid(p);
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, group, &[]);
-        pass.dispatch_workgroups(x, y, z);
+    fn configs() -> Vec<Storage> {
+        Storage::ALL.to_vec()
     }
 }

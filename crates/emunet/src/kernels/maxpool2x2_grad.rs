@@ -19,57 +19,40 @@ pub struct Maxpool2x2GradParams {
     /// Padding to the WGSL struct's size (a multiple of 16 bytes).
     pub _pad: [u32; 3],
 }
-use super::{Access, bind, layout, pipeline};
+use super::{Access, Kernel, Storage, numbered};
 
 /// `shaders/maxpool2x2_grad.wgsl`: routes each output gradient to its window's first maximum.
 pub const SOURCE: &str = include_str!("../../shaders/maxpool2x2_grad.wgsl");
 
-/// The max-pool backward's pipeline and its bind-group layout.
-pub struct Maxpool2x2Grad {
-    /// The compute pipeline.
-    pub pipeline: wgpu::ComputePipeline,
-    /// Its bind-group layout: x, dy (read), dx (read-write), params (uniform).
-    pub layout: wgpu::BindGroupLayout,
-}
+/// The max-pool's input gradient, one invocation per output vec4 as in the forward: bindings x,
+/// dy (read), dx (read-write), params (uniform).
+pub struct Maxpool2x2Grad;
 
-impl Maxpool2x2Grad {
-    /// Builds the pipeline and layout on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
+impl Kernel for Maxpool2x2Grad {
+    type Config = ();
+    type Params = Maxpool2x2GradParams;
+    const NAME: &'static str = "maxpool2x2_grad";
+
+    fn source((): ()) -> String {
+        SOURCE.to_string()
+    }
+
+    fn bindings((): ()) -> Vec<(u32, Access)> {
         use Access::*;
-        let layout = layout(device, "maxpool2x2_grad", &[Read, Read, ReadWrite, Uniform]);
-        let pipeline = pipeline(device, "maxpool2x2_grad", SOURCE, "main", &layout);
-        Maxpool2x2Grad { pipeline, layout }
+        numbered(&[Read, Read, ReadWrite, Uniform])
     }
 
-    /// A bind group of the forward input `x`, the output gradient `dy`, `dx` and the params.
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        label: &str,
-        x: &wgpu::Buffer,
-        dy: &wgpu::Buffer,
-        dx: &wgpu::Buffer,
-        params: &wgpu::Buffer,
-    ) -> wgpu::BindGroup {
-        bind(device, &self.layout, label, &[x, dy, dx, params])
-    }
-
-    /// One invocation per output vec4, as in the forward.
-    pub fn record(
-        &self,
-        pass: &mut wgpu::ComputePass,
-        group: &wgpu::BindGroup,
-        p: &Maxpool2x2GradParams,
-    ) {
+    fn grid((): (), p: &Maxpool2x2GradParams) -> Vec<[u32; 3]> {
         let forward = Maxpool2x2Params {
             n: p.n,
             h: p.h,
             w: p.w,
             c4: p.c4,
         };
-        let [x, y, z] = Maxpool2x2::grid(&forward);
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, group, &[]);
-        pass.dispatch_workgroups(x, y, z);
+        Maxpool2x2::grid(Storage::Buffers, &forward)
+    }
+
+    fn configs() -> Vec<()> {
+        vec![()]
     }
 }

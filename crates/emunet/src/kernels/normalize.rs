@@ -1,18 +1,13 @@
 //! Wrapper of `shaders/normalize.wgsl`: normalisation of the raw frame (z-score or median-relative,
 //! [`crate::model::Normalization`]) into a tile of the reflect-padded network input.
 
-use super::{Access, bind, div_ceil, layout, pipeline};
+use super::{Access, Kernel, div_ceil, numbered};
 
 /// `shaders/normalize.wgsl`: normalisation, reflect padding and tiling of the raw frame.
 pub const SOURCE: &str = include_str!("../../shaders/normalize.wgsl");
 /// Reading and normalising one frame pixel, prepended to normalize.wgsl, conv3x3_frame.wgsl and
 /// fir_filter.wgsl.
 pub const SOURCE_FRAME_PIXEL: &str = include_str!("../../shaders/frame_pixel.wgsl");
-
-/// The normalize module: frame_pixel.wgsl + normalize.wgsl.
-pub fn source() -> String {
-    format!("{SOURCE_FRAME_PIXEL}\n{SOURCE}")
-}
 
 /// Mirrors `NormalizeParams`: frame `h × w` with `bits` per pixel; the tile `th × tw` starts at
 /// padded-frame position `(oy, ox)`; `mode` is [`NormalizeParams::mode_of`] the rule.
@@ -47,51 +42,29 @@ impl NormalizeParams {
     }
 }
 
-/// The normalisation's pipeline and its bind-group layout.
-pub struct Normalize {
-    /// The compute pipeline (the module of [`source`]).
-    pub pipeline: wgpu::ComputePipeline,
-    /// Its bind-group layout: raw, stats (read), x (read-write), params (uniform).
-    pub layout: wgpu::BindGroupLayout,
-}
+/// Frame normalisation into a reflect-padded input tile, 8×8 pixels a workgroup: bindings raw,
+/// stats (read), x (read-write), params (uniform).
+pub struct Normalize;
 
-impl Normalize {
-    /// Builds the pipeline and layout on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
+impl Kernel for Normalize {
+    type Config = ();
+    type Params = NormalizeParams;
+    const NAME: &'static str = "normalize";
+
+    fn source((): ()) -> String {
+        format!("{SOURCE_FRAME_PIXEL}\n{SOURCE}")
+    }
+
+    fn bindings((): ()) -> Vec<(u32, Access)> {
         use Access::*;
-        let layout = layout(device, "normalize", &[Read, Read, ReadWrite, Uniform]);
-        let pipeline = pipeline(device, "normalize", &source(), "main", &layout);
-        Normalize { pipeline, layout }
+        numbered(&[Read, Read, ReadWrite, Uniform])
     }
 
-    /// A bind group of the raw frame, frame_stats' `stats`, the tile `x` and the params.
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        label: &str,
-        raw: &wgpu::Buffer,
-        stats: &wgpu::Buffer,
-        x: &wgpu::Buffer,
-        params: &wgpu::Buffer,
-    ) -> wgpu::BindGroup {
-        bind(device, &self.layout, label, &[raw, stats, x, params])
+    fn grid((): (), p: &NormalizeParams) -> Vec<[u32; 3]> {
+        vec![[div_ceil(p.tw, 8), div_ceil(p.th, 8), 1]]
     }
 
-    /// Workgroups per axis: 8×8 groups covering the tile.
-    pub fn grid(p: &NormalizeParams) -> [u32; 3] {
-        [div_ceil(p.tw, 8), div_ceil(p.th, 8), 1]
-    }
-
-    /// Records one dispatch of [`Self::grid`] into `pass`.
-    pub fn record(
-        &self,
-        pass: &mut wgpu::ComputePass,
-        group: &wgpu::BindGroup,
-        p: &NormalizeParams,
-    ) {
-        let [x, y, z] = Self::grid(p);
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, group, &[]);
-        pass.dispatch_workgroups(x, y, z);
+    fn configs() -> Vec<()> {
+        vec![()]
     }
 }

@@ -1,6 +1,6 @@
 //! Wrapper of `shaders/threshold.wgsl`: r > t (or r ≥ t) inside a border → mask bytes (0/255).
 
-use super::{Access, bind, grid_2d, layout, pipeline};
+use super::{Access, Kernel, grid_2d, numbered};
 
 /// `shaders/threshold.wgsl`: a float map cut into a packed 0/255 mask, inside a border.
 pub const SOURCE: &str = include_str!("../../shaders/threshold.wgsl");
@@ -23,50 +23,30 @@ pub struct ThresholdParams {
     pub _pad: [u32; 3],
 }
 
-/// The threshold's pipeline and its bind-group layout.
-pub struct Threshold {
-    /// The compute pipeline.
-    pub pipeline: wgpu::ComputePipeline,
-    /// Its bind-group layout: r (read), mask (read-write), params (uniform).
-    pub layout: wgpu::BindGroupLayout,
-}
+/// Float map to packed 0/255 mask, one invocation per word of 4 pixels: bindings the map
+/// (read), the mask (read-write), params (uniform).
+pub struct Threshold;
 
-impl Threshold {
-    /// Builds the pipeline and layout on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
+impl Kernel for Threshold {
+    type Config = ();
+    type Params = ThresholdParams;
+    const NAME: &'static str = "threshold";
+
+    fn source((): ()) -> String {
+        SOURCE.to_string()
+    }
+
+    fn bindings((): ()) -> Vec<(u32, Access)> {
         use Access::*;
-        let layout = layout(device, "threshold", &[Read, ReadWrite, Uniform]);
-        let pipeline = pipeline(device, "threshold", SOURCE, "main", &layout);
-        Threshold { pipeline, layout }
+        numbered(&[Read, ReadWrite, Uniform])
     }
 
-    /// A bind group of the map `r`, the `mask` and the params.
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        r: &wgpu::Buffer,
-        mask: &wgpu::Buffer,
-        params: &wgpu::Buffer,
-    ) -> wgpu::BindGroup {
-        bind(device, &self.layout, "threshold", &[r, mask, params])
-    }
-
-    /// Workgroups per axis: one invocation per mask word (4 pixels).
-    pub fn grid(p: &ThresholdParams) -> [u32; 3] {
+    fn grid((): (), p: &ThresholdParams) -> Vec<[u32; 3]> {
         let [x, y] = grid_2d((p.w * p.h).div_ceil(4));
-        [x, y, 1]
+        vec![[x, y, 1]]
     }
 
-    /// Records one dispatch of [`Self::grid`] into `pass`.
-    pub fn record(
-        &self,
-        pass: &mut wgpu::ComputePass,
-        group: &wgpu::BindGroup,
-        p: &ThresholdParams,
-    ) {
-        let [x, y, z] = Self::grid(p);
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, group, &[]);
-        pass.dispatch_workgroups(x, y, z);
+    fn configs() -> Vec<()> {
+        vec![()]
     }
 }

@@ -1,8 +1,7 @@
 //! Wrapper of `shaders/upconv2x2.wgsl`: transposed conv 2×2 stride 2 + bias.
 
 use super::{
-    Access, Precision, UNIFORM_WINDOW_BYTES, Variant, WeightsIn, bind, bind_at, div_ceil, grid_2d,
-    layout_at, pipeline,
+    Access, Kernel, Storage, UNIFORM_WINDOW_BYTES, Variant, WeightsIn, div_ceil, grid_2d, numbered,
 };
 
 /// `shaders/upconv2x2.wgsl`: the forward up-conv's computation (2×2 stride-2 transposed + bias).
@@ -24,19 +23,14 @@ pub const SOURCE_WEIGHTS_STORAGE: &str =
 /// `shaders/upconv2x2_weights_uniform.wgsl`: the whole tensor in a 64 KiB uniform buffer.
 pub const SOURCE_WEIGHTS_UNIFORM: &str =
     include_str!("../../shaders/upconv2x2_weights_uniform.wgsl");
-/// Input pixels along x and vec4 output groups handled by one invocation (must match the shader).
+/// Input pixels along x handled by one invocation (written into `upconv2x2*.wgsl`'s indexing).
 pub const PX: u32 = 2;
-/// Vec4 output groups handled by one invocation (must match the shader).
+/// Vec4 output groups handled by one invocation (written into `upconv2x2*.wgsl`'s indexing).
 pub const OB: u32 = 4;
 
-/// An upconv2x2-family WGSL module with storage weights: the shared declarations, the op's body
-/// (`SOURCE` here, or the input gradient's) and the variant's weight loading and entry point.
-pub fn module_source(body: &str, variant: Variant) -> String {
-    module_source_with(body, WeightsIn::Storage, variant)
-}
-
-/// As `module_source`, with the weights where `weights` says.
-pub fn module_source_with(body: &str, weights: WeightsIn, variant: Variant) -> String {
+/// An upconv2x2-family WGSL module: the shared declarations, the op's body (`SOURCE` here, or
+/// the input gradient's), the weights where `weights` says, and the variant's entry point.
+pub fn module_source(body: &str, weights: WeightsIn, variant: Variant) -> String {
     let weights = match weights {
         WeightsIn::Storage => SOURCE_WEIGHTS_STORAGE,
         WeightsIn::Uniform => SOURCE_WEIGHTS_UNIFORM,
@@ -53,32 +47,15 @@ pub fn fits_uniform(ci4: u32, co4: u32) -> bool {
     (ci4 * co4 * 16 * 16) as u64 <= UNIFORM_WINDOW_BYTES
 }
 
-/// Where the forward up-conv's activations live: its storage file (see `shaders/upconv2x2.wgsl`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Upconv2x2Storage {
-    /// Storage buffers in and out (training, the per-operation engine).
-    Buffers,
-    /// Fused engine: texture array in, storage texture array out.
-    Textures,
-}
-
-/// The forward up-conv's module for a variant, activations in storage buffers.
-pub fn source(variant: Variant) -> String {
-    source_with(variant, Upconv2x2Storage::Buffers)
-}
-
-/// The forward up-conv's module for a variant and storage, storage weights.
-pub fn source_with(variant: Variant, storage: Upconv2x2Storage) -> String {
-    source_full(variant, storage, WeightsIn::Storage)
-}
-
-/// The forward up-conv's module for a variant, storage and weights location.
-pub fn source_full(variant: Variant, storage: Upconv2x2Storage, weights: WeightsIn) -> String {
-    let io = match storage {
-        Upconv2x2Storage::Buffers => SOURCE_BUFFERS,
-        Upconv2x2Storage::Textures => SOURCE_TEXTURES,
-    };
-    module_source_with(&format!("{SOURCE}\n{io}"), weights, variant)
+/// What selects one compiled up-conv.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Upconv2x2Config {
+    /// How tap blocks reach the registers.
+    pub variant: Variant,
+    /// Where the activations live (selects the storage file and its bindings).
+    pub storage: Storage,
+    /// Where the weights live (uniform: the subgroup variant, tensors that [`fits_uniform`]).
+    pub weights: WeightsIn,
 }
 
 /// Mirrors `Upconv2x2Params`: the input's n, h, w and the vec4 channel groups in and out.
@@ -113,115 +90,57 @@ impl Upconv2x2Params {
     }
 }
 
-/// A compiled up-conv: its pipeline, layout and the choices it was built with.
-pub struct Upconv2x2 {
-    /// The compute pipeline.
-    pub pipeline: wgpu::ComputePipeline,
-    /// Its bind-group layout: x, weight, bias, y, params (x and y textures in the fused form).
-    pub layout: wgpu::BindGroupLayout,
-    /// How tap blocks reach the registers (direct or subgroup).
-    pub variant: Variant,
-    /// Where the weights live: a storage buffer or one uniform buffer.
-    pub weights: WeightsIn,
-}
+/// The 2×2 stride-2 transposed conv + bias: bindings x (read | texture), weight (read |
+/// uniform), bias (read), y (read-write | storage texture), params (uniform).
+pub struct Upconv2x2;
 
-impl Upconv2x2 {
-    /// The up-conv on storage buffers.
-    pub fn new(device: &wgpu::Device, variant: Variant) -> Self {
-        let storage = Upconv2x2Storage::Buffers;
-        Self::build(device, variant, storage, Precision::F32, WeightsIn::Storage)
-    }
+impl Kernel for Upconv2x2 {
+    type Config = Upconv2x2Config;
+    type Params = Upconv2x2Params;
+    const NAME: &'static str = "upconv2x2";
 
-    /// The fused engine's up-conv: textures, storage textures in `precision`'s format, weights
-    /// where `weights` says (uniform: see `shaders/upconv2x2_weights_uniform.wgsl`).
-    pub fn fused(
-        device: &wgpu::Device,
-        variant: Variant,
-        precision: Precision,
-        weights: WeightsIn,
-    ) -> Self {
-        Self::build(
-            device,
-            variant,
-            Upconv2x2Storage::Textures,
-            precision,
-            weights,
-        )
-    }
-
-    fn build(
-        device: &wgpu::Device,
-        variant: Variant,
-        storage: Upconv2x2Storage,
-        precision: Precision,
-        weights: WeightsIn,
-    ) -> Self {
-        use Access::*;
-        let (x, y) = match storage {
-            Upconv2x2Storage::Buffers => (Read, ReadWrite),
-            Upconv2x2Storage::Textures => (Texture, StorageTexture(precision.format())),
-        };
-        let w = match weights {
-            WeightsIn::Storage => Read,
-            WeightsIn::Uniform => Uniform,
-        };
-        let label = format!("upconv2x2 ({storage:?}, {precision:?}, {weights:?} weights)");
-        let layout = layout_at(
-            device,
-            &label,
-            &[(0, x), (1, w), (2, Read), (3, y), (4, Uniform)],
-        );
-        let source = precision.module(source_full(variant, storage, weights));
-        let pipeline = pipeline(device, &label, &source, "main", &layout);
-        Upconv2x2 {
-            pipeline,
-            layout,
-            variant,
-            weights,
+    fn source(c: Upconv2x2Config) -> String {
+        match c.storage {
+            Storage::Buffers => {
+                module_source(&format!("{SOURCE}\n{SOURCE_BUFFERS}"), c.weights, c.variant)
+            }
+            Storage::Textures(precision) => precision.module(module_source(
+                &format!("{SOURCE}\n{SOURCE_TEXTURES}"),
+                c.weights,
+                c.variant,
+            )),
         }
     }
 
-    /// A bind group from (binding, resource) pairs (the texture storage).
-    pub fn bind_resources(
-        &self,
-        device: &wgpu::Device,
-        label: &str,
-        entries: &[(u32, wgpu::BindingResource)],
-    ) -> wgpu::BindGroup {
-        bind_at(device, &self.layout, label, entries)
+    fn bindings(c: Upconv2x2Config) -> Vec<(u32, Access)> {
+        use Access::*;
+        let (x, y) = match c.storage {
+            Storage::Buffers => (Read, ReadWrite),
+            Storage::Textures(precision) => (Texture, StorageTexture(precision.format())),
+        };
+        numbered(&[x, c.weights.access(), Read, y, Uniform])
     }
 
-    /// A bind group of the input `x`, packed `weight`, `bias`, the output `y` and the params.
-    #[allow(clippy::too_many_arguments)]
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        label: &str,
-        x: &wgpu::Buffer,
-        weight: &wgpu::Buffer,
-        bias: &wgpu::Buffer,
-        y: &wgpu::Buffer,
-        params: &wgpu::Buffer,
-    ) -> wgpu::BindGroup {
-        bind(device, &self.layout, label, &[x, weight, bias, y, params])
-    }
-
-    /// Workgroups per axis: `PX` input pixels per invocation; z = batch × blocks of `OB` groups.
-    pub fn grid(p: &Upconv2x2Params) -> [u32; 3] {
+    fn grid(_: Upconv2x2Config, p: &Upconv2x2Params) -> Vec<[u32; 3]> {
         let [x, y] = grid_2d(div_ceil(p.w, PX) * p.h);
-        [x, y, p.n * div_ceil(p.co4, OB)]
+        vec![[x, y, p.n * div_ceil(p.co4, OB)]]
     }
 
-    /// Records one dispatch of [`Self::grid`] into `pass`.
-    pub fn record(
-        &self,
-        pass: &mut wgpu::ComputePass,
-        group: &wgpu::BindGroup,
-        p: &Upconv2x2Params,
-    ) {
-        let [x, y, z] = Self::grid(p);
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, group, &[]);
-        pass.dispatch_workgroups(x, y, z);
+    fn configs() -> Vec<Upconv2x2Config> {
+        let mut all = Vec::new();
+        for storage in Storage::ALL {
+            for variant in Variant::ALL {
+                for weights in WeightsIn::ALL {
+                    if weights.allowed(variant, storage) {
+                        all.push(Upconv2x2Config {
+                            variant,
+                            storage,
+                            weights,
+                        });
+                    }
+                }
+            }
+        }
+        all
     }
 }

@@ -2,71 +2,38 @@
 //! up-convolution's input, weight and bias gradients.
 
 use super::upconv2x2::{OB, PX, Upconv2x2Params, module_source};
-use super::{Access, Variant, bind, div_ceil, grid_2d, layout, pipeline};
+use super::{Access, Kernel, Variant, WeightsIn, div_ceil, grid_2d, numbered};
 
 /// `shaders/upconv2x2_grad_input.wgsl`: the input gradient's body (built with `module_source`).
 pub const SOURCE_INPUT: &str = include_str!("../../shaders/upconv2x2_grad_input.wgsl");
 /// `shaders/upconv2x2_grad_weight.wgsl`: weight and bias gradients, `partial` and `reduce`.
 pub const SOURCE_WEIGHT: &str = include_str!("../../shaders/upconv2x2_grad_weight.wgsl");
 
-/// The up-conv input-gradient pipeline and its bind-group layout.
-pub struct Upconv2x2GradInput {
-    /// The compute pipeline.
-    pub pipeline: wgpu::ComputePipeline,
-    /// Its bind-group layout: dy, weight (read), dx (read-write), params (uniform).
-    pub layout: wgpu::BindGroupLayout,
-    /// How tap blocks reach the registers (direct or subgroup).
-    pub variant: Variant,
-}
+/// The up-conv's input gradient in a variant (storage-buffer weights): bindings dy, weight
+/// (read), dx (read-write), params (uniform).
+pub struct Upconv2x2GradInput;
 
-impl Upconv2x2GradInput {
-    /// Builds the pipeline for `variant` (storage-buffer weights) and its layout on `device`.
-    pub fn new(device: &wgpu::Device, variant: Variant) -> Self {
+impl Kernel for Upconv2x2GradInput {
+    type Config = Variant;
+    type Params = Upconv2x2Params;
+    const NAME: &'static str = "upconv2x2_grad_input";
+
+    fn source(variant: Variant) -> String {
+        module_source(SOURCE_INPUT, WeightsIn::Storage, variant)
+    }
+
+    fn bindings(_: Variant) -> Vec<(u32, Access)> {
         use Access::*;
-        let layout = layout(
-            device,
-            "upconv2x2_grad_input",
-            &[Read, Read, ReadWrite, Uniform],
-        );
-        let source = module_source(SOURCE_INPUT, variant);
-        let pipeline = pipeline(device, "upconv2x2_grad_input", &source, "main", &layout);
-        Upconv2x2GradInput {
-            pipeline,
-            layout,
-            variant,
-        }
+        numbered(&[Read, Read, ReadWrite, Uniform])
     }
 
-    /// A bind group of the output gradient `dy`, the packed `weight`, `dx` and the params.
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        label: &str,
-        dy: &wgpu::Buffer,
-        weight: &wgpu::Buffer,
-        dx: &wgpu::Buffer,
-        params: &wgpu::Buffer,
-    ) -> wgpu::BindGroup {
-        bind(device, &self.layout, label, &[dy, weight, dx, params])
-    }
-
-    /// The grid for the forward op's params `p`.
-    pub fn grid(p: &Upconv2x2Params) -> [u32; 3] {
+    fn grid(_: Variant, p: &Upconv2x2Params) -> Vec<[u32; 3]> {
         let [x, y] = grid_2d(div_ceil(p.w, PX) * p.h);
-        [x, y, p.n * div_ceil(p.ci4, OB)]
+        vec![[x, y, p.n * div_ceil(p.ci4, OB)]]
     }
 
-    /// Records one dispatch of [`Self::grid`] into `pass`.
-    pub fn record(
-        &self,
-        pass: &mut wgpu::ComputePass,
-        group: &wgpu::BindGroup,
-        p: &Upconv2x2Params,
-    ) {
-        let [x, y, z] = Self::grid(p);
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, group, &[]);
-        pass.dispatch_workgroups(x, y, z);
+    fn configs() -> Vec<Variant> {
+        Variant::ALL.to_vec()
     }
 }
 
@@ -102,71 +69,35 @@ impl UpGradWeightParams {
     }
 }
 
-/// The up-conv weight-gradient pipelines (two entry points) and their shared layout.
-pub struct Upconv2x2GradWeight {
-    /// Entry `partial`: each chunk's sums of the four tap blocks and of the bias gradient.
-    pub partial: wgpu::ComputePipeline,
-    /// Entry `reduce`: sums the chunks' partials, in chunk order, into grad_w and grad_b.
-    pub reduce: wgpu::ComputePipeline,
-    /// The shared bind-group layout: x, dy, partial_w, partial_b, grad_w, grad_b, params.
-    pub layout: wgpu::BindGroupLayout,
-}
+/// The up-conv's weight and bias gradients: `partial` sums per chunk of pixels, `reduce` adds
+/// the chunks. Bindings x, dy (read), partial sums and the gradients (read-write), params
+/// (uniform).
+pub struct Upconv2x2GradWeight;
 
-impl Upconv2x2GradWeight {
-    /// Builds both pipelines and the layout on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
+impl Kernel for Upconv2x2GradWeight {
+    type Config = ();
+    type Params = UpGradWeightParams;
+    const NAME: &'static str = "upconv2x2_grad_weight";
+    const ENTRIES: &'static [&'static str] = &["partial", "reduce"];
+
+    fn source((): ()) -> String {
+        SOURCE_WEIGHT.to_string()
+    }
+
+    fn bindings((): ()) -> Vec<(u32, Access)> {
         use Access::*;
-        let layout = layout(
-            device,
-            "upconv2x2_grad_weight",
-            &[
-                Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, Uniform,
-            ],
-        );
-        let partial = pipeline(
-            device,
-            "upconv2x2_grad_weight.partial",
-            SOURCE_WEIGHT,
-            "partial",
-            &layout,
-        );
-        let reduce = pipeline(
-            device,
-            "upconv2x2_grad_weight.reduce",
-            SOURCE_WEIGHT,
-            "reduce",
-            &layout,
-        );
-        Upconv2x2GradWeight {
-            partial,
-            reduce,
-            layout,
-        }
+        numbered(&[
+            Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, Uniform,
+        ])
     }
 
-    /// Buffers in binding order: x, dy, partial_w, partial_b, grad_w, grad_b, params.
-    pub fn bind(
-        &self,
-        device: &wgpu::Device,
-        label: &str,
-        buffers: [&wgpu::Buffer; 7],
-    ) -> wgpu::BindGroup {
-        bind(device, &self.layout, label, &buffers)
+    fn grid((): (), p: &UpGradWeightParams) -> Vec<[u32; 3]> {
+        let [px, py] = grid_2d(p.chunks() * p.co4 * p.ci4);
+        let [rx, ry] = grid_2d(p.co4 * p.ci4 * 16 + p.co4);
+        vec![[px, py, 1], [rx, ry, 1]]
     }
 
-    /// Records `partial` (chunks · co4 · ci4 items), then `reduce` (co4 · ci4 · 16 + co4 items).
-    pub fn record(
-        &self,
-        pass: &mut wgpu::ComputePass,
-        group: &wgpu::BindGroup,
-        p: &UpGradWeightParams,
-    ) {
-        pass.set_bind_group(0, group, &[]);
-        let [x, y] = grid_2d(p.chunks() * p.co4 * p.ci4);
-        pass.set_pipeline(&self.partial);
-        pass.dispatch_workgroups(x, y, 1);
-        let [x, y] = grid_2d(p.co4 * p.ci4 * 16 + p.co4);
-        pass.set_pipeline(&self.reduce);
-        pass.dispatch_workgroups(x, y, 1);
+    fn configs() -> Vec<()> {
+        vec![()]
     }
 }

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::kernels::*;
 use crate::layout::c4;
 use crate::model::level_channels;
-use crate::unet::{Engine, FrameStage, Op, Plan, StatsCopy, Step, Unet};
+use crate::unet::{Engine, FrameStage, Plan, StatsCopy, Step, Unet};
 
 /// One activation texture array and the views the plan binds.
 struct Activation {
@@ -188,7 +188,7 @@ impl Unet {
         let up_out: Vec<_> = (0..d).map(|l| cat[l].view(c4(cl(l)), c4(cl(l)))).collect();
 
         let precision = self.fused_precision();
-        let f = ctx.fused_kernels(precision);
+        let variant = ctx.variant();
         // One conv: one step, or with uniform weights one step per window of output blocks;
         // `inputs` are the storage file's input bindings (0 and, for the frame conv, 7; for the
         // head conv, 6), `y` its output (binding 4).
@@ -208,9 +208,9 @@ impl Unet {
                 relu: 1,
                 ob_first: 0,
             };
-            let kernel = f.conv_for(storage, whole.ca4);
+            let kernel = ctx.kernel::<Conv3x3>(conv_config(variant, storage, whole.ca4));
             let blocks = whole.co4.div_ceil(conv3x3::OB);
-            let per_step = match kernel.weights {
+            let per_step = match kernel.config.weights {
                 WeightsIn::Storage => blocks,
                 WeightsIn::Uniform => conv3x3::window_blocks(whole.ca4),
             };
@@ -223,8 +223,12 @@ impl Unet {
                 c4: whole.co4,
             };
             let (extra_flops, extra_bytes) = match storage {
-                Conv3x3Storage::Head(_) => ((2 * self.channels * h * w) as u64, 0),
-                Conv3x3Storage::Pool => (pool.flops(cw.co), pool.bytes() / 5),
+                Conv3x3Storage::Textures(_, Epilogue::Head(_)) => {
+                    ((2 * self.channels * h * w) as u64, 0)
+                }
+                Conv3x3Storage::Textures(_, Epilogue::Pool) => {
+                    (pool.flops(cw.co), pool.bytes() / 5)
+                }
                 _ => (0, 0),
             };
             let steps = blocks.div_ceil(per_step);
@@ -239,7 +243,7 @@ impl Unet {
                         _ => format!("{}[{}/{steps}]", cw.name, s + 1),
                     };
                     let params = uniform(&format!("{label}.params"), bytemuck::bytes_of(&p));
-                    let weight = match kernel.weights {
+                    let weight = match kernel.config.weights {
                         WeightsIn::Storage => cw.weight.as_entire_binding(),
                         WeightsIn::Uniform => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                             buffer: &cw.weight,
@@ -254,17 +258,12 @@ impl Unet {
                         (4, y.clone()),
                         (5, params.as_entire_binding()),
                     ]);
-                    let share = |v: u64| v * kernel.grid(&p)[2] as u64 / blocks as u64;
+                    let share = |v: u64| v * kernel.grid(&p)[0][2] as u64 / blocks as u64;
                     Step {
                         label: label.clone(),
                         flops: share(whole.flops(cw.ca + cw.cb, cw.co) + extra_flops),
                         bytes: share(scale(whole.bytes() + extra_bytes)),
-                        op: Op::FusedConv(
-                            precision,
-                            storage,
-                            kernel.bind_resources(dev, &label, &entries),
-                            p,
-                        ),
+                        dispatch: kernel.dispatch(kernel.bind_numbered(dev, &label, &entries), &p),
                     }
                 })
                 .collect::<Vec<_>>()
@@ -278,7 +277,7 @@ impl Unet {
                 0 => conv(
                     ci,
                     0,
-                    Conv3x3Storage::Frame,
+                    Conv3x3Storage::Frame(precision),
                     vec![
                         (0, raw.as_entire_binding()),
                         (7, frame_params.as_entire_binding()),
@@ -288,16 +287,16 @@ impl Unet {
                 _ => conv(
                     ci,
                     l,
-                    Conv3x3Storage::Textures,
+                    Conv3x3Storage::Textures(precision, Epilogue::Store),
                     vec![(0, tex(&input_all[l - 1]))],
                     tex(&t1_all[l]),
                 ),
             });
-            if f.pool_fuses(c as u32) {
+            if pool_fuses(variant, c as u32) {
                 steps.extend(conv(
                     ci + 1,
                     l,
-                    Conv3x3Storage::Pool,
+                    Conv3x3Storage::Textures(precision, Epilogue::Pool),
                     vec![(0, tex(&t1_all[l])), (8, tex(&input_all[l]))],
                     tex(&skip[l]),
                 ));
@@ -307,7 +306,7 @@ impl Unet {
             steps.extend(conv(
                 ci + 1,
                 l,
-                Conv3x3Storage::Textures,
+                Conv3x3Storage::Textures(precision, Epilogue::Store),
                 vec![(0, tex(&t1_all[l]))],
                 tex(&skip[l]),
             ));
@@ -319,28 +318,27 @@ impl Unet {
                 c4: c as u32,
             };
             let params = uniform("maxpool.params", bytemuck::bytes_of(&p));
-            let g = f
-                .maxpool2x2
-                .bind(dev, "maxpool2x2", &skip[l], &input_all[l], &params);
+            let pool = ctx.kernel::<Maxpool2x2>(Storage::Textures(precision));
+            let g = pool.bind(dev, "maxpool2x2", &[&skip[l], &input_all[l], &params]);
             steps.push(Step {
                 label: format!("enc{l}.pool"),
                 flops: p.flops(cl(l)),
                 bytes: scale(p.bytes()),
-                op: Op::FusedPool(precision, g, p),
+                dispatch: pool.dispatch(g, &p),
             });
         }
         let (x, y1, y0) = (&input_all[d - 1], &t1_all[d], &t0_all[d - 1]);
         steps.extend(conv(
             ci,
             d,
-            Conv3x3Storage::Textures,
+            Conv3x3Storage::Textures(precision, Epilogue::Store),
             vec![(0, tex(x))],
             tex(y1),
         ));
         steps.extend(conv(
             ci + 1,
             d,
-            Conv3x3Storage::Textures,
+            Conv3x3Storage::Textures(precision, Epilogue::Store),
             vec![(0, tex(y1))],
             tex(y0),
         ));
@@ -359,8 +357,8 @@ impl Unet {
             };
             let params = uniform(&format!("{}.params", up.name), bytemuck::bytes_of(&p));
             let (x, y) = (&t0_all[l], &up_out[l]);
-            let kernel = f.upconv_for(p.ci4, p.co4);
-            let weight = match kernel.weights {
+            let kernel = ctx.kernel::<Upconv2x2>(upconv_config(variant, precision, p.ci4, p.co4));
+            let weight = match kernel.config.weights {
                 WeightsIn::Storage => up.weight.as_entire_binding(),
                 WeightsIn::Uniform => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                     buffer: &up.weight,
@@ -368,7 +366,7 @@ impl Unet {
                     size: wgpu::BufferSize::new(UNIFORM_WINDOW_BYTES),
                 }),
             };
-            let g = kernel.bind_resources(
+            let g = kernel.bind_numbered(
                 dev,
                 &up.name,
                 &[
@@ -383,13 +381,13 @@ impl Unet {
                 label: up.name.clone(),
                 flops: p.flops(up.ci, up.co),
                 bytes: scale(p.bytes()),
-                op: Op::FusedUp(precision, g, p),
+                dispatch: kernel.dispatch(g, &p),
             });
             let (x, y1) = (&cat_all[l], &t1_all[l]);
             steps.extend(conv(
                 ci,
                 l,
-                Conv3x3Storage::Textures,
+                Conv3x3Storage::Textures(precision, Epilogue::Store),
                 vec![(0, tex(x))],
                 tex(y1),
             ));
@@ -397,7 +395,7 @@ impl Unet {
                 conv(
                     ci + 1,
                     0,
-                    Conv3x3Storage::Head(self.prob_format),
+                    Conv3x3Storage::Textures(precision, Epilogue::Head(self.prob_format)),
                     vec![
                         (0, tex(y1)),
                         (6, head.as_entire_binding()),
@@ -409,7 +407,7 @@ impl Unet {
                 conv(
                     ci + 1,
                     l,
-                    Conv3x3Storage::Textures,
+                    Conv3x3Storage::Textures(precision, Epilogue::Store),
                     vec![(0, tex(y1))],
                     tex(&t0_all[l - 1]),
                 )
@@ -468,5 +466,59 @@ impl Unet {
             out_w: w as u32,
             threshold: self.threshold,
         }
+    }
+}
+
+/// Where the fused engine's weight-heavy kernels read their weights: uniform windows where lanes
+/// load them together (the subgroup variant, chosen on CPU adapters: 1.5× faster on lavapipe,
+/// where a storage load is emulated lane by lane), else the storage buffer.
+pub fn fused_weights(variant: Variant) -> WeightsIn {
+    match variant {
+        Variant::Subgroup => WeightsIn::Uniform,
+        Variant::Direct => WeightsIn::Storage,
+    }
+}
+
+/// The fused conv for `storage` with `cin4` input groups. The first and last convs are narrow (1
+/// and at most 4 input groups: the fused engine runs models up to 16 channels wide), so their
+/// windows always fit; a plain texture conv wider than a window reads storage weights.
+pub fn conv_config(variant: Variant, storage: Conv3x3Storage, cin4: u32) -> Conv3x3Config {
+    let weights = match (fused_weights(variant), storage) {
+        (WeightsIn::Uniform, Conv3x3Storage::Textures(_, Epilogue::Store))
+            if cin4 > conv3x3::UNIFORM_WINDOW_MAX_CIN4 =>
+        {
+            WeightsIn::Storage
+        }
+        (weights, _) => weights,
+    };
+    Conv3x3Config {
+        variant,
+        storage,
+        weights,
+    }
+}
+
+/// Whether an encoder conv2 of `cin4` input groups can run with the pool in its epilogue (the
+/// pooling conv has no storage-weight twin: wider ones run as conv, then pool).
+pub fn pool_fuses(variant: Variant, cin4: u32) -> bool {
+    fused_weights(variant) == WeightsIn::Storage || cin4 <= conv3x3::UNIFORM_WINDOW_MAX_CIN4
+}
+
+/// The fused up-conv for `ci4` input and `co4` output groups: storage weights where the tensor
+/// does not fit one uniform buffer.
+pub fn upconv_config(
+    variant: Variant,
+    precision: Precision,
+    ci4: u32,
+    co4: u32,
+) -> Upconv2x2Config {
+    let weights = match fused_weights(variant) {
+        WeightsIn::Uniform if !upconv2x2::fits_uniform(ci4, co4) => WeightsIn::Storage,
+        weights => weights,
+    };
+    Upconv2x2Config {
+        variant,
+        storage: Storage::Textures(precision),
+        weights,
     }
 }

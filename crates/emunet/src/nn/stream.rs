@@ -156,7 +156,7 @@ impl Unet {
                 .write_buffer(&s.upload, 0, bytemuck::cast_slice(&frame.packed_words()));
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
             encoder.copy_buffer_to_buffer(&s.upload, 0, &plan.raw, 0, plan.raw.size());
-            plan.record_frame(&ctx, &mut encoder, &s.staging, s.raw_staging.as_ref());
+            plan.record_frame(&mut encoder, &s.staging, s.raw_staging.as_ref());
             ctx.submit(encoder)
         })?;
         let mut maps = vec![map(&s.staging)];

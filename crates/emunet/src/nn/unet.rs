@@ -149,52 +149,19 @@ pub struct Tile {
     pub cx1: usize,
 }
 
-pub(crate) enum Op {
-    FlatField(wgpu::BindGroup, FlatFieldParams),
-    Stats(wgpu::BindGroup, FrameStatsParams),
-    Normalize(wgpu::BindGroup, NormalizeParams),
-    Conv(wgpu::BindGroup, Conv3x3Params),
-    Pool(wgpu::BindGroup, Maxpool2x2Params),
-    Up(wgpu::BindGroup, Upconv2x2Params),
-    Head(wgpu::BindGroup, Head1x1Params),
-    /// A fused-engine conv (which one: its storage) in a storage precision.
-    FusedConv(Precision, Conv3x3Storage, wgpu::BindGroup, Conv3x3Params),
-    FusedUp(Precision, wgpu::BindGroup, Upconv2x2Params),
-    FusedPool(Precision, wgpu::BindGroup, Maxpool2x2Params),
-}
-
 /// One dispatch of the plan, with what the profile reports about it.
 pub(crate) struct Step {
     pub(crate) label: String,
     pub(crate) flops: u64,
     /// Minimal memory traffic (read each input once, write each output once).
     pub(crate) bytes: u64,
-    pub(crate) op: Op,
+    /// The kernel, its bind group and grid.
+    pub(crate) dispatch: crate::kernels::Dispatch,
 }
 
 impl Step {
-    fn record(&self, ctx: &Context, pass: &mut wgpu::ComputePass) {
-        let k = ctx.kernels();
-        match &self.op {
-            Op::FlatField(g, p) => k.flatfield.record(pass, g, p),
-            Op::Stats(g, p) => k.frame_stats.record(pass, g, p),
-            Op::Normalize(g, p) => k.normalize.record(pass, g, p),
-            Op::Conv(g, p) => k.conv3x3.record(pass, g, p),
-            Op::Pool(g, p) => k.maxpool2x2.record(pass, g, p),
-            Op::Up(g, p) => k.upconv2x2.record(pass, g, p),
-            Op::Head(g, p) => k.head1x1.record(pass, g, p),
-            Op::FusedConv(precision, storage, g, p) => ctx
-                .fused_kernels(*precision)
-                .conv_for(*storage, p.ca4 + p.cb4)
-                .record(pass, g, p),
-            Op::FusedUp(precision, g, p) => ctx
-                .fused_kernels(*precision)
-                .upconv_for(p.ci4, p.co4)
-                .record(pass, g, p),
-            Op::FusedPool(precision, g, p) => {
-                ctx.fused_kernels(*precision).maxpool2x2.record(pass, g, p)
-            }
-        }
+    fn record(&self, pass: &mut wgpu::ComputePass) {
+        self.dispatch.record(pass);
     }
 }
 
@@ -471,7 +438,7 @@ impl Unet {
             ctx.queue
                 .write_buffer(&plan.raw, 0, bytemuck::cast_slice(&frame.packed_words()));
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
-            plan.record_frame(ctx, &mut encoder, &plan.staging, plan.raw_staging.as_ref());
+            plan.record_frame(&mut encoder, &plan.staging, plan.raw_staging.as_ref());
             if let Some(c) = &plan.clusters {
                 c.record(ctx, &mut encoder, self.threshold);
             }
@@ -551,7 +518,7 @@ impl Unet {
                     bytemuck::cast_slice(&frame.packed_words()),
                 );
                 encoder.copy_buffer_to_buffer(&slot.upload, 0, &plan.raw, 0, plan.raw.size());
-                plan.record_frame(&ctx, &mut encoder, &slot.staging, slot.raw_staging.as_ref());
+                plan.record_frame(&mut encoder, &slot.staging, slot.raw_staging.as_ref());
             }
             ctx.submit(encoder);
         })?;
@@ -663,7 +630,7 @@ impl Unet {
                         end_of_pass_write_index: Some(2 * i as u32 + 1),
                     }),
                 });
-                step.record(ctx, &mut pass);
+                step.record(&mut pass);
             }
             encoder.resolve_query_set(&queries, 0..count, &resolved, 0);
             encoder.copy_buffer_to_buffer(&resolved, 0, &staging, 0, count as u64 * 8);
@@ -704,7 +671,7 @@ impl Unet {
                 plan.copy_stats_before(i, &mut encoder);
                 {
                     let mut pass = encoder.begin_compute_pass(&Default::default());
-                    step.record(ctx, &mut pass);
+                    step.record(&mut pass);
                 }
                 ctx.submit(encoder)
             })?;

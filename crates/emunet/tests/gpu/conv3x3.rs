@@ -1,7 +1,7 @@
 //! conv3x3 (bias + ReLU fused; one- and two-input forms) on the GPU against the CPU reference.
 
 use crate::common::*;
-use emunet::kernels::{Conv3x3, Conv3x3Params, Variant};
+use emunet::kernels::{Conv3x3, Conv3x3Config, Conv3x3Params, Variant};
 use emunet::layout::{c4, pack_activation, pack_bias, pack_conv3x3_weight, unpack_activation};
 use emunet::reference;
 
@@ -21,7 +21,7 @@ fn check(seed: u64, n: usize, ca: usize, cb: usize, co: usize, h: usize, w: usiz
         .into_iter()
         .filter(|v| v.supported(ctx.features, &ctx.info));
     for variant in variants {
-        let k = &Conv3x3::new(&ctx.device, variant);
+        let k = &ctx.kernel::<Conv3x3>(Conv3x3Config::buffers(variant));
         let a_buf = ctx.upload("x_a", &pack_activation(&xa));
         let b_buf = xb.as_ref().map(|t| ctx.upload("x_b", &pack_activation(t)));
         let w_buf = ctx.upload("weight", &pack_conv3x3_weight(&weight, co, ca, cb));
@@ -41,12 +41,14 @@ fn check(seed: u64, n: usize, ca: usize, cb: usize, co: usize, h: usize, w: usiz
         let group = k.bind(
             &ctx.device,
             "conv3x3",
-            &a_buf,
-            b_buf.as_ref().unwrap_or(&a_buf),
-            &w_buf,
-            &bias_buf,
-            &y,
-            &params,
+            &[
+                &a_buf,
+                b_buf.as_ref().unwrap_or(&a_buf),
+                &w_buf,
+                &bias_buf,
+                &y,
+                &params,
+            ],
         );
         run(&ctx, |pass| k.record(pass, &group, &p));
         let got = unpack_activation(&ctx.read::<f32>(&y).unwrap(), n, co, h, w);
@@ -62,7 +64,7 @@ fn check(seed: u64, n: usize, ca: usize, cb: usize, co: usize, h: usize, w: usiz
 fn lavapipe_runs_the_subgroup_variant_by_default() {
     let ctx = ctx();
     if ctx.info.device_type == wgpu::DeviceType::Cpu {
-        assert_eq!(ctx.kernels().conv3x3.variant, Variant::Subgroup);
+        assert_eq!(ctx.variant(), Variant::Subgroup);
     }
 }
 

@@ -45,7 +45,7 @@ fn conv_grad_input(seed: u64, n: usize, ca: usize, cb: usize, co: usize, h: usiz
         ob_first: 0,
     };
     for variant in variants(&ctx) {
-        let k = Conv3x3GradInput::new(&ctx.device, variant);
+        let k = ctx.kernel::<Conv3x3GradInput>(variant);
         let dy_b = ctx.upload("dy", &pack_activation(&dy));
         let y_b = ctx.upload("y", &pack_activation(&y));
         let w_b = ctx.upload("w", &pack_conv3x3_weight(&weight, co, ca, cb));
@@ -55,12 +55,14 @@ fn conv_grad_input(seed: u64, n: usize, ca: usize, cb: usize, co: usize, h: usiz
         let g = k.bind(
             &ctx.device,
             "gi",
-            &dy_b,
-            &y_b,
-            &w_b,
-            &dxa,
-            if cb > 0 { &dxb } else { &dxa },
-            &params,
+            &[
+                &dy_b,
+                &y_b,
+                &w_b,
+                &dxa,
+                if cb > 0 { &dxb } else { &dxa },
+                &params,
+            ],
         );
         run(&ctx, |pass| k.record(pass, &g, &p));
         let got_a = unpack_activation(&ctx.read::<f32>(&dxa).unwrap(), n, ca, h, w);
@@ -123,7 +125,7 @@ fn conv_grad_weight(
         relu: 1,
         rows,
     };
-    let k = Conv3x3GradWeight::new(&ctx.device);
+    let k = ctx.kernel::<Conv3x3GradWeight>(());
     let xa_b = ctx.upload("x_a", &pack_activation(&xa));
     let xb_b = xb.as_ref().map(|t| ctx.upload("x_b", &pack_activation(t)));
     let dy_b = ctx.upload("dy", &pack_activation(&dy));
@@ -137,7 +139,7 @@ fn conv_grad_weight(
     let g = k.bind(
         &ctx.device,
         "gw",
-        [
+        &[
             &xa_b,
             xb_b.as_ref().unwrap_or(&xa_b),
             &dy_b,
@@ -194,7 +196,7 @@ fn maxpool_grad(seed: u64, n: usize, c: usize, h: usize, w: usize) {
     }
     let dy = random_tensor(&mut rng, n, c, h / 2, w / 2);
     let expected = reference::maxpool2x2_grad(&x, &dy);
-    let k = Maxpool2x2Grad::new(&ctx.device);
+    let k = ctx.kernel::<Maxpool2x2Grad>(());
     let x_b = ctx.upload("x", &pack_activation(&x));
     let dy_b = ctx.upload("dy", &pack_activation(&dy));
     let mut p = Maxpool2x2GradParams {
@@ -206,7 +208,11 @@ fn maxpool_grad(seed: u64, n: usize, c: usize, h: usize, w: usize) {
         _pad: [0; 3],
     };
     let dx = ctx.poisoned("dx", n * h * w * c4(c) * 4);
-    let g = k.bind(&ctx.device, "mg", &x_b, &dy_b, &dx, &ctx.uniform("p", &p));
+    let g = k.bind(
+        &ctx.device,
+        "mg",
+        &[&x_b, &dy_b, &dx, &ctx.uniform("p", &p)],
+    );
     run(&ctx, |pass| k.record(pass, &g, &p));
     let got = unpack_activation(&ctx.read::<f32>(&dx).unwrap(), n, c, h, w);
     assert_eq!(
@@ -217,7 +223,11 @@ fn maxpool_grad(seed: u64, n: usize, c: usize, h: usize, w: usize) {
     let skip = random_tensor(&mut rng, n, c, h, w);
     let dx = ctx.upload("dx", &pack_activation(&skip));
     p.accumulate = 1;
-    let g = k.bind(&ctx.device, "mg", &x_b, &dy_b, &dx, &ctx.uniform("p", &p));
+    let g = k.bind(
+        &ctx.device,
+        "mg",
+        &[&x_b, &dy_b, &dx, &ctx.uniform("p", &p)],
+    );
     run(&ctx, |pass| k.record(pass, &g, &p));
     let got = unpack_activation(&ctx.read::<f32>(&dx).unwrap(), n, c, h, w);
     let sum: Vec<f32> = expected
@@ -264,9 +274,9 @@ fn upconv_grads(seed: u64, n: usize, ci: usize, co: usize, h: usize, w: usize) {
     let w_b = ctx.upload("w", &pack_upconv2x2_weight(&weight, ci, co));
     let params = ctx.uniform("p", &p);
     for variant in variants(&ctx) {
-        let k = Upconv2x2GradInput::new(&ctx.device, variant);
+        let k = ctx.kernel::<Upconv2x2GradInput>(variant);
         let dx = ctx.poisoned("dx", n * h * w * c4(ci) * 4);
-        let g = k.bind(&ctx.device, "ugi", &dy_b, &w_b, &dx, &params);
+        let g = k.bind(&ctx.device, "ugi", &[&dy_b, &w_b, &dx, &params]);
         run(&ctx, |pass| k.record(pass, &g, &p));
         let got = unpack_activation(&ctx.read::<f32>(&dx).unwrap(), n, ci, h, w);
         assert_close(
@@ -275,7 +285,7 @@ fn upconv_grads(seed: u64, n: usize, ci: usize, co: usize, h: usize, w: usize) {
             &got.data,
         );
     }
-    let k = Upconv2x2GradWeight::new(&ctx.device);
+    let k = ctx.kernel::<Upconv2x2GradWeight>(());
     let gp = UpGradWeightParams {
         n: n as u32,
         h: h as u32,
@@ -298,7 +308,7 @@ fn upconv_grads(seed: u64, n: usize, ci: usize, co: usize, h: usize, w: usize) {
     let g = k.bind(
         &ctx.device,
         "ugw",
-        [&x_b, &dy_b, &part_w, &part_b, &gw, &gb, &gparams],
+        &[&x_b, &dy_b, &part_w, &part_b, &gw, &gb, &gparams],
     );
     run(&ctx, |pass| k.record(pass, &g, &gp));
     let got_w = unpack_upconv2x2_weight(&ctx.read::<f32>(&gw).unwrap(), ci, co);
@@ -338,7 +348,7 @@ fn head_grad(seed: u64, n: usize, c: usize, h: usize, w: usize, chunk: u32) {
         chunk,
         _pad: 0,
     };
-    let k = Head1x1Grad::new(&ctx.device);
+    let k = ctx.kernel::<Head1x1Grad>(());
     let x_b = ctx.upload("x", &pack_activation(&x));
     let g_b = ctx.upload("g", &gl.data);
     let w_b = ctx.upload("w", &pack_head_weight(&weight));
@@ -350,7 +360,7 @@ fn head_grad(seed: u64, n: usize, c: usize, h: usize, w: usize, chunk: u32) {
     let g = k.bind(
         &ctx.device,
         "hg",
-        [&x_b, &g_b, &w_b, &dx, &part, &grad, &grad_b, &params],
+        &[&x_b, &g_b, &w_b, &dx, &part, &grad, &grad_b, &params],
     );
     run(&ctx, |pass| k.record(pass, &g, &p));
     let got_dx = unpack_activation(&ctx.read::<f32>(&dx).unwrap(), n, c, h, w);
@@ -399,7 +409,7 @@ fn loss_case(seed: u64, count: usize, chunk: u32, pos_weight: f32, jaccard_weigh
         pos_weight,
         jaccard_weight,
     };
-    let k = Loss::new(&ctx.device);
+    let k = ctx.kernel::<Loss>(());
     let z_b = ctx.upload("z", &z);
     let t_b = ctx.upload("t", &t);
     let part = ctx.poisoned("chunks", p.chunks() as usize * 4);
@@ -409,7 +419,7 @@ fn loss_case(seed: u64, count: usize, chunk: u32, pos_weight: f32, jaccard_weigh
     let g = k.bind(
         &ctx.device,
         "loss",
-        [&z_b, &t_b, &part, &sums, &dz, &params],
+        &[&z_b, &t_b, &part, &sums, &dz, &params],
     );
     run(&ctx, |pass| k.record(pass, &g, &p));
     let got_value = ctx.read::<f32>(&sums).unwrap()[4];
@@ -446,7 +456,7 @@ fn adam_three_steps() {
         };
         let mut w = random_vec(&mut rng, count);
         let (mut m, mut v) = (vec![0.0; count], vec![0.0; count]);
-        let k = Adam::new(&ctx.device);
+        let k = ctx.kernel::<Adam>(());
         let (w_b, m_b, v_b) = (
             ctx.upload("w", &w),
             ctx.upload("m", &m),
@@ -457,7 +467,7 @@ fn adam_three_steps() {
             reference::adam(&mut w, &g, &mut m, &mut v, step, settings);
             let p = AdamParams::at_step(count as u32, step, settings);
             let (g_b, params) = (ctx.upload("g", &g), ctx.uniform("p", &p));
-            let bg = k.bind(&ctx.device, "adam", [&g_b, &w_b, &m_b, &v_b, &params]);
+            let bg = k.bind(&ctx.device, "adam", &[&g_b, &w_b, &m_b, &v_b, &params]);
             run(&ctx, |pass| k.record(pass, &bg, &p));
         }
         assert_close(

@@ -2,7 +2,7 @@
 //! against the CPU reference; pixels outside the core must stay untouched.
 
 use crate::common::*;
-use emunet::kernels::Head1x1Params;
+use emunet::kernels::{Head1x1, Head1x1Params};
 use emunet::layout::{c4, pack_activation, pack_head_weight};
 use emunet::reference;
 
@@ -36,7 +36,7 @@ fn check(
             }
         }
     }
-    let k = &ctx.kernels().head1x1;
+    let k = &ctx.kernel::<Head1x1>(());
     let x_buf = ctx.upload("x", &pack_activation(&x));
     let w_buf = ctx.upload("weight", &pack_head_weight(&weight));
     let b_buf = ctx.upload("bias", &[bias, 0.0, 0.0, 0.0]);
@@ -59,11 +59,7 @@ fn check(
     let group = k.bind(
         &ctx.device,
         "head1x1",
-        &x_buf,
-        &w_buf,
-        &b_buf,
-        &prob,
-        &params,
+        &[&x_buf, &w_buf, &b_buf, &prob, &params],
     );
     run(&ctx, |pass| k.record(pass, &group, &p));
     let got: Vec<f32> = ctx.read::<f32>(&prob).unwrap()[..out_h * out_w].to_vec();

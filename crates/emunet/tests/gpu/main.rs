@@ -10,6 +10,7 @@ mod grad_kernels;
 mod head1x1;
 mod maxpool2x2;
 mod normalize;
+mod pipeline_cache;
 mod shaders;
 mod train_step;
 mod unet;

@@ -1,7 +1,7 @@
 //! maxpool2x2 on the GPU against the CPU reference.
 
 use crate::common::*;
-use emunet::kernels::Maxpool2x2Params;
+use emunet::kernels::{Maxpool2x2, Maxpool2x2Params, Storage};
 use emunet::layout::{c4, pack_activation, unpack_activation};
 use emunet::reference;
 
@@ -10,7 +10,7 @@ fn check(seed: u64, n: usize, c: usize, h: usize, w: usize) {
     let mut rng = rng(seed);
     let x = random_tensor(&mut rng, n, c, h, w);
     let expected = reference::maxpool2x2(&x);
-    let k = &ctx.kernels().maxpool2x2;
+    let k = &ctx.kernel::<Maxpool2x2>(Storage::Buffers);
     let x_buf = ctx.upload("x", &pack_activation(&x));
     let y = ctx.poisoned("y", n * (h / 2) * (w / 2) * c4(c) * 4);
     let p = Maxpool2x2Params {
@@ -20,7 +20,7 @@ fn check(seed: u64, n: usize, c: usize, h: usize, w: usize) {
         c4: c4(c) as u32,
     };
     let params = ctx.uniform("params", &p);
-    let group = k.bind(&ctx.device, "maxpool2x2", &x_buf, &y, &params);
+    let group = k.bind(&ctx.device, "maxpool2x2", &[&x_buf, &y, &params]);
     run(&ctx, |pass| k.record(pass, &group, &p));
     let got = unpack_activation(&ctx.read::<f32>(&y).unwrap(), n, c, h / 2, w / 2);
     // Max-pooling selects values: the GPU must return them bit for bit.

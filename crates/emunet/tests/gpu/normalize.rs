@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use emunet::Frame;
-use emunet::kernels::{FrameStatsParams, NormalizeParams};
+use emunet::kernels::{FrameStats, FrameStatsParams, Normalize, NormalizeParams};
 use emunet::model::Normalization;
 use emunet::reference;
 use rand::RngExt;
@@ -55,7 +55,6 @@ fn check_rule(
             expected.extend_from_slice(&[full.at(0, 0, y, x), 0.0, 0.0, 0.0]);
         }
     }
-    let k = ctx.kernels();
     let words = frame.packed_words();
     let raw = ctx.upload("raw", &words);
     let hist = ctx.upload("hist", &vec![0u32; 1 << bits]);
@@ -77,25 +76,19 @@ fn check_rule(
         th: th as u32,
         tw: tw as u32,
     };
-    let sg = k.frame_stats.bind(
+    let sg = ctx.kernel::<FrameStats>(()).bind(
         &ctx.device,
         "stats",
-        &raw,
-        &hist,
-        &stats,
-        &ctx.uniform("sp", &sp),
+        &[&raw, &hist, &stats, &ctx.uniform("sp", &sp)],
     );
-    let ng = k.normalize.bind(
+    let ng = ctx.kernel::<Normalize>(()).bind(
         &ctx.device,
         "normalize",
-        &raw,
-        &stats,
-        &x,
-        &ctx.uniform("np", &np),
+        &[&raw, &stats, &x, &ctx.uniform("np", &np)],
     );
     run(&ctx, |pass| {
-        k.frame_stats.record(pass, &sg, &sp);
-        k.normalize.record(pass, &ng, &np);
+        ctx.kernel::<FrameStats>(()).record(pass, &sg, &sp);
+        ctx.kernel::<Normalize>(()).record(pass, &ng, &np);
     });
     let (mean, std) = reference::frame_stats(&frame);
     let got_stats = ctx.read::<f32>(&stats).unwrap();

@@ -1,7 +1,7 @@
 //! upconv2x2 (transposed conv 2×2 stride 2 + bias) on the GPU against the CPU reference.
 
 use crate::common::*;
-use emunet::kernels::{Upconv2x2, Upconv2x2Params, Variant};
+use emunet::kernels::{Storage, Upconv2x2, Upconv2x2Config, Upconv2x2Params, Variant, WeightsIn};
 use emunet::layout::{c4, pack_activation, pack_bias, pack_upconv2x2_weight, unpack_activation};
 use emunet::reference;
 
@@ -17,7 +17,11 @@ fn check(seed: u64, n: usize, ci: usize, co: usize, h: usize, w: usize) {
         .into_iter()
         .filter(|v| v.supported(ctx.features, &ctx.info));
     for variant in variants {
-        let k = &Upconv2x2::new(&ctx.device, variant);
+        let k = &ctx.kernel::<Upconv2x2>(Upconv2x2Config {
+            variant,
+            storage: Storage::Buffers,
+            weights: WeightsIn::Storage,
+        });
         let x_buf = ctx.upload("x", &pack_activation(&x));
         let w_buf = ctx.upload("weight", &pack_upconv2x2_weight(&weight, ci, co));
         let b_buf = ctx.upload("bias", &pack_bias(&bias));
@@ -34,11 +38,7 @@ fn check(seed: u64, n: usize, ci: usize, co: usize, h: usize, w: usize) {
         let group = k.bind(
             &ctx.device,
             "upconv2x2",
-            &x_buf,
-            &w_buf,
-            &b_buf,
-            &y,
-            &params,
+            &[&x_buf, &w_buf, &b_buf, &y, &params],
         );
         run(&ctx, |pass| k.record(pass, &group, &p));
         let got = unpack_activation(&ctx.read::<f32>(&y).unwrap(), n, co, 2 * h, 2 * w);

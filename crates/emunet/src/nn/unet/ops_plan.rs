@@ -100,7 +100,16 @@ impl Unet {
     fn build_ops_plan(&self, h: usize, w: usize, bits: u32) -> Result<Plan> {
         let ctx = &self.ctx;
         let dev = &ctx.device;
-        let k = self.ctx.kernels();
+        let variant = ctx.variant();
+        let normalize = ctx.kernel::<Normalize>(());
+        let conv3x3 = ctx.kernel::<Conv3x3>(Conv3x3Config::buffers(variant));
+        let maxpool2x2 = ctx.kernel::<Maxpool2x2>(Storage::Buffers);
+        let upconv2x2 = ctx.kernel::<Upconv2x2>(Upconv2x2Config {
+            variant,
+            storage: Storage::Buffers,
+            weights: WeightsIn::Storage,
+        });
+        let head1x1 = ctx.kernel::<Head1x1>(());
         let d = self.depth;
         let m = 1 << d;
         let (hp, wp) = (h.next_multiple_of(m), w.next_multiple_of(m));
@@ -154,19 +163,21 @@ impl Unet {
                 th: tile.th as u32,
                 tw: tile.tw as u32,
             };
-            let g = k.normalize.bind(
+            let g = normalize.bind(
                 dev,
                 "normalize",
-                &raw,
-                &stats,
-                &x0,
-                &u("normalize", &|| bytemuck::bytes_of(&np).to_vec()),
+                &[
+                    &raw,
+                    &stats,
+                    &x0,
+                    &u("normalize", &|| bytemuck::bytes_of(&np).to_vec()),
+                ],
             );
             steps.push(Step {
                 label: format!("tile{ti}.normalize"),
                 flops: 0,
                 bytes: raw.size() + (tile.th * tile.tw * 16) as u64,
-                op: Op::Normalize(g, np),
+                dispatch: normalize.dispatch(g, &np),
             });
 
             let conv = |cw: &ConvWeights,
@@ -185,21 +196,16 @@ impl Unet {
                     ob_first: 0,
                 };
                 let params = u(&cw.name, &|| bytemuck::bytes_of(&p).to_vec());
-                let g = k.conv3x3.bind(
+                let g = conv3x3.bind(
                     dev,
                     &cw.name,
-                    a,
-                    b.unwrap_or(a),
-                    &cw.weight,
-                    &cw.bias,
-                    y,
-                    &params,
+                    &[a, b.unwrap_or(a), &cw.weight, &cw.bias, y, &params],
                 );
                 Step {
                     label: format!("tile{ti}.{}", cw.name),
                     flops: p.flops(cw.ca + cw.cb, cw.co),
                     bytes: p.bytes(),
-                    op: Op::Conv(g, p),
+                    dispatch: conv3x3.dispatch(g, &p),
                 }
             };
             let mut ci = 0;
@@ -214,18 +220,20 @@ impl Unet {
                     w: (tile.tw >> l) as u32,
                     c4: c4(level_channels(self.channels, l)) as u32,
                 };
-                let g = k.maxpool2x2.bind(
+                let g = maxpool2x2.bind(
                     dev,
                     "maxpool2x2",
-                    &skip[l],
-                    &t0[l + 1],
-                    &u("maxpool", &|| bytemuck::bytes_of(&p).to_vec()),
+                    &[
+                        &skip[l],
+                        &t0[l + 1],
+                        &u("maxpool", &|| bytemuck::bytes_of(&p).to_vec()),
+                    ],
                 );
                 steps.push(Step {
                     label: format!("tile{ti}.enc{l}.pool"),
                     flops: p.flops(level_channels(self.channels, l)),
                     bytes: p.bytes(),
-                    op: Op::Pool(g, p),
+                    dispatch: maxpool2x2.dispatch(g, &p),
                 });
             }
             steps.push(conv(&self.convs[ci], d, &t0[d], None, &t1[d]));
@@ -241,20 +249,22 @@ impl Unet {
                     co4: c4(up.co) as u32,
                     _pad: [0; 3],
                 };
-                let g = k.upconv2x2.bind(
+                let g = upconv2x2.bind(
                     dev,
                     &up.name,
-                    &t0[l + 1],
-                    &up.weight,
-                    &up.bias,
-                    &t0[l],
-                    &u(&up.name, &|| bytemuck::bytes_of(&p).to_vec()),
+                    &[
+                        &t0[l + 1],
+                        &up.weight,
+                        &up.bias,
+                        &t0[l],
+                        &u(&up.name, &|| bytemuck::bytes_of(&p).to_vec()),
+                    ],
                 );
                 steps.push(Step {
                     label: format!("tile{ti}.{}", up.name),
                     flops: p.flops(up.ci, up.co),
                     bytes: p.bytes(),
-                    op: Op::Up(g, p),
+                    dispatch: upconv2x2.dispatch(g, &p),
                 });
                 steps.push(conv(&self.convs[ci], l, &skip[l], Some(&t0[l]), &t1[l]));
                 steps.push(conv(&self.convs[ci + 1], l, &t1[l], None, &t0[l]));
@@ -274,20 +284,22 @@ impl Unet {
                 out_h: h as u32,
                 out_w: w as u32,
             };
-            let g = k.head1x1.bind(
+            let g = head1x1.bind(
                 dev,
                 "head",
-                &t0[0],
-                &self.head_weight,
-                &self.head_bias,
-                &prob,
-                &u("head", &|| bytemuck::bytes_of(&hp_).to_vec()),
+                &[
+                    &t0[0],
+                    &self.head_weight,
+                    &self.head_bias,
+                    &prob,
+                    &u("head", &|| bytemuck::bytes_of(&hp_).to_vec()),
+                ],
             );
             steps.push(Step {
                 label: format!("tile{ti}.head"),
                 flops: hp_.flops(self.channels),
                 bytes: hp_.bytes(),
-                op: Op::Head(g, hp_),
+                dispatch: head1x1.dispatch(g, &hp_),
             });
         }
         let mut activations = vec![x0, stats.clone()];

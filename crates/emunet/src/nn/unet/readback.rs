@@ -105,12 +105,12 @@ impl Unet {
         let mut steps = Vec::new();
         let mut raw_staging = None;
         if let Some(flat) = &self.flat {
-            let (group, p) = flat.bind(ctx, &raw, w, h, bits)?;
+            let dispatch = flat.dispatch(ctx, &raw, w, h, bits)?;
             steps.push(Step {
                 label: "flatfield".into(),
                 flops: 0,
                 bytes: 2 * frame_bytes,
-                op: Op::FlatField(group, p),
+                dispatch,
             });
             // As large as the frame buffer (storage buffers are rounded up to 16 bytes).
             raw_staging = Some(ctx.staging("frame.raw.staging", raw.size()));
@@ -121,19 +121,22 @@ impl Unet {
             words: words as u32,
             _pad: 0,
         };
-        let stats_group = ctx.kernels().frame_stats.bind(
+        let frame_stats = ctx.kernel::<FrameStats>(());
+        let stats_group = frame_stats.bind(
             &ctx.device,
             "frame_stats",
-            &raw,
-            &hist,
-            &stats,
-            &ctx.uniform("frame_stats.params", &stats_params),
+            &[
+                &raw,
+                &hist,
+                &stats,
+                &ctx.uniform("frame_stats.params", &stats_params),
+            ],
         );
         steps.push(Step {
             label: "frame_stats".into(),
             flops: 0,
             bytes: frame_bytes,
-            op: Op::Stats(stats_group, stats_params),
+            dispatch: frame_stats.dispatch(stats_group, &stats_params),
         });
         Ok(FrameStage {
             raw,
@@ -171,10 +174,11 @@ impl MaskClusters {
             None => {
                 let mask = ctx.storage("mask", ProbFormat::U8.bytes(h * w));
                 let params = ctx.uniform("mask.threshold.params", &ThresholdParams::default());
-                let group = ctx
-                    .kernels()
-                    .threshold
-                    .bind(&ctx.device, &plan.prob, &mask, &params);
+                let group = ctx.kernel::<Threshold>(()).bind(
+                    &ctx.device,
+                    "mask.threshold",
+                    &[&plan.prob, &mask, &params],
+                );
                 (mask, Some((params, group)))
             }
         };
@@ -216,9 +220,9 @@ impl MaskClusters {
             };
             ctx.queue.write_buffer(params, 0, bytemuck::bytes_of(&p));
             let mut pass = encoder.begin_compute_pass(&Default::default());
-            ctx.kernels().threshold.record(&mut pass, group, &p);
+            ctx.kernel::<Threshold>(()).record(&mut pass, group, &p);
         }
-        self.plan.record(ctx, encoder);
+        self.plan.record(encoder);
     }
 }
 
@@ -267,7 +271,6 @@ impl Plan {
     /// copied to the given staging buffers.
     pub(crate) fn record_frame(
         &self,
-        ctx: &Context,
         encoder: &mut wgpu::CommandEncoder,
         staging: &wgpu::Buffer,
         raw_staging: Option<&wgpu::Buffer>,
@@ -283,7 +286,7 @@ impl Plan {
         let run = |encoder: &mut wgpu::CommandEncoder, steps: &[Step]| {
             let mut pass = encoder.begin_compute_pass(&Default::default());
             for step in steps {
-                step.record(ctx, &mut pass);
+                step.record(&mut pass);
             }
         };
         match &self.stats_copy {
