@@ -2,7 +2,8 @@
 
 use super::{Access, Kernel, grid_2d, numbered};
 
-/// `shaders/fir_filter.wgsl`: the equalisation gain and the integer-tap FIR filter; see [`source`].
+/// `shaders/fir_filter.wgsl`: the equalisation gain and the integer-tap FIR filter (the module
+/// is `frame_pixel.wgsl` and this: [`FirFilter`]'s source).
 pub const SOURCE: &str = include_str!("../../shaders/fir_filter.wgsl");
 
 /// Adjacent outputs of one row written by one invocation (`PX`; tests/host/layouts.rs checks
