@@ -278,6 +278,18 @@ size_t emunet_in_flight(const struct emunet_engine *e);
 int emunet_set_prob_format(struct emunet_engine *e, int format);
 
 /*
+ Sets the pixel size in µm of the frames given from now on: frames whose pixel differs from
+ the model's (the weights file's `pixel_um`, 0.30 for the shipped model) are resampled to the
+ model's scale and their probabilities back, so masks, probabilities and clusters stay in the
+ frame's own pixels. `0` (the default): frames are taken at the model's scale. Refused for a
+ negative or non-finite size and while frames are in flight.
+
+ # Safety
+ `e` is NULL or an engine used by one thread at a time.
+ */
+int emunet_set_pixel_um(struct emunet_engine *e, double um);
+
+/*
  The most frames `emunet_submit_*` keeps in flight (0 for NULL).
 
  # Safety

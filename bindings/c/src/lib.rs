@@ -663,6 +663,37 @@ pub unsafe extern "C" fn emunet_set_prob_format(e: *mut emunet_engine, format: c
     })
 }
 
+/// Sets the pixel size in µm of the frames given from now on: frames whose pixel differs from
+/// the model's (the weights file's `pixel_um`, 0.30 for the shipped model) are resampled to the
+/// model's scale and their probabilities back, so masks, probabilities and clusters stay in the
+/// frame's own pixels. `0` (the default): frames are taken at the model's scale. Refused for a
+/// negative or non-finite size and while frames are in flight.
+///
+/// # Safety
+/// `e` is NULL or an engine used by one thread at a time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn emunet_set_pixel_um(e: *mut emunet_engine, um: f64) -> c_int {
+    guarded(|| {
+        if e.is_null() {
+            return Err(invalid("emunet_set_pixel_um: engine is NULL"));
+        }
+        let um = (um != 0.0).then_some(um);
+        // SAFETY: an engine from emunet_engine_new, used by one thread (the caller's contract).
+        let engine = unsafe { &mut *e };
+        if engine.ready.is_some() || !engine.submitted.is_empty() {
+            let n = engine.submitted.len() + engine.ready.is_some() as usize;
+            return Err(core(Error::InFlight(n)));
+        }
+        if um.is_some_and(|v| !(v.is_finite() && v > 0.0)) {
+            return Err(invalid(&format!(
+                "emunet_set_pixel_um: {} is not a pixel size in µm (0: the model's)",
+                um.unwrap_or(0.0)
+            )));
+        }
+        engine.unet.set_pixel_um(um).map_err(core)
+    })
+}
+
 /// The most frames `emunet_submit_*` keeps in flight (0 for NULL).
 ///
 /// # Safety

@@ -1,6 +1,7 @@
 /* errors.c: every error path of the C ABI returns its code and a message, leaks nothing and never
  * crashes (run under AddressSanitizer/LeakSanitizer by bindings/c/check.sh). Exit status 0 when
  * every expectation holds. Usage: errors frame.pgm (an 8-bit PGM with clusters). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,34 @@ int main(int argc, char **argv) {
     free(prob8);
     free(mask8);
     expect(emunet_set_prob_format(e, EMUNET_PROB_F32), EMUNET_OK, "f32 probabilities again");
+    /* Another pixel size (emunet_set_pixel_um): the mask and probabilities stay the frame's size
+     * and in range, clusters found; bad sizes and a NULL engine refused; 0 restores the model's
+     * scale and the same clusters as before. */
+    expect(emunet_set_pixel_um(NULL, 0.2), EMUNET_ERR_INVALID_ARGUMENT, "pixel size, NULL engine");
+    expect(emunet_set_pixel_um(e, -0.3), EMUNET_ERR_INVALID_ARGUMENT, "negative pixel size");
+    expect(emunet_set_pixel_um(e, NAN), EMUNET_ERR_INVALID_ARGUMENT, "NaN pixel size");
+    expect(emunet_set_pixel_um(e, 0.21), EMUNET_OK, "0.21 µm pixels");
+    for (size_t i = 0; i < (size_t)w * h; i++)
+        prob[i] = -1.0f;
+    size_t scaled = 0;
+    expect(emunet_segment_u8(e, pixels, w, h, w, NULL, NULL, NULL, 0, &scaled), EMUNET_ERR_CAPACITY, "count at 0.21 µm");
+    emunet_cluster *fine = malloc((scaled + 1) * sizeof *fine);
+    expect(emunet_segment_u8(e, pixels, w, h, w, mask, prob, fine, scaled + 1, &scaled), EMUNET_OK, "segment at 0.21 µm");
+    free(fine);
+    size_t out_of_range = 0;
+    for (size_t i = 0; i < (size_t)w * h; i++)
+        if (!(prob[i] >= 0.0f && prob[i] <= 1.0f) || (mask[i] != 0 && mask[i] != 255))
+            out_of_range++;
+    if (out_of_range || scaled == 0) {
+        fprintf(stderr, "FAIL 0.21 µm pixels: %zu pixels unwritten or out of range, %zu clusters\n", out_of_range, scaled);
+        failures++;
+    }
+    expect(emunet_set_pixel_um(e, 0.0), EMUNET_OK, "the model's scale again");
+    expect(emunet_segment_u8(e, pixels, w, h, w, NULL, NULL, again, needed, &m), EMUNET_OK, "segment at the model's scale");
+    if (m != n || !same_clusters(all, again, n)) {
+        fprintf(stderr, "FAIL pixel size 0 does not restore the model's scale\n");
+        failures++;
+    }
     /* The engine's own time of the last call: positive after a success, 0 for NULL. */
     if (!(emunet_last_elapsed(e) > 0.0) || emunet_last_elapsed(NULL) != 0.0) {
         fprintf(stderr, "FAIL emunet_last_elapsed\n");

@@ -273,12 +273,13 @@ fn raw_of<'py>(
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (weights=None, precision="auto", prob_format="f32"))]
+    #[pyo3(signature = (weights=None, precision="auto", prob_format="f32", pixel_um=None))]
     fn new(
         py: Python<'_>,
         weights: Option<PathBuf>,
         precision: &str,
         prob_format: &str,
+        pixel_um: Option<f64>,
     ) -> PyResult<Self> {
         let prob_format = match prob_format {
             "f32" => ProbFormat::F32,
@@ -309,6 +310,7 @@ impl Engine {
             let mut unet = Unet::new(ctx.clone(), &model)?;
             unet.set_precision(precision);
             unet.set_prob_format(prob_format);
+            unet.set_pixel_um(pixel_um)?;
             Ok(Engine {
                 unet: Mutex::new(unet),
                 adapter: ctx.info.name.clone(),
@@ -475,7 +477,8 @@ type Simulated<'py> = (
 );
 
 #[pyfunction]
-#[pyo3(signature = (count=1, seed=1, preset="nominal", width=None, height=None, frames_per_view=1))]
+#[pyo3(signature = (count=1, seed=1, preset="nominal", width=None, height=None, frames_per_view=1, pixel_um=None))]
+#[allow(clippy::too_many_arguments)]
 fn simulate<'py>(
     py: Python<'py>,
     count: usize,
@@ -484,6 +487,7 @@ fn simulate<'py>(
     width: Option<usize>,
     height: Option<usize>,
     frames_per_view: usize,
+    pixel_um: Option<f64>,
 ) -> PyResult<Simulated<'py>> {
     let preset = <Preset as emunet_core::Choice>::from_name(preset).ok_or_else(|| {
         PyValueError::new_err(format!(
@@ -498,6 +502,10 @@ fn simulate<'py>(
     let mut params = SimParams::preset(preset);
     params.width = width.unwrap_or(params.width);
     params.height = height.unwrap_or(params.height);
+    if let Some(um) = pixel_um {
+        params.pixel_um = um;
+        params.pixel_um_fixed = true;
+    }
     params.check().map_err(to_py)?;
     let (w, h, n) = (params.width, params.height, count * frames_per_view);
     let (images, truth, grains) = py

@@ -237,6 +237,25 @@ def test_explicit_weights_and_precision(frames):
     assert (f32.mask != auto.mask).mean() < 1e-3
 
 
+def test_pixel_size_equals_cli(tmp_path):
+    images, _, _ = emunet.simulate(
+        count=1, seed=13, preset="nominal", width=W, height=H, pixel_um=0.22
+    )
+    sim = tmp_path / "sim"
+    run_cli("simulate", "--out", sim, "--count", 1, "--seed", 13, "--width", W, "--height", H,
+            "--pixel-um", 0.22)
+    np.testing.assert_array_equal(images[0], np.asarray(Image.open(sim / "images" / "f00000.png")))
+    out = tmp_path / "out"
+    run_cli("segment", "--pixel-um", 0.22, "--out", out, sim / "images")
+    r = emunet.Engine(pixel_um=0.22).segment(images[0])
+    assert r.mask.shape == (H, W)
+    np.testing.assert_array_equal(r.mask, np.asarray(Image.open(out / "f00000.mask.png")) != 0)
+    np.testing.assert_array_equal(r.prob, np.load(out / "f00000.prob.npy"))
+    assert emunet.clusters_csv(r.clusters) == read_csv(out / "f00000.clusters.csv")
+    with pytest.raises(ValueError, match="pixel size"):
+        emunet.Engine(pixel_um=-0.3)
+
+
 def test_u8_probabilities_keep_the_mask_and_clusters(frames):
     f32 = emunet.Engine(precision="f32").segment(frames[0])
     u8 = emunet.Engine(precision="f32", prob_format="u8").segment(frames[0])

@@ -79,6 +79,8 @@ pub struct SimParams {
     pub shot_noise: f64,
     /// Draw each view's parameters anew ([`SimParams::draw_view`]): the `mixed` preset.
     pub vary_per_view: bool,
+    /// Keep `pixel_um` in every view's draw (`simulate --pixel-um` on the `mixed` preset).
+    pub pixel_um_fixed: bool,
 }
 
 impl SimParams {
@@ -118,6 +120,7 @@ impl SimParams {
             truth_threshold: 20.0,
             shot_noise: 0.0,
             vary_per_view: false,
+            pixel_um_fixed: false,
         };
         match preset {
             Preset::Nominal => nominal,
@@ -165,8 +168,14 @@ impl SimParams {
         let mut u = |lo: f64, hi: f64| rng.random_range(lo..=hi);
         let log_uniform =
             |x: f64, lo: f64, hi: f64| libm::exp(libm::log(lo) + x * libm::log(hi / lo));
+        // Drawn even when kept, so that every other draw is the same.
+        let pixel_um = u(0.28, 0.36);
         SimParams {
-            pixel_um: u(0.28, 0.36),
+            pixel_um: if self.pixel_um_fixed {
+                self.pixel_um
+            } else {
+                pixel_um
+            },
             grain_diameter_um: u(0.45, 0.9),
             grain_diameter_spread: u(0.05, 0.25),
             touching_fraction: u(0.0, 0.03),

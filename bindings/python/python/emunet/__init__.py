@@ -105,6 +105,10 @@ class Engine:
         prob_format: how the probabilities come back from the GPU: ``"f32"`` (the default),
             ``"f16"`` (|Δp| ≤ 2⁻¹²) or ``"u8"`` (round(255·p), |Δp| ≤ 1/510); ``prob`` stays
             float32 holding the rounded values, the mask is decided before rounding.
+        pixel_um: the frames' pixel size in µm; where it differs from the model's (0.30 for the
+            shipped model) frames are resampled to the model's scale and the probabilities
+            back, so masks and clusters stay in the frames' own pixels. ``None``: frames are
+            taken at the model's scale.
 
     An engine keeps its GPU buffers planned for the last frame size; make one and reuse it.
     Calls from several threads on one engine take turns.
@@ -115,10 +119,11 @@ class Engine:
         weights: Optional[PathLike] = None,
         precision: str = "auto",
         prob_format: str = "f32",
+        pixel_um: Optional[float] = None,
     ):
         if weights is not None:
             weights = os.fspath(weights)
-        self._engine = _emunet.Engine(weights, precision, prob_format)
+        self._engine = _emunet.Engine(weights, precision, prob_format, pixel_um)
 
     @property
     def adapter(self) -> str:
@@ -167,14 +172,18 @@ def simulate(
     width: Optional[int] = None,
     height: Optional[int] = None,
     frames_per_view: int = 1,
+    pixel_um: Optional[float] = None,
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Simulated frames with exact truth, as ``emunet simulate`` writes them.
 
     Returns ``(images, masks, grains)``: uint8 (N, H, W) frames, bool (N, H, W) truth masks and
     a structured array of :data:`GRAIN_DTYPE`, with N = count * frames_per_view (views of
-    ``frames_per_view`` focal planes each). Presets: easy, nominal, hard, mixed.
+    ``frames_per_view`` focal planes each). Presets: easy, nominal, hard, mixed. ``pixel_um``:
+    the pixel size in µm (default: the preset's).
     """
-    images, masks, grains = _emunet.simulate(count, seed, preset, width, height, frames_per_view)
+    images, masks, grains = _emunet.simulate(
+        count, seed, preset, width, height, frames_per_view, pixel_um
+    )
     return images, masks, _records(grains, GRAIN_DTYPE)
 
 

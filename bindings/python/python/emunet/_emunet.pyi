@@ -24,6 +24,7 @@ class Engine:
         weights: Optional[Union[str, PathLike[str]]] = None,
         precision: str = "auto",
         prob_format: str = "f32",
+        pixel_um: Optional[float] = None,
     ) -> None: ...
     @property
     def adapter(self) -> str: ...
@@ -49,4 +50,5 @@ def simulate(
     width: Optional[int] = None,
     height: Optional[int] = None,
     frames_per_view: int = 1,
+    pixel_um: Optional[float] = None,
 ) -> Tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_], npt.NDArray[np.uint8]]: ...

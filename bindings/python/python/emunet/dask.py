@@ -32,14 +32,14 @@ from . import _emunet
 
 __all__ = ["segment_files", "read_clusters", "part_name"]
 
-# Per worker process: the engines built so far, by (weights, precision).
-_ENGINES: Dict[Tuple[Optional[str], str], Any] = {}
+# Per worker process: the engines built so far, by (weights, precision, pixel_um).
+_ENGINES: Dict[Tuple[Optional[str], str, Optional[float]], Any] = {}
 
 
-def _engine(weights: Optional[str], precision: str):
-    key = (weights, precision)
+def _engine(weights: Optional[str], precision: str, pixel_um: Optional[float] = None):
+    key = (weights, precision, pixel_um)
     if key not in _ENGINES:
-        _ENGINES[key] = _emunet.Engine(weights, precision)
+        _ENGINES[key] = _emunet.Engine(weights, precision, "f32", pixel_um)
     return _ENGINES[key]
 
 
@@ -70,6 +70,7 @@ def _run_part(
     weights: Optional[str],
     precision: str,
     format: str,
+    pixel_um: Optional[float] = None,
 ) -> Dict[str, Any]:
     """One task: segment the part's frames, write its table, then its summary."""
     summary_path = os.path.join(out, f"part-{index:05d}.json")
@@ -81,10 +82,10 @@ def _run_part(
         return done
     table = os.path.join(out, part_name(index, format))
     try:
-        result = _engine(weights, precision).segment_part(frames, table, format)
+        result = _engine(weights, precision, pixel_um).segment_part(frames, table, format)
     except _emunet.DeviceLostError:
         # The engine is unusable: the task's retry builds a new one.
-        _ENGINES.pop((weights, precision), None)
+        _ENGINES.pop((weights, precision, pixel_um), None)
         raise
     summary = {
         "part": index,
@@ -103,9 +104,11 @@ def _run_part(
     return summary
 
 
-def _job_manifest(paths: Sequence[str], frames_per_task: int, format: str, weights, precision):
+def _job_manifest(
+    paths: Sequence[str], frames_per_task: int, format: str, weights, precision, pixel_um=None
+):
     digest = hashlib.sha256("\n".join(paths).encode()).hexdigest()
-    return {
+    manifest = {
         "frames": len(paths),
         "paths_sha256": digest,
         "frames_per_task": frames_per_task,
@@ -113,6 +116,10 @@ def _job_manifest(paths: Sequence[str], frames_per_task: int, format: str, weigh
         "weights": weights,
         "precision": precision,
     }
+    # Only when given, so that the folders of jobs run without it still resume.
+    if pixel_um is not None:
+        manifest["pixel_um"] = pixel_um
+    return manifest
 
 
 def segment_files(
@@ -124,6 +131,7 @@ def segment_files(
     format: str = "parquet",
     precision: str = "auto",
     retries: int = 2,
+    pixel_um: Optional[float] = None,
 ):
     """Segments every frame of ``paths`` on a Dask cluster; returns a pandas DataFrame, one row
     per part: ``part``, ``file``, ``first_frame``, ``frames``, ``done``, ``clusters``,
@@ -133,9 +141,11 @@ def segment_files(
     ``client``: a ``dask.distributed.Client``; None takes the current one, or without one runs
     the tasks in this process (Dask's synchronous scheduler). ``weights``: a weights file on a
     path every worker can read (None: the shipped model). ``format``: "parquet" or "root".
+    ``pixel_um``: the frames' pixel size in µm, when it differs from the model's (see
+    :class:`emunet.Engine`).
     ``out`` must be a folder every worker can write (a shared file system on a multi-node
     cluster). A second call with the same ``out`` must give the same ``paths``,
-    ``frames_per_task``, ``format``, ``weights`` and ``precision`` (checked): it then only does
+    ``frames_per_task``, ``format``, ``weights``, ``precision`` and ``pixel_um`` (checked): it then only does
     the parts not complete.
     """
     import dask
@@ -149,7 +159,7 @@ def segment_files(
     out = os.fspath(out)
     weights = os.path.abspath(os.fspath(weights)) if weights is not None else None
     os.makedirs(out, exist_ok=True)
-    manifest = _job_manifest(paths, frames_per_task, format, weights, precision)
+    manifest = _job_manifest(paths, frames_per_task, format, weights, precision, pixel_um)
     manifest_path = os.path.join(out, "job.json")
     if os.path.exists(manifest_path):
         with open(manifest_path) as f:
@@ -184,6 +194,7 @@ def segment_files(
                 weights,
                 precision,
                 format,
+                pixel_um,
                 retries=retries,
                 pure=False,
             )
@@ -192,7 +203,9 @@ def segment_files(
         results = client.gather(futures)
     else:
         tasks = [
-            dask.delayed(_run_part, pure=False)(k, frames, out, weights, precision, format)
+            dask.delayed(_run_part, pure=False)(
+                k, frames, out, weights, precision, format, pixel_um
+            )
             for k, frames in parts
         ]
         results = list(dask.compute(*tasks, scheduler="synchronous"))

@@ -138,6 +138,8 @@ pub fn run(o: Args) -> emunet::Result<ExitCode> {
     let (mut seg_s, mut link_s) = (0.0, 0.0);
     for view in &views {
         let start = Instant::now();
+        // Frames at another pixel size than the model's are segmented at the model's scale.
+        unet.set_pixel_um(Some(view.geometry.pixel_um))?;
         let frames: Vec<Frame> = view
             .frames
             .iter()

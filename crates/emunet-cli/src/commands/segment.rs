@@ -2,7 +2,7 @@
 //! thread, the GPU and a writer thread; or one cluster table of the run (Parquet, ROOT).
 
 use crate::common::{
-    OutputFile, Tally, choice, collect_frames, create_dir, load_frame, shard, stem_of,
+    OutputFile, Tally, choice, collect_frames, create_dir, load_frame, positive, shard, stem_of,
 };
 use emunet::clusters;
 use emunet::flatfield::FlatField;
@@ -71,6 +71,12 @@ pub struct Args {
     /// pieces magenta) and positions (red).
     #[arg(long)]
     pub overlay: bool,
+    /// The frames' pixel size in µm: frames whose pixel differs from the model's (the weights
+    /// file's `pixel_um`, 0.30 for the shipped model) are resampled to the model's scale and
+    /// the probabilities back to the frame's pixels, so masks and clusters stay in the frame's
+    /// own pixels. Default: frames are taken at the model's scale.
+    #[arg(long, value_parser = positive)]
+    pub pixel_um: Option<f64>,
     /// Take the camera's fixed pattern out of every frame first (a file from `emunet
     /// flatfield`).
     #[arg(long)]
@@ -189,6 +195,7 @@ pub fn run(args: Args) -> emunet::Result<ExitCode> {
         precision,
         prob_format,
         flatfield,
+        pixel_um,
         skip_existing,
         shard,
         frames: inputs,
@@ -265,6 +272,7 @@ pub fn run(args: Args) -> emunet::Result<ExitCode> {
         unet.set_threshold(t)?;
     }
     unet.set_flatfield(flat.as_ref());
+    unet.set_pixel_um(pixel_um)?;
     unet.set_engine(engine);
     unet.set_precision(precision);
     unet.set_prob_format(prob_format);
@@ -286,6 +294,12 @@ pub fn run(args: Args) -> emunet::Result<ExitCode> {
         )),
         prob_format
     );
+    if let Some(um) = pixel_um.filter(|_| unet.rescaling()) {
+        eprintln!(
+            "frames of {um} µm pixels are resampled to the model's {} µm and back",
+            unet.model_pixel_um()
+        );
+    }
     if profile {
         print_profile(
             &mut unet,

@@ -55,6 +55,37 @@ fn init_then_segment_files_and_folders() {
     assert!(out.join("b.mask.png").exists() && out.join("b.prob.npy").exists());
 }
 
+/// `segment --pixel-um`: frames of another pixel size come out on their own grid (mask,
+/// probabilities), the first lines say they were resampled; the model's own size resamples
+/// nothing.
+#[test]
+fn segment_takes_the_frames_pixel_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let frames = d.join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    frame(&frames.join("a.png"), 61, 45);
+    for um in ["0.2", "0.42", "0.3"] {
+        let out = d.join(format!("out-{um}"));
+        let (ok, so, se) = emunet(&[
+            "segment",
+            "--pixel-um",
+            um,
+            "--out",
+            out.to_str().unwrap(),
+            frames.to_str().unwrap(),
+        ]);
+        assert!(ok, "{um}: {se}");
+        assert!(so.contains("1 frame(s) segmented, 0 failed"), "{so}");
+        assert_eq!(se.contains("resampled"), um != "0.3", "{um}: {se}");
+        let (prob, rows, cols) = emunet::npy::read(&out.join("a.prob.npy")).unwrap();
+        assert_eq!((rows, cols), (45, 61), "{um}");
+        assert!(prob.iter().all(|p| (0.0..=1.0).contains(p)), "{um}");
+        let mask = image::open(out.join("a.mask.png")).unwrap().to_luma8();
+        assert_eq!(mask.dimensions(), (61, 45), "{um}");
+    }
+}
+
 #[test]
 fn bad_frame_fails_but_others_are_processed() {
     let dir = tempfile::tempdir().unwrap();
@@ -377,6 +408,11 @@ fn bad_option_values_get_claps_message_and_status_2() {
             &["tracks", "--out", out, "--max-chance", "0", "g.csv"],
             "--max-chance",
         ),
+        (
+            &["segment", "--out", out, "--pixel-um", "0", "x.png"],
+            "--pixel-um",
+        ),
+        (&["simulate", "--out", out, "--pixel-um=-0.3"], "--pixel-um"),
         (
             &["classic", "--out", out, "--kernel", "sobel", "x.png"],
             "--kernel",

@@ -211,3 +211,47 @@ fn mixed_views_draw_their_own_parameters_within_the_ranges() {
     let n = small(Preset::Nominal);
     assert_eq!(n.draw_view(5, 7), n);
 }
+
+/// `simulate --pixel-um`: the pixel size is the caller's in every view of `mixed` (its other
+/// draws unchanged), and grains keep their size in µm, so they cover more pixels at a finer pixel.
+#[test]
+fn frames_render_at_any_pixel_size() {
+    let mut fixed = small(Preset::Mixed);
+    fixed.pixel_um = 0.2;
+    fixed.pixel_um_fixed = true;
+    let free = small(Preset::Mixed);
+    for view in 0..5 {
+        let (a, b) = (fixed.draw_view(9, view), free.draw_view(9, view));
+        assert_eq!(a.pixel_um, 0.2);
+        assert_eq!(
+            SimParams {
+                pixel_um: b.pixel_um,
+                ..a
+            },
+            SimParams {
+                pixel_um_fixed: true,
+                ..b
+            },
+            "view {view}: only the pixel size differs"
+        );
+    }
+    let truth_px_per_grain = |um: f64| {
+        let mut p = SimParams::preset(Preset::Nominal);
+        (p.width, p.height, p.pixel_um) = (192, 160, um);
+        let (mut px, mut n) = (0usize, 0usize);
+        for view in 0..6 {
+            let mut v = View::new(&p, 77, view).unwrap();
+            let f = v.render("x".into(), 20.0);
+            for g in f.grains.iter().filter(|g| g.in_focus && g.truth_px > 0) {
+                px += g.truth_px;
+                n += 1;
+            }
+        }
+        px as f64 / n.max(1) as f64
+    };
+    let ratio = truth_px_per_grain(0.2) / truth_px_per_grain(0.3);
+    assert!(
+        (1.8..2.7).contains(&ratio),
+        "{ratio} (2.25 for area ∝ 1/pixel²)"
+    );
+}

@@ -11,6 +11,7 @@ pub mod flatfield;
 pub mod frame;
 pub mod npy;
 pub mod overlay;
+pub mod scale;
 pub mod split;
 pub mod spotfit;
 pub mod subpixel;

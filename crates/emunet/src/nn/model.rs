@@ -211,6 +211,27 @@ impl Model {
             .insert("normalization".into(), n.name().into());
     }
 
+    /// The pixel size (µm) of the frames the model was trained at: the metadata's `pixel_um`
+    /// (validated when the file was read), or [`crate::scale::DEFAULT_MODEL_PIXEL_UM`] for files
+    /// without it (the shipped model's training frames).
+    pub fn pixel_um(&self) -> f64 {
+        self.metadata
+            .get("pixel_um")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(crate::scale::DEFAULT_MODEL_PIXEL_UM)
+    }
+
+    /// Records the pixel size of the training frames (kept in the metadata).
+    pub fn set_pixel_um(&mut self, um: f64) -> Result<()> {
+        if !(um.is_finite() && um > 0.0) {
+            return Err(Error::Shape(format!(
+                "a pixel size must be a positive number of µm, not {um}"
+            )));
+        }
+        self.metadata.insert("pixel_um".into(), um.to_string());
+        Ok(())
+    }
+
     /// Sets the decision threshold (kept in the metadata too).
     pub fn set_threshold(&mut self, threshold: f32) -> Result<()> {
         check_shape(self.depth, self.channels, threshold)?;
@@ -288,6 +309,16 @@ impl Model {
             )
         })?;
         check_shape(depth, channels, threshold).map_err(|e| format!("metadata: {e}"))?;
+        if let Some(um) = metadata.get("pixel_um") {
+            match um.parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 => {}
+                _ => {
+                    return Err(format!(
+                        "metadata `pixel_um` = {um:?} is not a positive number"
+                    ));
+                }
+            }
+        }
 
         let expected = spec(depth, channels);
         let expected_names: std::collections::BTreeSet<&str> =

@@ -57,6 +57,9 @@ pub(crate) struct InFlight {
     /// The probability staging buffer's mapping, then the corrected frame's (with a flat-field).
     maps: Vec<MapResult>,
     /// Its share of the GPU wait limit, until it is returned or dropped.
+    /// What the result needs to come back to the frame's grid (frames resampled to the model's
+    /// scale).
+    back: Option<crate::unet::Back>,
     _work: crate::gpu::ExpectedWork,
 }
 
@@ -136,11 +139,13 @@ impl Unet {
     /// waiting. Refused with [`Error::InFlight`] when [`Unet::max_in_flight`] frames wait for
     /// [`Unet::poll`]. Frames of any size may follow each other (a new size plans new buffers).
     pub fn submit(&mut self, frame: &Frame) -> Result<u64> {
-        let (h, w, bits) = (frame.height, frame.width, frame.bits());
         let pending = self.stream.pending.len();
         if pending >= self.stream.capacity {
             return Err(Error::InFlight(pending));
         }
+        let (input, back) = self.prepare(frame)?;
+        let frame = input.as_ref();
+        let (h, w, bits) = (frame.height, frame.width, frame.bits());
         self.ensure_plan(h, w, bits)?;
         let work = self.ctx.expect_work(self.frame_flops(h, w));
         let ticket = self.stream.next_ticket;
@@ -179,6 +184,7 @@ impl Unet {
             start,
             submission,
             maps,
+            back,
             _work: work,
         });
         Ok(ticket)
@@ -237,19 +243,23 @@ impl Unet {
             }
             None => None,
         };
+        let seg = Segmentation {
+            width: f.width,
+            height: f.height,
+            prob,
+            mask_bytes,
+            threshold: self.threshold,
+            elapsed: f.start.elapsed(),
+            tiles: f.tiles,
+            engine: f.engine,
+            corrected,
+            clusters: None,
+        };
         Ok(Some((
             f.ticket,
-            Segmentation {
-                width: f.width,
-                height: f.height,
-                prob,
-                mask_bytes,
-                threshold: self.threshold,
-                elapsed: f.start.elapsed(),
-                tiles: f.tiles,
-                engine: f.engine,
-                corrected,
-                clusters: None,
+            match f.back {
+                Some(back) => self.restore(seg, back, None),
+                None => seg,
             },
         )))
     }

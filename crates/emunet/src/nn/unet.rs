@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 
 mod ops_plan;
 mod readback;
+mod scale;
 pub(crate) use readback::*;
+pub(crate) use scale::Back;
 
 /// The result of segmenting one frame.
 #[derive(Clone, Debug)]
@@ -238,6 +240,13 @@ pub struct Unet {
     tile_budget: u64,
     /// The camera's fixed pattern, taken out of each frame on the GPU before anything reads it.
     pub(crate) flat: Option<crate::flatfield::GpuFlatField>,
+    /// The flat-field as set ([`Unet::set_flatfield`]): uploaded to `flat`, or applied on the
+    /// host when frames are resampled.
+    flat_host: Option<crate::flatfield::FlatField>,
+    /// The frames' pixel size ([`Unet::set_pixel_um`]); `None`: the model's.
+    pixel_um: Option<f64>,
+    /// The pixel size the model was trained at ([`Model::pixel_um`]).
+    model_pixel_um: f64,
     plan: Option<Plan>,
     /// Label and measure the mask on the GPU in [`Unet::segment`].
     gpu_clusters: bool,
@@ -335,6 +344,9 @@ impl Unet {
             prob_format: ProbFormat::F32,
             tile_budget,
             flat: None,
+            flat_host: None,
+            pixel_um: None,
+            model_pixel_um: model.pixel_um(),
             plan: None,
             gpu_clusters: false,
             stream: crate::stream::StreamState::new(),
@@ -344,8 +356,8 @@ impl Unet {
     /// Takes `flat`'s fixed pattern out of every following frame on the GPU (`flatfield.wgsl`),
     /// before the frame statistics; `None` turns it off. Frames of another size are refused.
     pub fn set_flatfield(&mut self, flat: Option<&crate::flatfield::FlatField>) {
-        self.flat = flat.map(|f| crate::flatfield::GpuFlatField::upload(&self.ctx, f));
-        self.plan = None;
+        self.flat_host = flat.cloned();
+        self.upload_flat();
     }
 
     /// Also label the mask and measure its clusters on the GPU in [`Unet::segment`]
@@ -428,6 +440,16 @@ impl Unet {
 
     /// Segments one frame: probabilities from the GPU, with the wall time it took.
     pub fn segment(&mut self, frame: &Frame) -> Result<Segmentation> {
+        let (input, back) = self.prepare(frame)?;
+        let seg = self.segment_native(&input)?;
+        Ok(match back {
+            Some(back) => self.restore(seg, back, self.gpu_clusters.then_some(frame)),
+            None => seg,
+        })
+    }
+
+    /// [`Unet::segment`] of a frame at the model's scale.
+    fn segment_native(&mut self, frame: &Frame) -> Result<Segmentation> {
         let (h, w) = (frame.height, frame.width);
         self.ensure_plan(h, w, frame.bits())?;
         let _work = self.ctx.expect_work(self.frame_flops(h, w));
@@ -479,6 +501,29 @@ impl Unet {
     /// to the same count). Results equal [`Unet::segment`]'s frame by frame; each `elapsed` is
     /// the whole batch's wall time.
     pub fn segment_batch(&mut self, frames: &[Frame]) -> Result<Vec<Segmentation>> {
+        if !self.rescaling() {
+            return self.segment_batch_native(frames);
+        }
+        let mut inputs = Vec::with_capacity(frames.len());
+        let mut backs = Vec::with_capacity(frames.len());
+        for frame in frames {
+            let (input, back) = self.prepare(frame)?;
+            inputs.push(input.into_owned());
+            backs.push(back);
+        }
+        let segs = self.segment_batch_native(&inputs)?;
+        Ok(segs
+            .into_iter()
+            .zip(backs)
+            .map(|(seg, back)| match back {
+                Some(back) => self.restore(seg, back, None),
+                None => seg,
+            })
+            .collect())
+    }
+
+    /// [`Unet::segment_batch`] of frames at the model's scale.
+    fn segment_batch_native(&mut self, frames: &[Frame]) -> Result<Vec<Segmentation>> {
         let Some(first) = frames.first() else {
             return Ok(Vec::new());
         };

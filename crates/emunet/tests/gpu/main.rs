@@ -11,6 +11,7 @@ mod head1x1;
 mod maxpool2x2;
 mod normalize;
 mod pipeline_cache;
+mod pixel_scale;
 mod shaders;
 mod train_step;
 mod unet;
