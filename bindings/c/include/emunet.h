@@ -38,8 +38,8 @@
 #define EMUNET_ERR_NO_ADAPTER -3
 
 /*
- More clusters than `capacity`: `*n_clusters` holds the number needed, nothing was copied to
- `clusters` (the mask and probabilities were written).
+ More clusters than `capacity`: `*n_clusters` holds the number needed; nothing was copied (not
+ the clusters, the mask or the probabilities): call again with room for them.
  */
 #define EMUNET_ERR_CAPACITY -4
 
@@ -288,6 +288,16 @@ int emunet_set_prob_format(struct emunet_engine *e, int format);
  `e` is NULL or an engine used by one thread at a time.
  */
 int emunet_set_pixel_um(struct emunet_engine *e, double um);
+
+/*
+ Clears the mask and probabilities within `lines` pixels of every edge of the frames given from
+ now on, as the station pipeline's border cut (0, the default: the whole frame). Dark lines
+ along the edges (a dead row, a crop edge) are cleared whatever it is.
+
+ # Safety
+ `e` is NULL or an engine used by one thread at a time.
+ */
+int emunet_set_border(struct emunet_engine *e, size_t lines);
 
 /*
  The most frames `emunet_submit_*` keeps in flight (0 for NULL).

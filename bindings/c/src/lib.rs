@@ -24,8 +24,8 @@ pub const EMUNET_ERR_INVALID_ARGUMENT: c_int = -1;
 pub const EMUNET_ERR_BAD_WEIGHTS: c_int = -2;
 /// No GPU adapter (install a Vulkan driver, or Mesa's software one).
 pub const EMUNET_ERR_NO_ADAPTER: c_int = -3;
-/// More clusters than `capacity`: `*n_clusters` holds the number needed, nothing was copied to
-/// `clusters` (the mask and probabilities were written).
+/// More clusters than `capacity`: `*n_clusters` holds the number needed; nothing was copied (not
+/// the clusters, the mask or the probabilities): call again with room for them.
 pub const EMUNET_ERR_CAPACITY: c_int = -4;
 /// The GPU failed on this call (validation, out of memory); the engine stays usable.
 pub const EMUNET_ERR_GPU: c_int = -5;
@@ -691,6 +691,24 @@ pub unsafe extern "C" fn emunet_set_pixel_um(e: *mut emunet_engine, um: f64) -> 
             )));
         }
         engine.unet.set_pixel_um(um).map_err(core)
+    })
+}
+
+/// Clears the mask and probabilities within `lines` pixels of every edge of the frames given from
+/// now on, as the station pipeline's border cut (0, the default: the whole frame). Dark lines
+/// along the edges (a dead row, a crop edge) are cleared whatever it is.
+///
+/// # Safety
+/// `e` is NULL or an engine used by one thread at a time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn emunet_set_border(e: *mut emunet_engine, lines: usize) -> c_int {
+    guarded(|| {
+        if e.is_null() {
+            return Err(invalid("emunet_set_border: engine is NULL"));
+        }
+        // SAFETY: an engine from emunet_engine_new, used by one thread (the caller's contract).
+        unsafe { &mut *e }.unet.set_border(lines);
+        Ok(())
     })
 }
 

@@ -159,6 +159,24 @@ int main(int argc, char **argv) {
         failures++;
     }
     expect(emunet_set_pixel_um(e, 0.0), EMUNET_OK, "the model's scale again");
+    /* A border cut (emunet_set_border): nothing on within 4 px of an edge; 0 restores it. */
+    expect(emunet_set_border(NULL, 4), EMUNET_ERR_INVALID_ARGUMENT, "border, NULL engine");
+    expect(emunet_set_border(e, 4), EMUNET_OK, "border 4");
+    size_t inside = 0;
+    emunet_segment_u8(e, pixels, w, h, w, NULL, NULL, NULL, 0, &inside);
+    emunet_cluster *kept = malloc((inside + 1) * sizeof *kept);
+    expect(emunet_segment_u8(e, pixels, w, h, w, mask, prob, kept, inside + 1, &inside), EMUNET_OK, "segment, border 4");
+    free(kept);
+    size_t near_edge = 0;
+    for (unsigned y = 0; y < h; y++)
+        for (unsigned x = 0; x < w; x++)
+            if ((x < 4 || y < 4 || x + 4 >= w || y + 4 >= h) && (mask[(size_t)y * w + x] || prob[(size_t)y * w + x] != 0.0f))
+                near_edge++;
+    if (near_edge) {
+        fprintf(stderr, "FAIL border 4: %zu pixels on near the edges\n", near_edge);
+        failures++;
+    }
+    expect(emunet_set_border(e, 0), EMUNET_OK, "border 0");
     expect(emunet_segment_u8(e, pixels, w, h, w, NULL, NULL, again, needed, &m), EMUNET_OK, "segment at the model's scale");
     if (m != n || !same_clusters(all, again, n)) {
         fprintf(stderr, "FAIL pixel size 0 does not restore the model's scale\n");

@@ -273,13 +273,14 @@ fn raw_of<'py>(
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (weights=None, precision="auto", prob_format="f32", pixel_um=None))]
+    #[pyo3(signature = (weights=None, precision="auto", prob_format="f32", pixel_um=None, border=0))]
     fn new(
         py: Python<'_>,
         weights: Option<PathBuf>,
         precision: &str,
         prob_format: &str,
         pixel_um: Option<f64>,
+        border: usize,
     ) -> PyResult<Self> {
         let prob_format = match prob_format {
             "f32" => ProbFormat::F32,
@@ -311,6 +312,7 @@ impl Engine {
             unet.set_precision(precision);
             unet.set_prob_format(prob_format);
             unet.set_pixel_um(pixel_um)?;
+            unet.set_border(border);
             Ok(Engine {
                 unet: Mutex::new(unet),
                 adapter: ctx.info.name.clone(),

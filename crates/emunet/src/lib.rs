@@ -50,8 +50,8 @@ pub mod train;
 
 // The layers' modules at the crate root too (`emunet::clusters`, `crate::unet`, …).
 pub use emulsion::{
-    cluster_list, clusters, clusters_gpu, deblend, flatfield, frame, npy, overlay, scale, split,
-    spotfit, subpixel, table,
+    cluster_list, clusters, clusters_gpu, deblend, edges, flatfield, frame, npy, overlay, scale,
+    split, spotfit, subpixel, table,
 };
 pub use nn::{fused, layout, model, reference, stream, unet};
 

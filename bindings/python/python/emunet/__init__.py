@@ -109,6 +109,8 @@ class Engine:
             shipped model) frames are resampled to the model's scale and the probabilities
             back, so masks and clusters stay in the frames' own pixels. ``None``: frames are
             taken at the model's scale.
+        border: clear the mask within this many pixels of every edge (the station pipeline's
+            border cut); dark lines along the edges are cleared whatever it is.
 
     An engine keeps its GPU buffers planned for the last frame size; make one and reuse it.
     Calls from several threads on one engine take turns.
@@ -120,10 +122,11 @@ class Engine:
         precision: str = "auto",
         prob_format: str = "f32",
         pixel_um: Optional[float] = None,
+        border: int = 0,
     ):
         if weights is not None:
             weights = os.fspath(weights)
-        self._engine = _emunet.Engine(weights, precision, prob_format, pixel_um)
+        self._engine = _emunet.Engine(weights, precision, prob_format, pixel_um, border)
 
     @property
     def adapter(self) -> str:

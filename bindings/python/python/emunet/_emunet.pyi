@@ -25,6 +25,7 @@ class Engine:
         precision: str = "auto",
         prob_format: str = "f32",
         pixel_um: Optional[float] = None,
+        border: int = 0,
     ) -> None: ...
     @property
     def adapter(self) -> str: ...

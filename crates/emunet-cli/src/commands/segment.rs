@@ -77,6 +77,11 @@ pub struct Args {
     /// own pixels. Default: frames are taken at the model's scale.
     #[arg(long, value_parser = positive)]
     pub pixel_um: Option<f64>,
+    /// Clear the mask within B pixels of every edge before the clusters, as the station
+    /// pipeline's border cut (`classic --border`). Dark lines along the edges (a dead row, a
+    /// crop edge) are cleared whatever B is.
+    #[arg(long, default_value_t = 0)]
+    pub border: usize,
     /// Take the camera's fixed pattern out of every frame first (a file from `emunet
     /// flatfield`).
     #[arg(long)]
@@ -196,6 +201,7 @@ pub fn run(args: Args) -> emunet::Result<ExitCode> {
         prob_format,
         flatfield,
         pixel_um,
+        border,
         skip_existing,
         shard,
         frames: inputs,
@@ -273,6 +279,7 @@ pub fn run(args: Args) -> emunet::Result<ExitCode> {
     }
     unet.set_flatfield(flat.as_ref());
     unet.set_pixel_um(pixel_um)?;
+    unet.set_border(border);
     unet.set_engine(engine);
     unet.set_precision(precision);
     unet.set_prob_format(prob_format);
@@ -555,5 +562,13 @@ fn finish_one(
             String::new()
         }
     );
+    let d = seg.dark_edges;
+    let line = match d.is_empty() {
+        true => line,
+        false => format!(
+            "{line}; dark edge lines cleared: {} top, {} bottom, {} left, {} right",
+            d.top, d.bottom, d.left, d.right
+        ),
+    };
     Ok((line, ms, map.clusters))
 }

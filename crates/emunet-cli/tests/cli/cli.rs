@@ -86,6 +86,53 @@ fn segment_takes_the_frames_pixel_size() {
     }
 }
 
+/// A dead first row is cleared from the mask whatever `--border` is; `--border B` clears B
+/// pixels along every edge.
+#[test]
+fn segment_clears_dark_edges_and_the_border() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let frames = d.join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    let path = frames.join("a.png");
+    frame(&path, 64, 48);
+    let mut img = image::open(&path).unwrap().to_luma8();
+    for x in 0..64 {
+        img.put_pixel(x, 0, image::Luma([0]));
+    }
+    img.save(&path).unwrap();
+    for border in [0u32, 3] {
+        let out = d.join(format!("out-{border}"));
+        let b = border.to_string();
+        let (ok, _, se) = emunet(&[
+            "segment",
+            "--border",
+            &b,
+            "--out",
+            out.to_str().unwrap(),
+            frames.to_str().unwrap(),
+        ]);
+        assert!(ok, "{se}");
+        let mask = image::open(out.join("a.mask.png")).unwrap().to_luma8();
+        let on = |x: u32, y: u32| mask.get_pixel(x, y).0[0] != 0;
+        assert!(
+            (0..64).all(|x| !on(x, 0)),
+            "border {border}: the dead row is cleared"
+        );
+        let edge = border.max(1);
+        for (x, y) in (0..64).flat_map(|x| (0..48).map(move |y| (x, y))) {
+            let near = x < border || y < edge || x + border >= 64 || y + border >= 48;
+            if near {
+                assert!(!on(x, y), "border {border}: ({x}, {y})");
+            }
+        }
+        assert!(
+            mask.pixels().any(|p| p.0[0] != 0),
+            "border {border}: the inside is kept"
+        );
+    }
+}
+
 #[test]
 fn bad_frame_fails_but_others_are_processed() {
     let dir = tempfile::tempdir().unwrap();

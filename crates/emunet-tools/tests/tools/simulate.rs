@@ -255,3 +255,20 @@ fn frames_render_at_any_pixel_size() {
         "{ratio} (2.25 for area ∝ 1/pixel²)"
     );
 }
+
+/// Nothing in a simulated frame — vignetting, dust, scratches, bright edge strips, column
+/// patterns, any preset — looks like a dark edge line (`emunet::edges`): such frames reach the
+/// network untouched.
+#[test]
+fn simulated_frames_have_no_dark_edge_lines() {
+    for preset in [Preset::Easy, Preset::Nominal, Preset::Hard, Preset::Mixed] {
+        let mut p = SimParams::preset(preset);
+        (p.width, p.height) = (240, 180);
+        for view in 0..12 {
+            let mut v = View::new(&p, 4242, view).unwrap();
+            let f = v.render("x".into(), 20.0);
+            let dark = emunet::edges::dark_edges(&f.image);
+            assert!(dark.is_empty(), "{preset:?} view {view}: {dark:?}");
+        }
+    }
+}

@@ -7,6 +7,7 @@ pub mod cluster_list;
 pub mod clusters;
 pub mod clusters_gpu;
 pub mod deblend;
+pub mod edges;
 pub mod flatfield;
 pub mod frame;
 pub mod npy;

@@ -254,6 +254,7 @@ impl Unet {
             engine: f.engine,
             corrected,
             clusters: None,
+            dark_edges: Default::default(),
         };
         Ok(Some((
             f.ticket,

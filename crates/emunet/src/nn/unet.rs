@@ -23,10 +23,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod ops_plan;
+mod prepare;
 mod readback;
-mod scale;
+pub(crate) use prepare::Back;
 pub(crate) use readback::*;
-pub(crate) use scale::Back;
 
 /// The result of segmenting one frame.
 #[derive(Clone, Debug)]
@@ -59,6 +59,9 @@ pub struct Segmentation {
     /// unsplit and without sub-pixel refinement: `clusters::find_clusters` of [`Segmentation::mask`]
     /// exactly, with only the cluster table read back for them.
     pub clusters: Option<Vec<crate::clusters::Cluster>>,
+    /// Dark lines found along the frame's edges (`crate::edges`): repaired for the network and
+    /// cleared from `prob` and the mask.
+    pub dark_edges: crate::edges::DarkEdges,
 }
 
 impl Segmentation {
@@ -247,6 +250,8 @@ pub struct Unet {
     pixel_um: Option<f64>,
     /// The pixel size the model was trained at ([`Model::pixel_um`]).
     model_pixel_um: f64,
+    /// Lines cleared along every edge ([`Unet::set_border`]).
+    border: usize,
     plan: Option<Plan>,
     /// Label and measure the mask on the GPU in [`Unet::segment`].
     gpu_clusters: bool,
@@ -347,6 +352,7 @@ impl Unet {
             flat_host: None,
             pixel_um: None,
             model_pixel_um: model.pixel_um(),
+            border: 0,
             plan: None,
             gpu_clusters: false,
             stream: crate::stream::StreamState::new(),
@@ -492,6 +498,7 @@ impl Unet {
             engine: plan.engine,
             corrected,
             clusters,
+            dark_edges: Default::default(),
         })
     }
 
@@ -501,16 +508,17 @@ impl Unet {
     /// to the same count). Results equal [`Unet::segment`]'s frame by frame; each `elapsed` is
     /// the whole batch's wall time.
     pub fn segment_batch(&mut self, frames: &[Frame]) -> Result<Vec<Segmentation>> {
-        if !self.rescaling() {
+        let mut prepared = Vec::with_capacity(frames.len());
+        for frame in frames {
+            prepared.push(self.prepare(frame)?);
+        }
+        if prepared.iter().all(|(_, back)| back.is_none()) {
             return self.segment_batch_native(frames);
         }
-        let mut inputs = Vec::with_capacity(frames.len());
-        let mut backs = Vec::with_capacity(frames.len());
-        for frame in frames {
-            let (input, back) = self.prepare(frame)?;
-            inputs.push(input.into_owned());
-            backs.push(back);
-        }
+        let (inputs, backs): (Vec<Frame>, Vec<Option<Back>>) = prepared
+            .into_iter()
+            .map(|(input, back)| (input.into_owned(), back))
+            .unzip();
         let segs = self.segment_batch_native(&inputs)?;
         Ok(segs
             .into_iter()
@@ -591,6 +599,7 @@ impl Unet {
                 engine: plan.engine,
                 corrected,
                 clusters: None,
+                dark_edges: Default::default(),
             });
         }
         let elapsed = start.elapsed();

@@ -6,6 +6,7 @@
 mod common;
 
 mod conv3x3;
+mod edges;
 mod grad_kernels;
 mod head1x1;
 mod maxpool2x2;
