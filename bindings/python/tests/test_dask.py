@@ -194,3 +194,21 @@ def test_root_parts_equal_parquet_parts(plate):
     assert_same_values(
         emunet.dask.read_clusters(folder / "root"), emunet.dask.read_clusters(folder / "parquet30")
     )
+
+
+def test_pixel_size_reaches_every_part_and_belongs_to_the_job(tmp_path):
+    paths = simulate(tmp_path / "sim", 6, 77, "--pixel-um", "0.22")
+    subprocess.run(
+        [cli(), "segment", "--pixel-um", "0.22", "--format", "parquet",
+         "--out", str(tmp_path / "cli"), *paths],
+        check=True, capture_output=True,
+    )
+    emunet.dask.segment_files(paths, tmp_path / "parts", client=None, frames_per_task=4,
+                              pixel_um=0.22)
+    pd.testing.assert_frame_equal(
+        emunet.dask.read_clusters(tmp_path / "parts"),
+        pd.read_parquet(tmp_path / "cli" / "clusters.parquet"),
+    )
+    # The same folder with another pixel size (here: none) is another job.
+    with pytest.raises(ValueError, match="pixel_um"):
+        emunet.dask.segment_files(paths, tmp_path / "parts", client=None, frames_per_task=4)

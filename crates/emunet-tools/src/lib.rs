@@ -15,6 +15,7 @@ pub mod eval;
 pub mod formats;
 pub mod simulate;
 pub mod stacks;
+pub mod station_filter;
 pub mod training;
 
 pub use training::{curves, data, trainer};

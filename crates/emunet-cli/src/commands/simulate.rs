@@ -6,6 +6,7 @@ use emunet::Frame;
 use emunet::clusters::{self, Connectivity};
 use emunet_tools::classic::ClassicParams;
 use emunet_tools::simulate::{self, Preset, SimParams, View};
+use emunet_tools::station_filter::StationFilter;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -31,6 +32,10 @@ pub struct Args {
     /// blur and depth of field keep their sizes in µm, so they span more or fewer pixels.
     #[arg(long, value_parser = positive)]
     pub pixel_um: Option<f64>,
+    /// A station's frame filter applied to every image (the truth unchanged; the classical
+    /// mask made from the filtered image): gaussian:SIGMA (px), box:N or median:N (odd N).
+    #[arg(long)]
+    pub filter: Option<StationFilter>,
     /// Focal planes per view, 2.9 µm apart (1: single frames at random depths).
     #[arg(long, value_parser = at_least_one, default_value_t = 1)]
     pub frames_per_view: usize,
@@ -46,6 +51,7 @@ pub fn run(args: Args) -> emunet::Result<ExitCode> {
         width,
         height,
         pixel_um,
+        filter,
         frames_per_view,
     } = args;
     let classic_params = &ClassicParams::default();
@@ -71,7 +77,10 @@ pub fn run(args: Args) -> emunet::Result<ExitCode> {
         let planes = simulate::focal_planes(&params, seed, view as u64, frames_per_view);
         for (plane, z) in planes.into_iter().enumerate() {
             let name = simulate::frame_name(view, plane, frames_per_view);
-            let f = v.render(name.clone(), z);
+            let mut f = v.render(name.clone(), z);
+            if let Some(filter) = filter {
+                f.image = filter.apply(&f.image);
+            }
             f.image
                 .save_png(&out.join("images").join(format!("{name}.png")))?;
             Frame::from_u8(params.width, params.height, f.truth.clone())?

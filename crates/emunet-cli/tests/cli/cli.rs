@@ -461,6 +461,10 @@ fn bad_option_values_get_claps_message_and_status_2() {
         ),
         (&["simulate", "--out", out, "--pixel-um=-0.3"], "--pixel-um"),
         (
+            &["simulate", "--out", out, "--filter", "sharpen:3"],
+            "--filter",
+        ),
+        (
             &["classic", "--out", out, "--kernel", "sobel", "x.png"],
             "--kernel",
         ),

@@ -4,7 +4,7 @@
 
 use super::{
     Access, Kernel, Precision, Storage, UNIFORM_WINDOW_BYTES, Variant, WeightsIn, div_ceil,
-    grid_2d, numbered,
+    grid_2d, numbered, weight_forms,
 };
 
 /// `shaders/conv3x3.wgsl`: the forward conv's computation (3×3, bias, ReLU), one or two inputs.
@@ -334,24 +334,17 @@ impl Kernel for Conv3x3 {
                 storages.push(Conv3x3Storage::Textures(precision, epilogue));
             }
         }
-        let mut all = Vec::new();
-        for storage in storages {
+        let forms = |storage| {
             let texture = match storage {
                 Conv3x3Storage::Buffers => Storage::Buffers,
                 Conv3x3Storage::Frame(p) | Conv3x3Storage::Textures(p, _) => Storage::Textures(p),
             };
-            for variant in Variant::ALL {
-                for weights in WeightsIn::ALL {
-                    if weights.allowed(variant, texture) {
-                        all.push(Conv3x3Config {
-                            variant,
-                            storage,
-                            weights,
-                        });
-                    }
-                }
-            }
-        }
-        all
+            weight_forms(texture).map(move |(variant, weights)| Conv3x3Config {
+                variant,
+                storage,
+                weights,
+            })
+        };
+        storages.into_iter().flat_map(forms).collect()
     }
 }

@@ -158,6 +158,17 @@ impl WeightsIn {
     }
 }
 
+/// Every (variant, weights location) a weight-heavy kernel of `storage` can be built with, for
+/// `Kernel::configs`.
+pub fn weight_forms(storage: Storage) -> impl Iterator<Item = (Variant, WeightsIn)> {
+    Variant::ALL.into_iter().flat_map(move |variant| {
+        WeightsIn::ALL
+            .into_iter()
+            .filter(move |w| w.allowed(variant, storage))
+            .map(move |weights| (variant, weights))
+    })
+}
+
 /// Bytes of a uniform weight window (the shaders' arrays; lavapipe's and many GPUs' limit).
 pub const UNIFORM_WINDOW_BYTES: u64 = 65536;
 

@@ -2,6 +2,7 @@
 
 use super::{
     Access, Kernel, Storage, UNIFORM_WINDOW_BYTES, Variant, WeightsIn, div_ceil, grid_2d, numbered,
+    weight_forms,
 };
 
 /// `shaders/upconv2x2.wgsl`: the forward up-conv's computation (2×2 stride-2 transposed + bias).
@@ -127,20 +128,13 @@ impl Kernel for Upconv2x2 {
     }
 
     fn configs() -> Vec<Upconv2x2Config> {
-        let mut all = Vec::new();
-        for storage in Storage::ALL {
-            for variant in Variant::ALL {
-                for weights in WeightsIn::ALL {
-                    if weights.allowed(variant, storage) {
-                        all.push(Upconv2x2Config {
-                            variant,
-                            storage,
-                            weights,
-                        });
-                    }
-                }
-            }
-        }
-        all
+        let forms = |storage| {
+            weight_forms(storage).map(move |(variant, weights)| Upconv2x2Config {
+                variant,
+                storage,
+                weights,
+            })
+        };
+        Storage::ALL.into_iter().flat_map(forms).collect()
     }
 }
