@@ -165,7 +165,8 @@ def segment_files(
         with open(manifest_path) as f:
             before = json.load(f)
         if before != manifest:
-            changed = sorted(k for k in manifest if before.get(k) != manifest[k])
+            keys = set(manifest) | set(before)  # a key one job has and the other lacks differs too
+            changed = sorted(k for k in keys if before.get(k) != manifest.get(k))
             raise ValueError(
                 f"{out} holds the parts of another job (it differs in {', '.join(changed)}): "
                 "use another folder, or the same arguments to finish that job"
