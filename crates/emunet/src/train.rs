@@ -81,11 +81,7 @@ impl TrainKernels {
         TrainKernels {
             conv3x3: ctx.kernel::<Conv3x3>(Conv3x3Config::buffers(variant)),
             maxpool2x2: ctx.kernel::<Maxpool2x2>(Storage::Buffers),
-            upconv2x2: ctx.kernel::<Upconv2x2>(Upconv2x2Config {
-                variant,
-                storage: Storage::Buffers,
-                weights: WeightsIn::Storage,
-            }),
+            upconv2x2: ctx.kernel::<Upconv2x2>(Upconv2x2Config::buffers(variant)),
             head1x1: ctx.kernel::<Head1x1>(()),
             conv_grad_input: ctx.kernel::<Conv3x3GradInput>(variant),
             conv_grad_weight: ctx.kernel::<Conv3x3GradWeight>(()),

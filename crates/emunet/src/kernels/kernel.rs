@@ -205,7 +205,7 @@ impl<K: Kernel> Compiled<K> {
 
     /// Records the kernel's dispatches for `p` into `pass`, with `group` bound.
     pub fn record(&self, pass: &mut wgpu::ComputePass, group: &wgpu::BindGroup, p: &K::Params) {
-        self.dispatch(group.clone(), p).record(pass);
+        record_steps(pass, group, self.pipelines.iter().zip(self.grid(p)));
     }
 
     /// The kernel's dispatches for `p` with `group`, to record later (plans keep these).
@@ -229,16 +229,25 @@ pub struct Dispatch {
 impl Dispatch {
     /// Records every dispatch into `pass`.
     pub fn record(&self, pass: &mut wgpu::ComputePass) {
-        pass.set_bind_group(0, &self.group, &[]);
-        for (pipeline, [x, y, z]) in &self.steps {
-            pass.set_pipeline(pipeline);
-            pass.dispatch_workgroups(*x, *y, *z);
-        }
+        record_steps(pass, &self.group, self.steps.iter().map(|(p, g)| (p, *g)));
     }
 
     /// Workgroups of the last entry point's dispatch (the profile shares a step's FLOPs by it).
     pub fn last_grid(&self) -> [u32; 3] {
         self.steps.last().map_or([0; 3], |s| s.1)
+    }
+}
+
+/// Binds `group`, then dispatches each pipeline over its grid, in order.
+fn record_steps<'a>(
+    pass: &mut wgpu::ComputePass,
+    group: &wgpu::BindGroup,
+    steps: impl Iterator<Item = (&'a wgpu::ComputePipeline, [u32; 3])>,
+) {
+    pass.set_bind_group(0, group, &[]);
+    for (pipeline, [x, y, z]) in steps {
+        pass.set_pipeline(pipeline);
+        pass.dispatch_workgroups(x, y, z);
     }
 }
 

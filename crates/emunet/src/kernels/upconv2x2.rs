@@ -91,6 +91,18 @@ impl Upconv2x2Params {
     }
 }
 
+impl Upconv2x2Config {
+    /// The up-conv on storage buffers with storage weights (training, the per-operation engine),
+    /// as [`crate::kernels::Conv3x3Config::buffers`].
+    pub fn buffers(variant: Variant) -> Self {
+        Upconv2x2Config {
+            variant,
+            storage: Storage::Buffers,
+            weights: WeightsIn::Storage,
+        }
+    }
+}
+
 /// The 2×2 stride-2 transposed conv + bias: bindings x (read | texture), weight (read |
 /// uniform), bias (read), y (read-write | storage texture), params (uniform).
 pub struct Upconv2x2;

@@ -1,7 +1,7 @@
 //! upconv2x2 (transposed conv 2×2 stride 2 + bias) on the GPU against the CPU reference.
 
 use crate::common::*;
-use emunet::kernels::{Storage, Upconv2x2, Upconv2x2Config, Upconv2x2Params, Variant, WeightsIn};
+use emunet::kernels::{Upconv2x2, Upconv2x2Config, Upconv2x2Params, Variant};
 use emunet::layout::{c4, pack_activation, pack_bias, pack_upconv2x2_weight, unpack_activation};
 use emunet::reference;
 
@@ -17,11 +17,7 @@ fn check(seed: u64, n: usize, ci: usize, co: usize, h: usize, w: usize) {
         .into_iter()
         .filter(|v| v.supported(ctx.features, &ctx.info));
     for variant in variants {
-        let k = &ctx.kernel::<Upconv2x2>(Upconv2x2Config {
-            variant,
-            storage: Storage::Buffers,
-            weights: WeightsIn::Storage,
-        });
+        let k = &ctx.kernel::<Upconv2x2>(Upconv2x2Config::buffers(variant));
         let x_buf = ctx.upload("x", &pack_activation(&x));
         let w_buf = ctx.upload("weight", &pack_upconv2x2_weight(&weight, ci, co));
         let b_buf = ctx.upload("bias", &pack_bias(&bias));

@@ -104,11 +104,7 @@ impl Unet {
         let normalize = ctx.kernel::<Normalize>(());
         let conv3x3 = ctx.kernel::<Conv3x3>(Conv3x3Config::buffers(variant));
         let maxpool2x2 = ctx.kernel::<Maxpool2x2>(Storage::Buffers);
-        let upconv2x2 = ctx.kernel::<Upconv2x2>(Upconv2x2Config {
-            variant,
-            storage: Storage::Buffers,
-            weights: WeightsIn::Storage,
-        });
+        let upconv2x2 = ctx.kernel::<Upconv2x2>(Upconv2x2Config::buffers(variant));
         let head1x1 = ctx.kernel::<Head1x1>(());
         let d = self.depth;
         let m = 1 << d;

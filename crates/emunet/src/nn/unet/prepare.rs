@@ -135,7 +135,7 @@ impl Unet {
     /// the host.
     pub(crate) fn restore(
         &self,
-        seg: Segmentation,
+        mut seg: Segmentation,
         back: Back,
         clusters_of: Option<&Frame>,
     ) -> Segmentation {
@@ -152,7 +152,7 @@ impl Unet {
             }
             None => {
                 let mask = seg.mask();
-                (seg.prob.clone(), mask)
+                (std::mem::take(&mut seg.prob), mask)
             }
         };
         back.cleared.clear(&mut prob, &mut mask, w, h);
